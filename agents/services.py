@@ -1,0 +1,134 @@
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pydantic
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from parley.errors import InvalidInput, invalid_input_from_errors
+from teams.models import Team, User
+from tools.models import Tool
+
+from .configuration import AgentConfiguration, merge_patch
+from .models import Agent, AgentKind
+
+SINGLE_USE_NAME = "Single-use agent"
+NOT_NULL = "cannot be null; leave the field out to keep its value"
+
+
+def _check_tools(*, team: Team, configuration: AgentConfiguration) -> None:
+    wanted = set(configuration.tool_calling.selected_tool_ids)
+    if not wanted:
+        return
+    found = set(Tool.objects.filter(team=team, id__in=wanted).values_list("id", flat=True))
+    if missing := wanted - found:
+        ids = ", ".join(sorted(str(i) for i in missing))
+        raise InvalidInput.for_field(
+            "configuration.tool_calling.selected_tool_ids", f"no tool in this team has id {ids}"
+        )
+
+
+def _validated(document: dict[str, Any]) -> AgentConfiguration:
+    try:
+        return AgentConfiguration.model_validate(document)
+    except pydantic.ValidationError as exc:
+        raise invalid_input_from_errors(exc.errors(), prefix=("configuration",)) from exc
+
+
+def _save(agent: Agent, configuration: AgentConfiguration) -> Agent:
+    _check_tools(team=agent.team, configuration=configuration)
+    agent.configuration = configuration.as_document()
+    agent.full_clean(exclude=["team", "created_by"], validate_unique=False)
+    agent.save()
+    return agent
+
+
+@transaction.atomic
+def agent_create(
+    *,
+    team: Team,
+    created_by: User | None,
+    name: str,
+    configuration: AgentConfiguration,
+    publish_status: str = "draft",
+    metadata: dict[str, Any] | None = None,
+) -> Agent:
+    agent = Agent(
+        team=team,
+        created_by=created_by,
+        name=name,
+        publish_status=publish_status,
+        metadata=metadata or {},
+    )
+    return _save(agent, configuration)
+
+
+@transaction.atomic
+def ephemeral_agent_create(
+    *,
+    team: Team,
+    created_by: User | None,
+    configuration: AgentConfiguration,
+    ttl_seconds: int,
+    name: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> Agent:
+    """A single-use agent: one session, invalid after `ttl_seconds` whether swept or not."""
+    now = timezone.now()
+    agent = Agent(
+        team=team,
+        created_by=created_by,
+        name=name or SINGLE_USE_NAME,
+        kind=AgentKind.SINGLE_USE,
+        # Usable by anyone holding the id, like iwy's: it exists to be handed to one end user.
+        publish_status="private",
+        expires_at=now + timedelta(seconds=ttl_seconds),
+        metadata=metadata or {},
+        created_at=now,
+        updated_at=now,
+    )
+    return _save(agent, configuration)
+
+
+@transaction.atomic
+def agent_update(*, agent: Agent, changes: dict[str, Any]) -> Agent:
+    """Apply a partial update: only the fields present in `changes` change.
+
+    `configuration` is a JSON Merge Patch (RFC 7396) over the stored document."""
+    for field in ("name", "publish_status", "configuration"):
+        if field in changes and changes[field] is None:
+            raise InvalidInput.for_field(field, NOT_NULL)
+    document = agent.configuration
+    if "configuration" in changes:
+        document = merge_patch(document, changes["configuration"])
+    for field in ("name", "publish_status"):
+        if field in changes:
+            setattr(agent, field, changes[field])
+    if "metadata" in changes:
+        agent.metadata = changes["metadata"] or {}
+    agent.updated_at = timezone.now()
+    return _save(agent, _validated(document))
+
+
+@transaction.atomic
+def agent_delete(*, agent: Agent) -> None:
+    # Sessions keep their own copy of the agent's name, so history survives the delete.
+    agent.delete()
+
+
+def agents_delete_expired(*, now: datetime | None = None) -> int:
+    """Delete single-use agents that expired longer ago than the retention setting."""
+    cutoff = (now or timezone.now()) - settings.SINGLE_USE_AGENT_RETENTION
+    deleted, _ = Agent.objects.filter(kind=AgentKind.SINGLE_USE, expires_at__lt=cutoff).delete()
+    return deleted
+
+
+def tool_ids_remove_from_agents(*, team: Team, tool_id: UUID) -> None:
+    """Drop a deleted tool from every agent of the team that had it selected."""
+    for agent in Agent.objects.filter(team=team).only("id", "configuration"):
+        selected = agent.configuration.get("tool_calling", {}).get("selected_tool_ids", [])
+        if str(tool_id) in selected:
+            selected.remove(str(tool_id))
+            agent.save(update_fields=["configuration"])

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import path, re_path
+
+from .api import api
+from .responses import error_response
+
+
+def api_not_found(request: HttpRequest, rest: str) -> HttpResponse:
+    return error_response(404, "not_found", f"There is no API endpoint at {request.path}.")
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("v1/", api.urls),
+    re_path(r"^v1/(?P<rest>.*)$", api_not_found),
+]

@@ -1,0 +1,1 @@
+"""Parley's framework-free helpers: secret tokens and encryption at rest."""

@@ -1,0 +1,37 @@
+from django.contrib import admin
+
+from .models import Session, SessionEvent
+
+
+class SessionEventInline(admin.TabularInline):
+    model = SessionEvent
+    extra = 0
+    fields = ["seq", "kind", "data", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # the timeline is append-only, written by the runtime
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = ["id", "agent_name", "team", "type", "status", "started_at", "ended_at"]
+    list_filter = ["type", "status", "team"]
+    search_fields = ["id", "agent_name", "team__name", "end_reason"]
+    list_select_related = ["team"]
+    readonly_fields = ["id", "team", "agent", "agent_name", "started_at", "last_event_seq"]
+    date_hierarchy = "started_at"
+    inlines = [SessionEventInline]
+
+
+@admin.register(SessionEvent)
+class SessionEventAdmin(admin.ModelAdmin):
+    list_display = ["session", "seq", "kind", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["session__id"]
+    list_select_related = ["session"]
+    readonly_fields = ["session", "seq", "kind", "data", "created_at"]
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

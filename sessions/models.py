@@ -1,0 +1,96 @@
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from agents.models import Agent
+from teams.models import Team
+
+
+class SessionType(models.TextChoices):
+    CHAT = "chat", "Chat"
+    VOICE = "voice", "Voice"
+    VIDEO = "video", "Video"
+
+
+class SessionStatus(models.TextChoices):
+    """The lifecycle Agora's engine reports: starting → running → stopping → stopped, or failed."""
+
+    STARTING = "starting", "Starting"
+    RUNNING = "running", "Running"
+    STOPPING = "stopping", "Stopping"
+    STOPPED = "stopped", "Stopped"
+    FAILED = "failed", "Failed"
+
+
+# Which status may follow which; stopped and failed are final.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    SessionStatus.STARTING: frozenset({"running", "stopping", "stopped", "failed"}),
+    SessionStatus.RUNNING: frozenset({"stopping", "stopped", "failed"}),
+    SessionStatus.STOPPING: frozenset({"stopped", "failed"}),
+    SessionStatus.STOPPED: frozenset(),
+    SessionStatus.FAILED: frozenset(),
+}
+
+
+class Session(models.Model):
+    """One conversation between an agent and a person, over chat, voice or video."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, models.CASCADE, related_name="sessions")
+    # Kept when the agent is deleted: the conversation is the team's record, not the agent's.
+    agent = models.ForeignKey(Agent, models.SET_NULL, null=True, blank=True, related_name="sessions")
+    agent_name = models.CharField(max_length=200)
+    type = models.CharField(max_length=5, choices=SessionType.choices, default=SessionType.CHAT)
+    status = models.CharField(
+        max_length=8, choices=SessionStatus.choices, default=SessionStatus.STARTING
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # The sequence number of the newest event; events are numbered 1, 2, 3… per session.
+    last_event_seq = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # The sessions list: a team's sessions, newest first, optionally by status.
+            models.Index(fields=["team", "-started_at"], name="session_team_list"),
+            models.Index(fields=["team", "status", "-started_at"], name="session_team_status"),
+            models.Index(fields=["agent", "-started_at"], name="session_agent_list"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} with {self.agent_name} at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_over(self) -> bool:
+        return self.status in (SessionStatus.STOPPED, SessionStatus.FAILED)
+
+
+class EventKind(models.TextChoices):
+    MESSAGE = "message", "Message"
+    TOOL_CALL = "tool_call", "Tool call"
+    STATUS_CHANGE = "status_change", "Status change"
+    ERROR = "error", "Error"
+    METRIC = "metric", "Metric"
+
+
+class SessionEvent(models.Model):
+    """One entry of a session's timeline. Rows are only ever appended, never changed."""
+
+    session = models.ForeignKey(Session, models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=13, choices=EventKind.choices)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        constraints = [
+            # Also the index that reads a session's timeline in order.
+            models.UniqueConstraint(fields=["session", "seq"], name="session_event_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind}"

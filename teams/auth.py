@@ -1,0 +1,117 @@
+"""Who is calling the JSON API: an API key (x-api-key or Bearer) or a signed-in team member."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja.security import APIKeyCookie, APIKeyHeader, HttpBearer
+from ninja.utils import check_csrf
+
+from parley.errors import Forbidden, Unauthorized
+
+from .models import ApiKey, Team, User
+from .selectors import api_key_for_secret, membership_current
+from .services import api_key_touch
+
+READ_ONLY_KEY = "This API key is read-only; create a read-write key to make changes."
+VIEWER = "Your role in this team is viewer, which can read but not change anything."
+
+
+@dataclass(frozen=True)
+class Caller:
+    team: Team
+    can_write: bool
+    user: User | None = None
+    api_key: ApiKey | None = None
+
+    @property
+    def acting_user(self) -> User | None:
+        """The person changes are attributed to: the signed-in user, or the key's creator."""
+        if self.user is not None:
+            return self.user
+        return self.api_key.created_by if self.api_key else None
+
+
+class ApiRequest(HttpRequest):
+    auth: Caller
+
+
+def _caller_for_key(secret: str, *, write: bool) -> Caller:
+    api_key = api_key_for_secret(secret.strip())
+    if api_key is None:
+        raise Unauthorized("The API key is not valid. Check that it was copied whole.")
+    if api_key.is_revoked:
+        raise Unauthorized("This API key has been revoked; create a new one.")
+    if write and not api_key.can_write:
+        raise Forbidden(READ_ONLY_KEY)
+    api_key_touch(api_key=api_key)
+    return Caller(team=api_key.team, can_write=api_key.can_write, api_key=api_key)
+
+
+class ApiKeyAuth(APIKeyHeader):
+    """`x-api-key: pk_live_…`, as Agent Human's API takes it."""
+
+    param_name = "x-api-key"
+
+    def __init__(self, *, write: bool) -> None:
+        super().__init__()
+        self.write = write
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Caller | None:
+        return _caller_for_key(key, write=self.write) if key else None
+
+
+class BearerAuth(HttpBearer):
+    """`Authorization: Bearer pk_live_…`, as iwy's API takes it."""
+
+    def __init__(self, *, write: bool) -> None:
+        super().__init__()
+        self.write = write
+
+    def __call__(self, request: HttpRequest) -> Caller | None:
+        # Parsed here rather than by the base class, which logs unexpected header values.
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        if not token.strip():
+            raise Unauthorized("The Authorization header has no key after 'Bearer'.")
+        return self.authenticate(request, token)
+
+    def authenticate(self, request: HttpRequest, token: str) -> Caller:
+        return _caller_for_key(token, write=self.write)
+
+
+class TeamSessionAuth(APIKeyCookie):
+    """A person signed in to the dashboard, acting for their current team."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def __init__(self, *, write: bool) -> None:
+        super().__init__(csrf=True)
+        self.write = write
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if self.param_name not in request.COOKIES:
+            return None  # no session at all: let the 401 say a key is missing
+        if check_csrf(request) is not None:
+            raise Forbidden("CSRF check failed: send the X-CSRFToken header with your session.")
+        return request.COOKIES[self.param_name]
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Caller | None:
+        user = request.user
+        if not key or not user.is_authenticated:
+            return None
+        membership = membership_current(user=user, team_id=request.session.get("team_id"))
+        if membership is None:
+            raise Forbidden("You are not a member of any team yet.")
+        if self.write and not membership.can_write:
+            raise Forbidden(VIEWER)
+        return Caller(team=membership.team, can_write=membership.can_write, user=user)
+
+
+def api_auth(*, write: bool) -> list:
+    return [ApiKeyAuth(write=write), BearerAuth(write=write), TeamSessionAuth(write=write)]
+
+
+READ = api_auth(write=False)
+WRITE = api_auth(write=True)

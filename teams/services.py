@@ -1,0 +1,68 @@
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from parley.errors import Conflict
+from parley.tokens import token_digest, token_generate
+
+from .models import ApiKey, ApiKeyScope, Membership, Role, Team, User
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:90] or "team"
+    slug, n = base, 1
+    while Team.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def team_create(*, name: str, owner: User) -> Team:
+    if Team.objects.filter(name__iexact=name).exists():
+        raise Conflict(f"A team named {name!r} already exists.")
+    team = Team(name=name, slug=_unique_slug(name))
+    team.full_clean()
+    team.save()
+    membership_add(team=team, user=owner, role=Role.OWNER)
+    return team
+
+
+@transaction.atomic
+def membership_add(*, team: Team, user: User, role: Role) -> Membership:
+    membership = Membership(team=team, user=user, role=role)
+    membership.full_clean()
+    membership.save()
+    return membership
+
+
+@transaction.atomic
+def api_key_create(
+    *, team: Team, name: str = "", scope: ApiKeyScope, created_by: User | None
+) -> tuple[ApiKey, str]:
+    """Returns the key row and the secret, which exists only in this return value."""
+    secret = token_generate(settings.API_KEY_PREFIX)
+    api_key = ApiKey(
+        team=team,
+        name=name,
+        scope=scope,
+        created_by=created_by,
+        prefix=secret[: len(settings.API_KEY_PREFIX) + 4],
+        digest=token_digest(secret, key=settings.SECRET_KEY),
+    )
+    api_key.full_clean()
+    api_key.save()
+    return api_key, secret
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(revoked_at=timezone.now())
+
+
+def api_key_touch(*, api_key: ApiKey) -> None:
+    """Record use, at most once per minute per key, so reads do not turn into writes."""
+    now = timezone.now()
+    if api_key.last_used_is_stale(now):
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now

@@ -1,0 +1,14 @@
+from django.contrib import admin
+
+from .models import Tool
+
+
+@admin.register(Tool)
+class ToolAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "method", "server_url", "is_async", "timeout_seconds", "updated_at"]
+    list_filter = ["method", "is_async", "strict_params", "team"]
+    search_fields = ["name", "description", "server_url", "team__name"]
+    list_select_related = ["team"]
+    # Secrets are edited through the API or dashboard, which mask them; never shown here.
+    exclude = ["headers", "auth_config"]
+    readonly_fields = ["id", "created_by", "created_at", "updated_at"]

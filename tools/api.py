@@ -1,0 +1,53 @@
+"""/v1 tools: iwy's singular paths (/tool/{id}) and plural collection paths (/tools)."""
+
+from uuid import UUID
+
+from django.db.models import QuerySet
+from ninja import Router
+from ninja.pagination import paginate
+
+from teams.auth import READ, WRITE, ApiRequest
+
+from . import selectors, services
+from .models import Tool
+from .schemas import ToolOut, ToolPatch
+from .spec import ToolSpec
+
+router = Router(tags=["Tools"])
+
+
+@router.get("/tools", response=list[ToolOut], auth=READ, operation_id="tool_list")
+@paginate
+def tool_list(request: ApiRequest) -> QuerySet[Tool]:
+    return selectors.tool_list(team=request.auth.team)
+
+
+@router.post("/tools", response={201: ToolOut}, auth=WRITE, operation_id="tool_create")
+@router.post("/tool", response={201: ToolOut}, auth=WRITE, operation_id="tool_create_iwy")
+def tool_create(request: ApiRequest, payload: ToolSpec) -> tuple[int, Tool]:
+    tool = services.tool_create(
+        team=request.auth.team, created_by=request.auth.acting_user, spec=payload
+    )
+    return 201, tool
+
+
+@router.get("/tools/{tool_id}", response=ToolOut, auth=READ, operation_id="tool_get")
+@router.get("/tool/{tool_id}", response=ToolOut, auth=READ, operation_id="tool_get_iwy")
+def tool_get(request: ApiRequest, tool_id: UUID) -> Tool:
+    return selectors.tool_get(team=request.auth.team, tool_id=tool_id)
+
+
+@router.patch("/tools/{tool_id}", response=ToolOut, auth=WRITE, operation_id="tool_update")
+@router.patch("/tool/{tool_id}", response=ToolOut, auth=WRITE, operation_id="tool_update_iwy")
+def tool_update(request: ApiRequest, tool_id: UUID, payload: ToolPatch) -> Tool:
+    tool = selectors.tool_get(team=request.auth.team, tool_id=tool_id)
+    changes = payload.model_dump(mode="json", exclude_unset=True)
+    return services.tool_update(tool=tool, changes=changes)
+
+
+@router.delete("/tools/{tool_id}", response={204: None}, auth=WRITE, operation_id="tool_delete")
+@router.delete("/tool/{tool_id}", response={204: None}, auth=WRITE, operation_id="tool_delete_iwy")
+def tool_delete(request: ApiRequest, tool_id: UUID) -> tuple[int, None]:
+    tool = selectors.tool_get(team=request.auth.team, tool_id=tool_id)
+    services.tool_delete(tool=tool)
+    return 204, None

@@ -1,0 +1,53 @@
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from ninja import Field, Schema
+from pydantic import AnyHttpUrl, ConfigDict
+
+from .models import Tool
+from .spec import Headers, ParametersSchema, Tag, auth_config_masked, headers_masked
+
+
+class ToolPatch(Schema):
+    """Only the fields sent change. Secrets sent back as [REDACTED] keep their stored values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    description: str | None = None
+    server_url: AnyHttpUrl | None = None
+    method: Literal["POST", "GET", "PUT", "PATCH", "DELETE"] | None = None
+    parameters_schema: ParametersSchema | None = None
+    headers: Headers | None = None
+    auth_config: dict[str, Any] | None = None
+    timeout_seconds: int | None = Field(None, ge=1, le=300)
+    is_async: bool | None = None
+    strict_params: bool | None = None
+    tags: list[Tag] | None = None
+
+
+class ToolOut(Schema):
+    id: UUID
+    user_id: UUID | None = Field(None, validation_alias="created_by_id")
+    name: str
+    description: str
+    server_url: str
+    method: str
+    parameters_schema: dict[str, Any]
+    headers: dict[str, str]
+    auth_config: dict[str, Any]
+    timeout_seconds: int
+    is_async: bool
+    strict_params: bool
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_headers(tool: Tool) -> dict[str, str]:
+        return headers_masked(tool.headers or {})
+
+    @staticmethod
+    def resolve_auth_config(tool: Tool) -> dict[str, Any]:
+        return auth_config_masked(tool.auth_config or {"type": "none"})

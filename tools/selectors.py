@@ -1,0 +1,22 @@
+from uuid import UUID
+
+from django.db.models import QuerySet
+
+from parley.errors import NotFound
+from teams.models import Team
+
+from .models import Tool
+
+NOT_FOUND = "No tool with this id exists in your team."
+
+
+def tool_list(*, team: Team) -> QuerySet[Tool]:
+    return Tool.objects.filter(team=team).order_by("-created_at", "-id")
+
+
+def tool_get(*, team: Team, tool_id: UUID) -> Tool:
+    """One of the team's tools. Another team's tool is simply not found."""
+    tool = Tool.objects.filter(team=team, id=tool_id).first()
+    if tool is None:
+        raise NotFound(NOT_FOUND)
+    return tool

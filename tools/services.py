@@ -1,0 +1,79 @@
+from typing import Any
+
+import pydantic
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.services import tool_ids_remove_from_agents
+from parley.errors import Conflict, InvalidInput, invalid_input_from_errors
+from teams.models import Team, User
+
+from .models import Tool
+from .spec import REDACTED, ToolSpec, auth_config_unmasked, headers_unmasked
+
+NAME_TAKEN = "A tool named {name!r} already exists in this team; tool names must be unique."
+NOT_NULL = "cannot be null; leave the field out to keep its value"
+NO_STORED_SECRET = f"{REDACTED} stands for a stored secret, but this tool has none to keep"
+
+
+def _document(tool: Tool) -> dict[str, Any]:
+    """The tool as a spec document, secrets in clear, for merging a partial update."""
+    return {field: getattr(tool, field) for field in ToolSpec.model_fields} | {
+        "auth_config": tool.auth_config or {}
+    }
+
+
+def _validated(document: dict[str, Any]) -> ToolSpec:
+    try:
+        return ToolSpec.model_validate(document)
+    except pydantic.ValidationError as exc:
+        raise invalid_input_from_errors(exc.errors()) from exc
+
+
+def _refuse_leftover_masks(spec: ToolSpec) -> None:
+    for name, value in spec.headers.items():
+        if value == REDACTED:
+            raise InvalidInput.for_field(f"headers.{name}", NO_STORED_SECRET)
+    for key, value in spec.auth_config.model_dump().items():
+        if value == REDACTED:
+            raise InvalidInput.for_field(f"auth_config.{key}", NO_STORED_SECRET)
+
+
+def _save(tool: Tool, spec: ToolSpec) -> Tool:
+    _refuse_leftover_masks(spec)
+    if Tool.objects.filter(team=tool.team, name=spec.name).exclude(pk=tool.pk).exists():
+        raise Conflict(NAME_TAKEN.format(name=spec.name))
+    for field, value in spec.model_dump(mode="json").items():
+        setattr(tool, field, value)
+    tool.full_clean(exclude=["team", "created_by", "name"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            tool.save()
+    except IntegrityError as exc:  # a concurrent create took the name between check and save
+        raise Conflict(NAME_TAKEN.format(name=spec.name)) from exc
+    return tool
+
+
+@transaction.atomic
+def tool_create(*, team: Team, created_by: User | None, spec: ToolSpec) -> Tool:
+    return _save(Tool(team=team, created_by=created_by), spec)
+
+
+@transaction.atomic
+def tool_update(*, tool: Tool, changes: dict[str, Any]) -> Tool:
+    """Apply a partial update. Masked secrets sent back unchanged keep their stored values."""
+    if nulls := [field for field, value in changes.items() if value is None]:
+        raise InvalidInput.for_field(nulls[0], NOT_NULL)
+    document = _document(tool) | changes
+    if "headers" in changes:
+        document["headers"] = headers_unmasked(changes["headers"], tool.headers or {})
+    if "auth_config" in changes:
+        document["auth_config"] = auth_config_unmasked(changes["auth_config"], tool.auth_config or {})
+    tool.updated_at = timezone.now()
+    return _save(tool, _validated(document))
+
+
+@transaction.atomic
+def tool_delete(*, tool: Tool) -> None:
+    tool_ids_remove_from_agents(team=tool.team, tool_id=tool.id)
+    tool.delete()

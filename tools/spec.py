@@ -1,0 +1,134 @@
+"""What makes a tool definition valid, shared by the API, the dashboard and the services."""
+
+from typing import Annotated, Any, Literal
+
+from jsonschema import SchemaError
+from jsonschema.validators import validator_for
+from pydantic import AfterValidator, BeforeValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
+
+REDACTED = "[REDACTED]"
+# Header values outside this list may carry credentials, so they are masked in responses.
+PUBLIC_HEADERS = frozenset({"accept", "accept-language", "content-type", "user-agent"})
+# Set by the HTTP client itself; a tool overriding them would break the request.
+RESERVED_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer"}
+)
+TOKEN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+FUNCTION_NAME = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
+
+
+def _parameters_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        raise ValueError(
+            f"is not a valid JSON Schema: {exc.message}" + (f" at {where}" if where else "")
+        ) from exc
+    if schema.get("type") != "object":
+        raise ValueError('must describe an object: set "type": "object" and list "properties"')
+    return schema
+
+
+def _headers(headers: dict[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        if name.lower() in RESERVED_HEADERS:
+            raise ValueError(f"{name!r} is set by Parley itself and cannot be overridden")
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"the value of {name!r} contains a line break")
+    return headers
+
+
+HeaderName = Annotated[str, Field(min_length=1, max_length=100, pattern=TOKEN)]
+Secret = Annotated[str, Field(min_length=1, max_length=4000)]
+Headers = Annotated[
+    dict[HeaderName, Annotated[str, Field(max_length=4000)]],
+    Field(max_length=50),
+    AfterValidator(_headers),
+]
+ParametersSchema = Annotated[dict[str, Any], AfterValidator(_parameters_schema)]
+Tag = Annotated[str, Field(min_length=1, max_length=50)]
+
+
+class _Auth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoAuth(_Auth):
+    type: Literal["none"] = "none"
+
+
+class BearerAuth(_Auth):
+    type: Literal["bearer"]
+    token: Secret
+
+
+class BasicAuth(_Auth):
+    type: Literal["basic"]
+    username: Annotated[str, Field(min_length=1, max_length=200)]
+    password: Secret
+
+
+class HeaderAuth(_Auth):
+    type: Literal["header"]
+    header_name: HeaderName
+    header_value: Secret
+
+
+class HmacAuth(_Auth):
+    """Standard Webhooks signatures (webhook-id, webhook-timestamp, webhook-signature)."""
+
+    type: Literal["hmac"]
+    secret: Secret
+
+
+def _empty_is_none(value: Any) -> Any:
+    return {"type": "none"} if value == {} else value  # iwy's default auth_config is {}
+
+
+AuthConfig = Annotated[
+    NoAuth | BearerAuth | BasicAuth | HeaderAuth | HmacAuth,
+    Field(discriminator="type"),
+    BeforeValidator(_empty_is_none),
+]
+AUTH_SECRET_FIELDS = ("token", "password", "header_value", "secret")
+
+
+class ToolSpec(BaseModel):
+    """A whole, valid tool definition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=FUNCTION_NAME, description="A function name, unique in the team.")
+    description: str = Field(min_length=1, max_length=4000)
+    server_url: AnyHttpUrl = Field(description="The webhook Parley calls.")
+    method: Literal["POST", "GET", "PUT", "PATCH", "DELETE"] = "POST"
+    parameters_schema: ParametersSchema = Field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    headers: Headers = Field(default_factory=dict)
+    auth_config: AuthConfig = Field(default_factory=NoAuth)
+    timeout_seconds: int = Field(default=20, ge=1, le=300)
+    is_async: bool = False
+    strict_params: bool = False
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+
+def headers_masked(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v if k.lower() in PUBLIC_HEADERS else REDACTED for k, v in headers.items()}
+
+
+def auth_config_masked(auth_config: dict[str, Any]) -> dict[str, Any]:
+    return {k: REDACTED if k in AUTH_SECRET_FIELDS else v for k, v in auth_config.items()}
+
+
+def headers_unmasked(sent: dict[str, str], stored: dict[str, str]) -> dict[str, str]:
+    """Sent headers, where a value sent back as [REDACTED] keeps the stored secret."""
+    return {k: stored.get(k, v) if v == REDACTED else v for k, v in sent.items()}
+
+
+def auth_config_unmasked(sent: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    same_kind = sent.get("type", stored.get("type")) == stored.get("type")
+    return {
+        k: stored[k] if v == REDACTED and same_kind and k in stored else v for k, v in sent.items()
+    }
