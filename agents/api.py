@@ -4,7 +4,7 @@ from typing import Literal
 from uuid import UUID
 
 from django.db.models import QuerySet
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from teams.auth import READ, WRITE, ApiRequest
@@ -39,7 +39,7 @@ def agent_list(request: ApiRequest, filters: Query[AgentFilters]) -> QuerySet[Ag
 
 @router.post("/agents", response={201: AgentOut}, auth=WRITE, operation_id="agent_create")
 @router.post("/agent", response={201: AgentOut}, auth=WRITE, operation_id="agent_create_iwy")
-def agent_create(request: ApiRequest, payload: AgentIn) -> tuple[int, Agent]:
+def agent_create(request: ApiRequest, payload: AgentIn) -> Status:
     agent = services.agent_create(
         team=request.auth.team,
         created_by=request.auth.acting_user,
@@ -48,7 +48,7 @@ def agent_create(request: ApiRequest, payload: AgentIn) -> tuple[int, Agent]:
         configuration=payload.configuration,
         metadata=payload.metadata,
     )
-    return 201, agent
+    return Status(201, agent)
 
 
 @router.get("/agents/{agent_id}", response=AgentOut, auth=READ, operation_id="agent_get")
@@ -69,10 +69,10 @@ def agent_update(request: ApiRequest, agent_id: UUID, payload: AgentPatch) -> Ag
 @router.delete(
     "/agent/{agent_id}", response={204: None}, auth=WRITE, operation_id="agent_delete_iwy"
 )
-def agent_delete(request: ApiRequest, agent_id: UUID) -> tuple[int, None]:
+def agent_delete(request: ApiRequest, agent_id: UUID) -> Status:
     agent = selectors.agent_get(team=request.auth.team, agent_id=agent_id)
     services.agent_delete(agent=agent)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(

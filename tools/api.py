@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from django.db.models import QuerySet
-from ninja import Router
+from ninja import Router, Status
 from ninja.pagination import paginate
 
 from teams.auth import READ, WRITE, ApiRequest
@@ -24,11 +24,11 @@ def tool_list(request: ApiRequest) -> QuerySet[Tool]:
 
 @router.post("/tools", response={201: ToolOut}, auth=WRITE, operation_id="tool_create")
 @router.post("/tool", response={201: ToolOut}, auth=WRITE, operation_id="tool_create_iwy")
-def tool_create(request: ApiRequest, payload: ToolSpec) -> tuple[int, Tool]:
+def tool_create(request: ApiRequest, payload: ToolSpec) -> Status:
     tool = services.tool_create(
         team=request.auth.team, created_by=request.auth.acting_user, spec=payload
     )
-    return 201, tool
+    return Status(201, tool)
 
 
 @router.get("/tools/{tool_id}", response=ToolOut, auth=READ, operation_id="tool_get")
@@ -47,7 +47,7 @@ def tool_update(request: ApiRequest, tool_id: UUID, payload: ToolPatch) -> Tool:
 
 @router.delete("/tools/{tool_id}", response={204: None}, auth=WRITE, operation_id="tool_delete")
 @router.delete("/tool/{tool_id}", response={204: None}, auth=WRITE, operation_id="tool_delete_iwy")
-def tool_delete(request: ApiRequest, tool_id: UUID) -> tuple[int, None]:
+def tool_delete(request: ApiRequest, tool_id: UUID) -> Status:
     tool = selectors.tool_get(team=request.auth.team, tool_id=tool_id)
     services.tool_delete(tool=tool)
-    return 204, None
+    return Status(204, None)

@@ -1,0 +1,72 @@
+"""The fixed cast: a team with an owner, a member and a viewer, and an outsider in another team."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from teams.models import ApiKey, ApiKeyScope, Role, Team, User
+
+from .factories import ApiKeyFactory, MembershipFactory, TeamFactory, UserFactory
+
+
+@dataclass
+class Cast:
+    team: Team
+    owner: User
+    member: User
+    viewer: User
+    other_team: Team
+    outsider: User
+    key: ApiKey  # read-write, the team's
+    read_only_key: ApiKey
+    outsider_key: ApiKey  # read-write, the other team's
+
+
+@pytest.fixture
+def cast(db: None) -> Cast:
+    team, other = TeamFactory(name="Acme"), TeamFactory(name="Globex")
+    people = {role: MembershipFactory(team=team, role=role).user for role in Role}
+    outsider = MembershipFactory(team=other, role=Role.OWNER).user
+    return Cast(
+        team=team,
+        owner=people[Role.OWNER],
+        member=people[Role.MEMBER],
+        viewer=people[Role.VIEWER],
+        other_team=other,
+        outsider=outsider,
+        key=ApiKeyFactory(team=team),
+        read_only_key=ApiKeyFactory(team=team, scope=ApiKeyScope.READ_ONLY),
+        outsider_key=ApiKeyFactory(team=other),
+    )
+
+
+def _json_client(**headers: str) -> Client:
+    return Client(headers=headers)
+
+
+@pytest.fixture
+def api(cast: Cast) -> Client:
+    """The team's read-write key, sent as x-api-key."""
+    return _json_client(**{"x-api-key": cast.key.secret})
+
+
+@pytest.fixture
+def read_only_api(cast: Cast) -> Client:
+    return _json_client(Authorization=f"Bearer {cast.read_only_key.secret}")
+
+
+@pytest.fixture
+def outsider_api(cast: Cast) -> Client:
+    return _json_client(**{"x-api-key": cast.outsider_key.secret})
+
+
+def signed_in(user: User) -> Client:
+    client = Client(enforce_csrf_checks=False)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def user_factory() -> type[UserFactory]:
+    return UserFactory
