@@ -5,7 +5,15 @@ from .models import Agent
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
-    list_display = ["name", "team", "publish_status", "kind", "expires_at", "created_at", "updated_at"]
+    list_display = [
+        "name",
+        "team",
+        "publish_status",
+        "kind",
+        "expires_at",
+        "created_at",
+        "updated_at",
+    ]
     list_filter = ["publish_status", "kind", "team"]
     search_fields = ["name", "id", "team__name"]
     list_select_related = ["team"]

@@ -76,7 +76,10 @@ def agent_delete(request: ApiRequest, agent_id: UUID) -> Status:
 
 
 @router.post(
-    "/ephemeral-agent", response=EphemeralAgentOut, auth=WRITE, operation_id="ephemeral_agent_create"
+    "/ephemeral-agent",
+    response=EphemeralAgentOut,
+    auth=WRITE,
+    operation_id="ephemeral_agent_create",
 )
 def ephemeral_agent_create(request: ApiRequest, payload: EphemeralAgentIn) -> dict[str, Agent]:
     """A single-use agent: one session, then invalid; invalid after `ttl_seconds` in any case."""

@@ -60,7 +60,9 @@ class LLMConfig(Section):
 class STTConfig(Section):
     provider: STTProvider = "whisper"
     model: ShortText = "tiny.en"
-    language: str = Field(default="en", max_length=20, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*$")
+    language: str = Field(
+        default="en", max_length=20, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*$"
+    )
     cost_per_minute: Cost | None = None
 
 

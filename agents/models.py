@@ -21,7 +21,9 @@ class AgentKind(models.TextChoices):
 
 class AgentQuerySet(models.QuerySet["Agent"]):
     def unexpired(self, now: datetime | None = None) -> "AgentQuerySet":
-        return self.filter(models.Q(expires_at=None) | models.Q(expires_at__gt=now or timezone.now()))
+        return self.filter(
+            models.Q(expires_at=None) | models.Q(expires_at__gt=now or timezone.now())
+        )
 
 
 class Agent(models.Model):
@@ -50,7 +52,9 @@ class Agent(models.Model):
             models.Index(fields=["team", "kind", "-created_at"], name="agent_team_list"),
             # The sweep of expired single-use agents.
             models.Index(
-                fields=["expires_at"], name="agent_expiry", condition=models.Q(expires_at__isnull=False)
+                fields=["expires_at"],
+                name="agent_expiry",
+                condition=models.Q(expires_at__isnull=False),
             ),
         ]
 

@@ -10,7 +10,9 @@ from .models import Agent, AgentKind, AgentQuerySet
 NOT_FOUND = "No agent with this id exists in your team."
 
 
-def agent_list(*, team: Team, publish_status: str | None = None, kind: str | None = None) -> AgentQuerySet:
+def agent_list(
+    *, team: Team, publish_status: str | None = None, kind: str | None = None
+) -> AgentQuerySet:
     """The team's usable agents, newest first; expired single-use agents are left out."""
     agents = Agent.objects.filter(team=team).unexpired().order_by("-created_at", "-id")
     if publish_status:

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -36,9 +36,11 @@ class JSONBodyParser(Parser):
             return json.loads(request.body)
         except RequestDataTooBig as exc:
             raise PayloadTooLarge("The request body is larger than this API accepts.") from exc
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            where = f" at line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
-            raise InvalidJSON(f"The request body is not valid JSON{where}.") from exc
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise InvalidJSON(f"The request body is not valid JSON: {exc.msg} at {where}.") from exc
+        except UnicodeDecodeError as exc:
+            raise InvalidJSON("The request body is not valid UTF-8 JSON.") from exc
 
 
 api = NinjaAPI(

@@ -34,7 +34,9 @@ class ApiRequestGuard:
             return error_response(400, "bad_request", "The Content-Length header is not a number.")
         if length > settings.API_MAX_BODY_BYTES:
             limit = settings.API_MAX_BODY_BYTES // 1024
-            return error_response(413, "payload_too_large", f"The request body is over {limit} KiB.")
+            return error_response(
+                413, "payload_too_large", f"The request body is over {limit} KiB."
+            )
         content_type = request.content_type or ""
         if length and content_type != "application/json" and not content_type.endswith("+json"):
             return error_response(

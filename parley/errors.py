@@ -2,6 +2,7 @@
 
 The JSON API renders them as {"error", "code", "details"}; the dashboard shows the message."""
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -20,7 +21,9 @@ class InvalidInput(ParleyError):
 
     @classmethod
     def for_field(cls, field: str, message: str) -> "InvalidInput":
-        return cls(f"{field}: {message}", details={"errors": [{"field": field, "message": message}]})
+        return cls(
+            f"{field}: {message}", details={"errors": [{"field": field, "message": message}]}
+        )
 
 
 class Unauthorized(ParleyError):
@@ -52,7 +55,7 @@ def _field_path(loc: tuple[object, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
     value = error.get("input")
     if isinstance(value, str | int | float | bool) and error.get("type") != "missing":
@@ -62,7 +65,7 @@ def _describe(error: dict[str, Any]) -> str:
 
 
 def invalid_input_from_errors(
-    errors: list[dict[str, Any]], *, prefix: tuple[object, ...] = ()
+    errors: Sequence[Mapping[str, Any]], *, prefix: tuple[object, ...] = ()
 ) -> InvalidInput:
     """One InvalidInput from pydantic-style errors ({loc, msg, input, type}), naming each field."""
     problems = [

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from .models import Session, SessionEvent
 
@@ -6,11 +7,11 @@ from .models import Session, SessionEvent
 class SessionEventInline(admin.TabularInline):
     model = SessionEvent
     extra = 0
-    fields = ["seq", "kind", "data", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ("seq", "kind", "data", "created_at")
+    fields = readonly_fields
     can_delete = False
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
         return False  # the timeline is append-only, written by the runtime
 
 
@@ -33,5 +34,7 @@ class SessionEventAdmin(admin.ModelAdmin):
     list_select_related = ["session"]
     readonly_fields = ["session", "seq", "kind", "data", "created_at"]
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(
+        self, request: HttpRequest, obj: SessionEvent | None = None
+    ) -> bool:
         return False

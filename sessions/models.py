@@ -39,7 +39,9 @@ class Session(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey(Team, models.CASCADE, related_name="sessions")
     # Kept when the agent is deleted: the conversation is the team's record, not the agent's.
-    agent = models.ForeignKey(Agent, models.SET_NULL, null=True, blank=True, related_name="sessions")
+    agent = models.ForeignKey(
+        Agent, models.SET_NULL, null=True, blank=True, related_name="sessions"
+    )
     agent_name = models.CharField(max_length=200)
     type = models.CharField(max_length=5, choices=SessionType.choices, default=SessionType.CHAT)
     status = models.CharField(
@@ -61,7 +63,9 @@ class Session(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_type_display()} with {self.agent_name} at {self.started_at:%Y-%m-%d %H:%M}"
+        return (
+            f"{self.get_type_display()} with {self.agent_name} at {self.started_at:%Y-%m-%d %H:%M}"
+        )
 
     @property
     def is_over(self) -> bool:

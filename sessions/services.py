@@ -14,7 +14,11 @@ def session_create(
     *, agent: Agent, type: SessionType, metadata: dict[str, Any] | None = None
 ) -> Session:
     session = Session(
-        team_id=agent.team_id, agent=agent, agent_name=agent.name, type=type, metadata=metadata or {}
+        team_id=agent.team_id,
+        agent=agent,
+        agent_name=agent.name,
+        type=type,
+        metadata=metadata or {},
     )
     session.full_clean(exclude=["team", "agent"])
     session.save()
@@ -23,7 +27,9 @@ def session_create(
 
 
 @transaction.atomic
-def session_event_append(*, session: Session, kind: EventKind, data: dict[str, Any]) -> SessionEvent:
+def session_event_append(
+    *, session: Session, kind: EventKind, data: dict[str, Any]
+) -> SessionEvent:
     """Append to the timeline. The session row is locked so concurrent writers get distinct,
     gapless sequence numbers."""
     locked = Session.objects.select_for_update().only("last_event_seq").get(pk=session.pk)
@@ -36,7 +42,9 @@ def session_event_append(*, session: Session, kind: EventKind, data: dict[str, A
 @transaction.atomic
 def session_status_set(*, session: Session, status: SessionStatus, reason: str = "") -> Session:
     """Move the session along its lifecycle and record the change on the timeline."""
-    current = Session.objects.select_for_update().values_list("status", flat=True).get(pk=session.pk)
+    current = (
+        Session.objects.select_for_update().values_list("status", flat=True).get(pk=session.pk)
+    )
     if status not in TRANSITIONS[current]:
         raise Conflict(f"A {current} session cannot become {status}.")
     session.status = status

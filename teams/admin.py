@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
 
 from .models import ApiKey, Membership, Team, User
 
@@ -51,5 +52,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
     readonly_fields = ["prefix", "digest", "created_by", "created_at", "last_used_at"]
     fields = ["team", "name", "scope", "revoked_at", *readonly_fields]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # keys are shown once at creation: use the dashboard or createapikey

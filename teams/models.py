@@ -28,9 +28,9 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
 
-    objects = ParleyUserManager()  # type: ignore[misc]
+    objects = ParleyUserManager()  # type: ignore[assignment,misc]
 
     def __str__(self) -> str:
         return self.email

@@ -5,7 +5,15 @@ from .models import Tool
 
 @admin.register(Tool)
 class ToolAdmin(admin.ModelAdmin):
-    list_display = ["name", "team", "method", "server_url", "is_async", "timeout_seconds", "updated_at"]
+    list_display = [
+        "name",
+        "team",
+        "method",
+        "server_url",
+        "is_async",
+        "timeout_seconds",
+        "updated_at",
+    ]
     list_filter = ["method", "is_async", "strict_params", "team"]
     search_fields = ["name", "description", "server_url", "team__name"]
     list_select_related = ["team"]

@@ -68,7 +68,9 @@ def tool_update(*, tool: Tool, changes: dict[str, Any]) -> Tool:
     if "headers" in changes:
         document["headers"] = headers_unmasked(changes["headers"], tool.headers or {})
     if "auth_config" in changes:
-        document["auth_config"] = auth_config_unmasked(changes["auth_config"], tool.auth_config or {})
+        document["auth_config"] = auth_config_unmasked(
+            changes["auth_config"], tool.auth_config or {}
+        )
     tool.updated_at = timezone.now()
     return _save(tool, _validated(document))
 

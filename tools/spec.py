@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from jsonschema import SchemaError
 from jsonschema.validators import validator_for
-from pydantic import AfterValidator, BeforeValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field
 
 REDACTED = "[REDACTED]"
 # Header values outside this list may carry credentials, so they are masked in responses.
@@ -13,7 +13,7 @@ PUBLIC_HEADERS = frozenset({"accept", "accept-language", "content-type", "user-a
 RESERVED_HEADERS = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer"}
 )
-TOKEN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 FUNCTION_NAME = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 
 
@@ -39,7 +39,7 @@ def _headers(headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
-HeaderName = Annotated[str, Field(min_length=1, max_length=100, pattern=TOKEN)]
+HeaderName = Annotated[str, Field(min_length=1, max_length=100, pattern=HEADER_NAME)]
 Secret = Annotated[str, Field(min_length=1, max_length=4000)]
 Headers = Annotated[
     dict[HeaderName, Annotated[str, Field(max_length=4000)]],

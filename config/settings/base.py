@@ -15,12 +15,12 @@ env.read_env(BASE_DIR / ".env", recurse=False)
 DEBUG = env.bool("DEBUG", default=False)
 # The embedded default must run with no configuration at all; a real install sets its own.
 SECRET_KEY = env.str("SECRET_KEY", default="parley-insecure-development-key-change-me")
-SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Tool headers and auth secrets are encrypted at rest with these Fernet keys, newest first.
 # Unset, a key is derived from SECRET_KEY so the embedded default runs with no configuration.
-ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
+ENCRYPTION_KEYS: list[str] = env.list("ENCRYPTION_KEYS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -143,7 +143,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
     },
 }
-# Expired single-use agents are kept this long (for their sessions' sake) before the sweep deletes them.
+# Expired single-use agents stop working at once; the sweep deletes them after this long.
 SINGLE_USE_AGENT_RETENTION = timedelta(days=env.int("SINGLE_USE_AGENT_RETENTION_DAYS", default=30))
 
 LOGGING = {

@@ -98,7 +98,9 @@ def test_list_query_count_does_not_grow_with_rows(
     api: Client, cast: Cast, django_assert_num_queries
 ) -> None:  # type: ignore[no-untyped-def]
     AgentFactory.create_batch(30, team=cast.team)
-    api.get("/v1/agents")  # the key's first use records last_used_at; later ones within a minute don't
+    api.get(
+        "/v1/agents"
+    )  # the key's first use records last_used_at; later ones within a minute don't
     # 1: the API key with its team; 2: the count; 3: the page of agents.
     with django_assert_num_queries(3):
         assert api.get("/v1/agents").status_code == 200
@@ -201,6 +203,7 @@ def test_unknown_agent_id_is_404(api: Client) -> None:
 
 # Bad input.
 
+
 @pytest.mark.parametrize(
     ("configuration", "field"),
     [
@@ -212,14 +215,23 @@ def test_unknown_agent_id_is_404(api: Client) -> None:
         ({"tts": {"provider": "mouth"}}, "configuration.tts.provider"),
         ({"video": {"provider": "hologram"}}, "configuration.video.provider"),
         ({"turn_detection": {"threshold": 1.5}}, "configuration.turn_detection.threshold"),
-        ({"turn_detection": {"silence_duration_ms": -5}}, "configuration.turn_detection.silence_duration_ms"),
+        (
+            {"turn_detection": {"silence_duration_ms": -5}},
+            "configuration.turn_detection.silence_duration_ms",
+        ),
         ({"idle_timeout_seconds": 0}, "configuration.idle_timeout_seconds"),
         ({"max_duration_seconds": 10**9}, "configuration.max_duration_seconds"),
         ({"allowed_origins": ["example.com"]}, "configuration.allowed_origins.0"),
         ({"allowed_origins": ["https://example.com/path"]}, "configuration.allowed_origins.0"),
-        ({"end_of_conversation": {"callback_url": "ftp://x"}}, "configuration.end_of_conversation.callback_url"),
+        (
+            {"end_of_conversation": {"callback_url": "ftp://x"}},
+            "configuration.end_of_conversation.callback_url",
+        ),
         ({"llm": {"sytem_prompt": "typo"}}, "configuration.llm.sytem_prompt"),
-        ({"tool_calling": {"selected_tool_ids": ["nope"]}}, "configuration.tool_calling.selected_tool_ids.0"),
+        (
+            {"tool_calling": {"selected_tool_ids": ["nope"]}},
+            "configuration.tool_calling.selected_tool_ids.0",
+        ),
     ],
 )
 def test_invalid_configuration_names_the_field(
@@ -245,7 +257,9 @@ def test_foreign_tool_ids_are_refused(api: Client, cast: Cast) -> None:
     config = {"tool_calling": {"selected_tool_ids": [str(foreign.id)]}}
     r = post(api, "/v1/agents", {"name": "x", "configuration": config})
     assert r.status_code == 400
-    assert r.json()["details"]["errors"][0]["field"] == "configuration.tool_calling.selected_tool_ids"
+    assert (
+        r.json()["details"]["errors"][0]["field"] == "configuration.tool_calling.selected_tool_ids"
+    )
     assert str(foreign.id) in r.json()["error"]
 
 
@@ -304,9 +318,12 @@ def test_wrong_method_is_405_in_the_error_shape(api: Client, cast: Cast) -> None
 
 # Single-use agents.
 
+
 def test_ephemeral_agent_returns_the_iwy_shape(api: Client, cast: Cast) -> None:
     before = timezone.now()
-    r = post(api, "/v1/ephemeral-agent", {"configuration": VALID["configuration"], "ttl_seconds": 600})
+    r = post(
+        api, "/v1/ephemeral-agent", {"configuration": VALID["configuration"], "ttl_seconds": 600}
+    )
     assert r.status_code == 200
     assert set(r.json()) == {"agent"}
     assert set(r.json()["agent"]) == {"id", "expires_at", "created_at"}
@@ -330,7 +347,10 @@ def test_ephemeral_agent_ttl_out_of_range_is_400(api: Client, ttl: object) -> No
 
 @pytest.mark.parametrize("ttl", [60, 86400])
 def test_ephemeral_agent_ttl_bounds_are_accepted(api: Client, ttl: int) -> None:
-    assert post(api, "/v1/ephemeral-agent", {"configuration": {}, "ttl_seconds": ttl}).status_code == 200
+    assert (
+        post(api, "/v1/ephemeral-agent", {"configuration": {}, "ttl_seconds": ttl}).status_code
+        == 200
+    )
 
 
 def test_ephemeral_agent_requires_configuration(api: Client) -> None:

@@ -5,11 +5,13 @@ from teams.services import api_key_create
 
 
 class Command(BaseCommand):
-    help = "Create an API key for a team. Prints only the key, which is not stored and not shown again."
+    help = "Create an API key for a team. Prints only the key, which is never shown again."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("team", help="The team's name.")
-        parser.add_argument("--read-only", action="store_true", help="A key that cannot make changes.")
+        parser.add_argument(
+            "--read-only", action="store_true", help="A key that cannot make changes."
+        )
         parser.add_argument("--name", default="", help="A label to tell this key apart.")
 
     def handle(self, *args: object, team: str, read_only: bool, name: str, **opts: object) -> None:

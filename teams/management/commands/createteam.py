@@ -15,12 +15,16 @@ class Command(BaseCommand):
         parser.add_argument("--password", help="Password for a new owner account.")
 
     @transaction.atomic
-    def handle(self, *args: object, name: str, owner: str, password: str | None, **opts: object) -> None:
+    def handle(
+        self, *args: object, name: str, owner: str, password: str | None, **opts: object
+    ) -> None:
         user = User.objects.filter(email__iexact=owner).first()
         if user is None:
             user = User.objects.create_user(owner, password)
             if password is None:
-                self.stderr.write(f"{owner} has no password yet: run 'manage.py changepassword {owner}'.")
+                self.stderr.write(
+                    f"{owner} has no password yet: run 'manage.py changepassword {owner}'."
+                )
         elif password is not None:
             raise CommandError(f"{owner} already has an account; its password was left unchanged.")
         try:
