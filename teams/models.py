@@ -1,10 +1,13 @@
 import uuid
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
 
+# Random characters of a key kept in clear after its "pk_live_": enough to find it by index.
+PREFIX_RANDOM_CHARS = 8
 # last_used_at is a hint for people, so it is written at most this often per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -82,8 +85,8 @@ class ApiKeyScope(models.TextChoices):
 class ApiKey(models.Model):
     team = models.ForeignKey(Team, models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, blank=True)
-    # The first characters of the key, kept so people can tell their keys apart.
-    prefix = models.CharField(max_length=20)
+    # The start of the key: shown so people can tell keys apart, and the index keys are found by.
+    prefix = models.CharField(max_length=20, db_index=True)
     # HMAC-SHA256 of the whole key; the key itself is never stored.
     digest = models.CharField(max_length=64, unique=True)
     scope = models.CharField(
@@ -96,6 +99,10 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name or 'unnamed'})"
+
+    @staticmethod
+    def prefix_of(secret: str) -> str:
+        return secret[: len(settings.API_KEY_PREFIX) + PREFIX_RANDOM_CHARS]
 
     @property
     def can_write(self) -> bool:

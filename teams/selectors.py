@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from parley.tokens import token_digest
+from parley.tokens import token_matches
 
 from .models import ApiKey, Membership, User
 
@@ -8,12 +8,15 @@ from .models import ApiKey, Membership, User
 def api_key_for_secret(secret: str) -> ApiKey | None:
     """The key matching a presented secret, revoked or not; one indexed query.
 
-    The lookup is by the secret's HMAC, so the database comparison never sees the secret
-    and timing reveals nothing an attacker could use to guess it."""
+    Candidates are found by the key's public prefix; the secret's HMAC is then compared in
+    constant time, so response timing tells nothing about how close a guess was."""
     if not secret.startswith(settings.API_KEY_PREFIX) or len(secret) > 200:
         return None
-    digest = token_digest(secret, key=settings.SECRET_KEY)
-    return ApiKey.objects.select_related("team").filter(digest=digest).first()
+    candidates = ApiKey.objects.select_related("team").filter(prefix=ApiKey.prefix_of(secret))
+    for api_key in candidates:
+        if token_matches(secret, api_key.digest, key=settings.SECRET_KEY):
+            return api_key
+    return None
 
 
 def membership_current(*, user: User, team_id: int | None) -> Membership | None:

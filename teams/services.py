@@ -48,7 +48,7 @@ def api_key_create(
         name=name,
         scope=scope,
         created_by=created_by,
-        prefix=secret[: len(settings.API_KEY_PREFIX) + 4],
+        prefix=ApiKey.prefix_of(secret),
         digest=token_digest(secret, key=settings.SECRET_KEY),
     )
     api_key.full_clean()

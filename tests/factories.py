@@ -43,7 +43,7 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
     team = factory.SubFactory(TeamFactory)
     name = "test key"
     secret = factory.LazyFunction(lambda: token_generate(settings.API_KEY_PREFIX))
-    prefix = factory.LazyAttribute(lambda o: o.secret[:12])
+    prefix = factory.LazyAttribute(lambda o: ApiKey.prefix_of(o.secret))
     digest = factory.LazyAttribute(lambda o: token_digest(o.secret, key=settings.SECRET_KEY))
 
     @classmethod
