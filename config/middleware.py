@@ -59,4 +59,7 @@ class ApiRequestGuard:
             )
             refusal["Allow"] = allowed
             return refusal
+        if response.status_code >= 400:  # e.g. a Host header this server does not answer to
+            code = response.reason_phrase.lower().replace(" ", "_")
+            return error_response(response.status_code, code, f"{response.reason_phrase}.")
         return response

@@ -24,3 +24,9 @@ def test_docs_page_loads_nothing_from_other_hosts() -> None:
     urls = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert urls
     assert all(url.startswith("/static/") for url in urls), urls
+
+
+def test_a_request_django_refuses_early_still_gets_the_error_shape() -> None:
+    r = Client(HTTP_HOST="evil.example").get("/v1/agents")
+    assert r.status_code == 400
+    assert r.json()["code"] == "bad_request"
