@@ -130,5 +130,5 @@ def tool_ids_remove_from_agents(*, team: Team, tool_id: UUID) -> None:
     for agent in Agent.objects.filter(team=team).only("id", "configuration"):
         selected = agent.configuration.get("tool_calling", {}).get("selected_tool_ids", [])
         if str(tool_id) in selected:
-            selected.remove(str(tool_id))
+            selected[:] = [i for i in selected if i != str(tool_id)]
             agent.save(update_fields=["configuration"])

@@ -13,7 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from agents.api import router as agents_router
-from parley.errors import ParleyError, invalid_input_from_errors
+from parley.errors import InvalidInput, ParleyError, invalid_input_from_errors
 from tools.api import router as tools_router
 
 from .responses import error_response
@@ -30,8 +30,36 @@ class PayloadTooLarge(ParleyError):
     code = "payload_too_large"
 
 
+def _path_to_nul(value: Any, path: tuple[object, ...] = ()) -> tuple[object, ...] | None:
+    """Where a NUL character sits in parsed JSON; PostgreSQL cannot store one in text or jsonb."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return (*path, key)
+        if (found := _path_to_nul(item, (*path, key))) is not None:
+            return found
+    return None
+
+
 class JSONBodyParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
+        data = self._loads(request)
+        if (path := _path_to_nul(data)) is not None:
+            field = ".".join(str(p) for p in path) or "body"
+            raise InvalidInput.for_field(
+                field, "contains a NUL character (\\u0000), which is not allowed"
+            )
+        return data
+
+    def _loads(self, request: HttpRequest) -> Any:
         try:
             return json.loads(request.body)
         except RequestDataTooBig as exc:

@@ -34,7 +34,5 @@ class SessionEventAdmin(admin.ModelAdmin):
     list_select_related = ["session"]
     readonly_fields = ["session", "seq", "kind", "data", "created_at"]
 
-    def has_change_permission(
-        self, request: HttpRequest, obj: SessionEvent | None = None
-    ) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: SessionEvent | None = None) -> bool:
         return False

@@ -24,7 +24,8 @@ class Tool(models.Model):
     team = models.ForeignKey(Team, models.CASCADE, related_name="tools")
     name = models.CharField(max_length=64)
     description = models.TextField(max_length=4000)
-    server_url = models.URLField(max_length=2000)
+    # Validated by tools.spec.ToolSpec, which accepts intranet hosts such as http://crm:8080.
+    server_url = models.CharField(max_length=2000)
     method = models.CharField(max_length=6, choices=HttpMethod.choices, default=HttpMethod.POST)
     parameters_schema = models.JSONField(default=dict)
     # Header values and auth secrets are encrypted at rest and leave the API masked.

@@ -1,6 +1,7 @@
 from typing import Any
 
 import pydantic
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -45,7 +46,11 @@ def _save(tool: Tool, spec: ToolSpec) -> Tool:
         raise Conflict(NAME_TAKEN.format(name=spec.name))
     for field, value in spec.model_dump(mode="json").items():
         setattr(tool, field, value)
-    tool.full_clean(exclude=["team", "created_by", "name"], validate_unique=False)
+    try:
+        tool.full_clean(exclude=["team", "created_by", "name"], validate_unique=False)
+    except ValidationError as exc:  # the spec should have caught it; never let it become a 500
+        field, messages = next(iter(exc.message_dict.items()))
+        raise InvalidInput.for_field(field, " ".join(messages)) from exc
     try:
         with transaction.atomic():
             tool.save()

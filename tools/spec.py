@@ -30,17 +30,31 @@ def _parameters_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _settable_name(name: str) -> str:
+    if name.lower() in RESERVED_HEADERS:
+        raise ValueError(f"{name!r} is set by Parley itself and cannot be overridden")
+    return name
+
+
+def _one_line(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("contains a line break, which cannot be sent in an HTTP header")
+    return value
+
+
 def _headers(headers: dict[str, str]) -> dict[str, str]:
     for name, value in headers.items():
-        if name.lower() in RESERVED_HEADERS:
-            raise ValueError(f"{name!r} is set by Parley itself and cannot be overridden")
+        _settable_name(name)
         if "\r" in value or "\n" in value:
             raise ValueError(f"the value of {name!r} contains a line break")
     return headers
 
 
 HeaderName = Annotated[str, Field(min_length=1, max_length=100, pattern=HEADER_NAME)]
+SettableHeaderName = Annotated[HeaderName, AfterValidator(_settable_name)]
 Secret = Annotated[str, Field(min_length=1, max_length=4000)]
+# Bearer tokens and header values travel in a request header.
+HeaderSecret = Annotated[Secret, AfterValidator(_one_line)]
 Headers = Annotated[
     dict[HeaderName, Annotated[str, Field(max_length=4000)]],
     Field(max_length=50),
@@ -60,7 +74,7 @@ class NoAuth(_Auth):
 
 class BearerAuth(_Auth):
     type: Literal["bearer"]
-    token: Secret
+    token: HeaderSecret
 
 
 class BasicAuth(_Auth):
@@ -71,8 +85,8 @@ class BasicAuth(_Auth):
 
 class HeaderAuth(_Auth):
     type: Literal["header"]
-    header_name: HeaderName
-    header_value: Secret
+    header_name: SettableHeaderName
+    header_value: HeaderSecret
 
 
 class HmacAuth(_Auth):
@@ -101,7 +115,7 @@ class ToolSpec(BaseModel):
 
     name: str = Field(pattern=FUNCTION_NAME, description="A function name, unique in the team.")
     description: str = Field(min_length=1, max_length=4000)
-    server_url: AnyHttpUrl = Field(description="The webhook Parley calls.")
+    server_url: AnyHttpUrl = Field(max_length=2000, description="The webhook Parley calls.")
     method: Literal["POST", "GET", "PUT", "PATCH", "DELETE"] = "POST"
     parameters_schema: ParametersSchema = Field(
         default_factory=lambda: {"type": "object", "properties": {}}

@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -28,15 +29,15 @@ SECRET_HEADERS = {
 }
 
 
-def post(client: Client, url: str, body: object):  # type: ignore[no-untyped-def]
+def post(client: Client, url: str, body: object):
     return client.post(url, body, content_type="application/json")
 
 
-def patch(client: Client, url: str, body: object):  # type: ignore[no-untyped-def]
+def patch(client: Client, url: str, body: object):
     return client.patch(url, body, content_type="application/json")
 
 
-def call(client: Client, method: str, path: str, body: object):  # type: ignore[no-untyped-def]
+def call(client: Client, method: str, path: str, body: object):
     if body is None:
         return getattr(client, method)(path)
     return getattr(client, method)(path, body, content_type="application/json")
@@ -51,11 +52,12 @@ def raw_secret_columns(name: str) -> str:
     return f"{headers} {auth_config}"
 
 
-def first_error_field(response) -> str:  # type: ignore[no-untyped-def]
+def first_error_field(response) -> str:
     return response.json()["details"]["errors"][0]["field"]
 
 
 # Create, read, update, delete.
+
 
 @pytest.mark.parametrize("path", ["/v1/tools", "/v1/tool"])
 def test_it_creates_a_tool_with_defaults_filled(api: Client, cast: Cast, path: str) -> None:
@@ -100,13 +102,13 @@ def test_patch_changes_only_the_fields_sent(api: Client, cast: Cast, path: str) 
 
 
 def test_patch_moves_updated_at_but_not_created_at(api: Client, cast: Cast) -> None:
-    tool = ToolFactory(team=cast.team, created_at=timezone.now() - timezone.timedelta(days=1))
-    tool.updated_at = tool.created_at
-    tool.save()
+    yesterday = timezone.now() - timedelta(days=1)
+    tool = ToolFactory(team=cast.team, created_at=yesterday, updated_at=yesterday)
     r = patch(api, f"/v1/tool/{tool.id}", {"timeout_seconds": 5})
-    tool.refresh_from_db()
     assert r.json()["timeout_seconds"] == 5
-    assert tool.updated_at > tool.created_at
+    tool.refresh_from_db()
+    assert tool.created_at == yesterday
+    assert tool.updated_at > yesterday + timedelta(hours=23)
 
 
 def test_patch_refuses_null_name(api: Client, cast: Cast) -> None:
@@ -144,11 +146,6 @@ def test_delete_drops_the_tool_from_agents_that_selected_it(api: Client, cast: C
     assert agent.configuration["tool_calling"]["selected_tool_ids"] == [str(kept.id)]
 
 
-@pytest.mark.xfail(
-    reason="agents/services.py tool_ids_remove_from_agents uses list.remove, which drops only "
-    "the first of a repeated id, so the agent keeps pointing at the deleted tool",
-    strict=True,
-)
 def test_delete_drops_a_tool_selected_twice(api: Client, cast: Cast) -> None:
     tool = ToolFactory(team=cast.team)
     config = {"tool_calling": {"selected_tool_ids": [str(tool.id), str(tool.id)]}}
@@ -168,6 +165,7 @@ def test_delete_leaves_other_agents_alone(api: Client, cast: Cast) -> None:
 
 # Listing.
 
+
 def test_list_paginates(api: Client, cast: Cast) -> None:
     ToolFactory.create_batch(5, team=cast.team)
     r = api.get("/v1/tools?limit=2&offset=4")
@@ -178,7 +176,7 @@ def test_list_paginates(api: Client, cast: Cast) -> None:
 
 def test_list_is_newest_first(api: Client, cast: Cast) -> None:
     now = timezone.now()
-    ToolFactory(team=cast.team, name="older", created_at=now - timezone.timedelta(hours=1))
+    ToolFactory(team=cast.team, name="older", created_at=now - timedelta(hours=1))
     ToolFactory(team=cast.team, name="newer", created_at=now)
     names = [item["name"] for item in api.get("/v1/tools").json()["items"]]
     assert names == ["newer", "older"]
@@ -186,9 +184,9 @@ def test_list_is_newest_first(api: Client, cast: Cast) -> None:
 
 def test_list_query_count_does_not_grow_with_rows(
     api: Client, cast: Cast, django_assert_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     ToolFactory.create_batch(30, team=cast.team, headers={"X-Key": "s"})
-    api.get("/v1/tools")  # the key's first use records last_used_at; later ones within a minute don't
+    api.get("/v1/tools")  # the first use records last_used_at; later ones within a minute do not
     # 1: the API key with its team; 2: the count; 3: the page of tools.
     with django_assert_num_queries(3):
         assert api.get("/v1/tools").status_code == 200
@@ -256,7 +254,7 @@ def test_secrets_are_encrypted_at_rest(
 ) -> None:
     body = VALID | {"headers": SECRET_HEADERS, "auth_config": auth_config}
     tool_id = post(api, "/v1/tools", body).json()["id"]
-    stored = raw_secret_columns(VALID["name"])
+    stored = raw_secret_columns("get_weather")
     assert secret not in stored
     assert "hdr-secret-1234" not in stored
     tool = Tool.objects.get(id=tool_id)
@@ -315,6 +313,7 @@ def test_masked_secret_for_another_auth_type_is_400(api: Client, cast: Cast) -> 
 
 
 # Names.
+
 
 def test_duplicate_name_in_the_team_is_409(api: Client, cast: Cast) -> None:
     ToolFactory(team=cast.team, name="get_weather")
@@ -444,6 +443,7 @@ def test_wrong_method_is_405_in_the_error_shape(api: Client, cast: Cast) -> None
 
 # Bad input.
 
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
@@ -456,8 +456,10 @@ def test_wrong_method_is_405_in_the_error_shape(api: Client, cast: Cast) -> None
         ({"method": "FETCH"}, "method"),
         ({"server_url": "ftp://hooks.example.com/x"}, "server_url"),
         ({"server_url": "hooks.example.com/x"}, "server_url"),
-        ({"parameters_schema": {"type": "object", "properties": {"a": {"type": "nope"}}}},
-         "parameters_schema"),
+        (
+            {"parameters_schema": {"type": "object", "properties": {"a": {"type": "nope"}}}},
+            "parameters_schema",
+        ),
         ({"parameters_schema": {"type": "string"}}, "parameters_schema"),
         ({"parameters_schema": "object"}, "parameters_schema"),
         ({"timeout_seconds": 0}, "timeout_seconds"),
@@ -515,11 +517,6 @@ def test_incomplete_auth_config_is_400(api: Client, auth_config: dict) -> None:
         {"type": "bearer", "token": "t\nX-Injected: 1"},
     ],
 )
-@pytest.mark.xfail(
-    reason="tools/spec.py checks reserved names and line breaks only in `headers`; HeaderAuth "
-    "and BearerAuth, which also become request headers, accept them",
-    strict=True,
-)
 def test_auth_headers_follow_the_header_rules(api: Client, auth_config: dict) -> None:
     r = post(api, "/v1/tools", VALID | {"auth_config": auth_config})
     assert r.status_code == 400
@@ -533,11 +530,6 @@ def test_auth_headers_follow_the_header_rules(api: Client, auth_config: dict) ->
         "http://tool_service:8080/run",
         "https://hooks.example.com/" + "a" * 2050,
     ],
-)
-@pytest.mark.xfail(
-    reason="tools/services.py _save: full_clean's URLField rules (TLD required, no underscores, "
-    "2000 chars) are stricter than ToolSpec's AnyHttpUrl, and its ValidationError becomes a 500",
-    strict=True,
 )
 def test_server_url_the_spec_accepts_is_never_a_500(api: Client, server_url: str) -> None:
     r = post(api, "/v1/tools", VALID | {"server_url": server_url})
@@ -579,3 +571,21 @@ def test_oversized_body_is_413(api: Client) -> None:
     assert r.status_code == 413
     assert r.json()["code"] == "payload_too_large"
     assert not Tool.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"description": "Looks up\x00 the weather."},
+        {"parameters_schema": {"type": "object", "properties": {"a\x00": {"type": "string"}}}},
+        {"tags": ["wea\x00ther"]},
+    ],
+)
+def test_a_nul_character_is_stored_or_refused_never_a_500(api: Client, changes: dict) -> None:
+    r = post(api, "/v1/tools", VALID | changes)
+    assert r.status_code in (201, 400)
+    if r.status_code == 201:
+        fetched = api.get(f"/v1/tool/{r.json()['id']}").json()
+        assert {field: fetched[field] for field in changes} == changes
+    else:
+        assert first_error_field(r).startswith(next(iter(changes)))

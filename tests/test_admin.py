@@ -1,0 +1,137 @@
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from sessions.models import EventKind, SessionType
+from sessions.services import session_create, session_event_append
+from tests.conftest import Cast, signed_in
+from tests.factories import AgentFactory, ToolFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+TOOL_SECRETS = ("hdr-plaintext-9876", "tok-plaintext-5432")
+
+
+@pytest.fixture
+def admin_client(cast: Cast) -> Client:
+    return signed_in(UserFactory(email="root@example.com", is_staff=True, is_superuser=True))
+
+
+def _session_event(cast: Cast) -> Any:
+    session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
+    return session_event_append(session=session, kind=EventKind.MESSAGE, data={"text": "hi"})
+
+
+# Each admin: a row to find, and the text it shows in the changelist.
+ROWS: dict[str, Callable[[Cast], Any]] = {
+    "teams_user": lambda cast: cast.member,
+    "teams_team": lambda cast: cast.team,
+    "teams_membership": lambda cast: cast.member.memberships.get(),
+    "teams_apikey": lambda cast: cast.key,
+    "agents_agent": lambda cast: AgentFactory(team=cast.team, name="Support bot"),
+    "tools_tool": lambda cast: ToolFactory(team=cast.team, name="get_weather"),
+    "conversations_session": lambda cast: session_create(
+        agent=AgentFactory(team=cast.team, name="Support bot"), type=SessionType.VOICE
+    ),
+    "conversations_sessionevent": _session_event,
+}
+# What to type in the search box to find that row.
+SEARCH: dict[str, Callable[[Any], str]] = {
+    "teams_user": lambda user: user.email,
+    "teams_team": lambda team: team.name,
+    "teams_membership": lambda membership: membership.user.email,
+    "teams_apikey": lambda key: key.prefix,
+    "agents_agent": lambda agent: agent.name,
+    "tools_tool": lambda tool: tool.name,
+    "conversations_session": lambda session: session.agent_name,
+    "conversations_sessionevent": lambda event: str(event.session_id),
+}
+
+
+def _change_url(admin: str, row: Any) -> str:
+    return reverse(f"admin:{admin}_change", args=[row.pk])
+
+
+@pytest.mark.parametrize("admin", ROWS)
+def test_changelist_loads_with_rows(admin_client: Client, cast: Cast, admin: str) -> None:
+    row = ROWS[admin](cast)
+    r = admin_client.get(reverse(f"admin:{admin}_changelist"))
+    assert r.status_code == 200
+    assert row in r.context["cl"].result_list
+    assert _change_url(admin, row) in r.content.decode()
+
+
+@pytest.mark.parametrize("admin", ROWS)
+def test_search_finds_the_row(admin_client: Client, cast: Cast, admin: str) -> None:
+    row = ROWS[admin](cast)
+    r = admin_client.get(reverse(f"admin:{admin}_changelist"), {"q": SEARCH[admin](row)})
+    assert r.status_code == 200
+    assert row in r.context["cl"].result_list
+
+
+@pytest.mark.parametrize("admin", ROWS)
+def test_search_leaves_out_what_does_not_match(
+    admin_client: Client, cast: Cast, admin: str
+) -> None:
+    row = ROWS[admin](cast)
+    url = reverse(f"admin:{admin}_changelist")
+    assert admin_client.get(url, {"q": "x"}).status_code == 200
+    r = admin_client.get(url, {"q": "qqqq-nothing-matches"})
+    assert r.status_code == 200
+    assert row not in r.context["cl"].result_list
+
+
+@pytest.mark.parametrize("admin", ROWS)
+def test_change_page_loads(admin_client: Client, cast: Cast, admin: str) -> None:
+    row = ROWS[admin](cast)
+    assert admin_client.get(_change_url(admin, row)).status_code == 200
+
+
+def test_tool_change_page_shows_no_secret(admin_client: Client, cast: Cast) -> None:
+    tool = ToolFactory(
+        team=cast.team,
+        headers={"X-Api-Token": TOOL_SECRETS[0]},
+        auth_config={"type": "bearer", "token": TOOL_SECRETS[1]},
+    )
+    for url in (_change_url("tools_tool", tool), reverse("admin:tools_tool_changelist")):
+        page = admin_client.get(url).content.decode()
+        assert tool.name in page
+        for secret in TOOL_SECRETS:
+            assert secret not in page
+
+
+def test_saving_a_tool_in_the_admin_keeps_its_secrets(admin_client: Client, cast: Cast) -> None:
+    tool = ToolFactory(
+        team=cast.team,
+        headers={"X-Api-Token": TOOL_SECRETS[0]},
+        auth_config={"type": "bearer", "token": TOOL_SECRETS[1]},
+    )
+    form = {
+        "team": cast.team.pk,
+        "name": tool.name,
+        "description": "Edited in the admin.",
+        "server_url": tool.server_url,
+        "method": "GET",
+        "parameters_schema": '{"type": "object", "properties": {}}',
+        "timeout_seconds": 20,
+        "tags": "[]",
+        "created_at_0": "2025-01-01",
+        "created_at_1": "00:00:00",
+        "updated_at_0": "2025-01-01",
+        "updated_at_1": "00:00:00",
+    }
+    r = admin_client.post(_change_url("tools_tool", tool), form)
+    assert r.status_code == 302
+    tool.refresh_from_db()
+    assert tool.method == "GET"
+    assert tool.headers == {"X-Api-Token": TOOL_SECRETS[0]}
+    assert tool.auth_config == {"type": "bearer", "token": TOOL_SECRETS[1]}
+
+
+def test_the_admin_is_closed_to_team_members(cast: Cast) -> None:
+    r = signed_in(cast.owner).get(reverse("admin:tools_tool_changelist"))
+    assert r.status_code == 302
+    assert reverse("admin:login") in r["Location"]
