@@ -1,11 +1,9 @@
 from uuid import UUID
 
-from django.utils import timezone
-
 from parley.errors import Gone, NotFound
 from teams.models import Team
 
-from .models import Agent, AgentKind, AgentQuerySet
+from .models import Agent, AgentQuerySet
 
 NOT_FOUND = "No agent with this id exists in your team."
 
@@ -27,6 +25,6 @@ def agent_get(*, team: Team, agent_id: UUID) -> Agent:
     agent = Agent.objects.filter(team=team, id=agent_id).first()
     if agent is None:
         raise NotFound(NOT_FOUND)
-    if agent.kind == AgentKind.SINGLE_USE and agent.is_expired(timezone.now()):
+    if agent.is_expired():
         raise Gone(f"This single-use agent expired at {agent.expires_at:%Y-%m-%dT%H:%M:%SZ}.")
     return agent

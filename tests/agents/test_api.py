@@ -9,18 +9,11 @@ from django.utils import timezone
 from agents.models import Agent, AgentKind
 from tests.conftest import Cast, signed_in
 from tests.factories import AgentFactory, ToolFactory
+from tests.http import call, patch, post
 
 pytestmark = pytest.mark.django_db
 
 VALID = {"name": "Support", "configuration": {"llm": {"system_prompt": "Be brief."}}}
-
-
-def post(client: Client, url: str, body: object):  # type: ignore[no-untyped-def]
-    return client.post(url, body, content_type="application/json")
-
-
-def patch(client: Client, url: str, body: object):  # type: ignore[no-untyped-def]
-    return client.patch(url, body, content_type="application/json")
 
 
 @pytest.mark.parametrize("path", ["/v1/agents", "/v1/agent"])
@@ -128,12 +121,6 @@ WRITES = [
     ("patch", "/v1/agent/{id}", {"name": "x"}),
     ("delete", "/v1/agents/{id}", None),
 ]
-
-
-def call(client: Client, method: str, path: str, body: object):  # type: ignore[no-untyped-def]
-    if body is None:
-        return getattr(client, method)(path)
-    return getattr(client, method)(path, body, content_type="application/json")
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS)

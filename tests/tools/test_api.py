@@ -9,6 +9,7 @@ from django.utils import timezone
 from agents.models import Agent
 from tests.conftest import Cast, signed_in
 from tests.factories import AgentFactory, ToolFactory
+from tests.http import call, first_error_field, patch, post
 from tools.models import Tool
 
 pytestmark = pytest.mark.django_db
@@ -29,20 +30,6 @@ SECRET_HEADERS = {
 }
 
 
-def post(client: Client, url: str, body: object):
-    return client.post(url, body, content_type="application/json")
-
-
-def patch(client: Client, url: str, body: object):
-    return client.patch(url, body, content_type="application/json")
-
-
-def call(client: Client, method: str, path: str, body: object):
-    if body is None:
-        return getattr(client, method)(path)
-    return getattr(client, method)(path, body, content_type="application/json")
-
-
 def raw_secret_columns(name: str) -> str:
     """The headers and auth_config columns as the database holds them, not decrypted."""
     table = Tool._meta.db_table
@@ -50,10 +37,6 @@ def raw_secret_columns(name: str) -> str:
         cursor.execute(f"SELECT headers, auth_config FROM {table} WHERE name = %s", [name])  # noqa: S608
         headers, auth_config = cursor.fetchone()
     return f"{headers} {auth_config}"
-
-
-def first_error_field(response) -> str:
-    return response.json()["details"]["errors"][0]["field"]
 
 
 # Create, read, update, delete.
