@@ -1,7 +1,16 @@
-"""Gunicorn settings for Parley: `gunicorn -c config/gunicorn.py config.wsgi`.
+"""Gunicorn settings for Parley: `gunicorn config.wsgi --config python:config.gunicorn`.
 
-Two sync workers: one request at a time per worker, each keeping its own database connection.
-bench/api.py serves Parley with exactly this file; docs/benchmarks.md has what it measured."""
+Sync workers: one request at a time per worker, each keeping its own database connection.
+bench/api.py serves Parley with this file; docs/benchmarks.md has what it measured."""
 
-workers = 2
+from pathlib import Path
+
+from environs import Env
+
+env = Env()
+env.read_env(Path(__file__).resolve().parent.parent / ".env", recurse=False)
+
+workers = env.int("WEB_WORKERS", default=2)
 worker_class = "sync"
+# The access log has the request line, status and user agent, never the API-key headers.
+accesslog = "-" if env.bool("ACCESS_LOG", default=True) else None

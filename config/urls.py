@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, re_path
+from django.views.generic import RedirectView
 
 from .api import api
 from .responses import error_response
@@ -11,6 +12,8 @@ def api_not_found(request: HttpRequest, rest: str) -> HttpResponse:
 
 
 urlpatterns = [
+    # Until the dashboard exists, the admin is the team console.
+    path("", RedirectView.as_view(pattern_name="admin:index")),
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
     re_path(r"^v1/(?P<rest>.*)$", api_not_found),

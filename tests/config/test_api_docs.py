@@ -30,3 +30,9 @@ def test_a_request_django_refuses_early_still_gets_the_error_shape() -> None:
     r = Client(HTTP_HOST="evil.example").get("/v1/agents")
     assert r.status_code == 400
     assert r.json()["code"] == "bad_request"
+
+
+def test_the_home_page_leads_to_the_console() -> None:
+    r = Client().get("/")
+    assert r.status_code == 302
+    assert r["Location"] == "/admin/"
