@@ -22,9 +22,10 @@ def agent_list(
 
 def agent_get(*, team: Team, agent_id: UUID) -> Agent:
     """One of the team's agents. Another team's agent is simply not found."""
-    agent = Agent.objects.filter(team=team, id=agent_id).first()
-    if agent is None:
-        raise NotFound(NOT_FOUND)
+    try:
+        agent = Agent.objects.get(team=team, id=agent_id)
+    except Agent.DoesNotExist:
+        raise NotFound(NOT_FOUND) from None
     if agent.is_expired():
         raise Gone(f"This single-use agent expired at {agent.expires_at:%Y-%m-%dT%H:%M:%SZ}.")
     return agent

@@ -1,22 +1,41 @@
+import hmac
+
+from cachetools import TTLCache
 from django.conf import settings
 
-from parley.tokens import token_matches
+from parley.tokens import token_digest
 
 from .models import ApiKey, Membership, User
 
+# Keys found in the last few seconds, by digest, in this process: most requests then spend no
+# query on authentication. A revocation reaches other processes when their entry expires.
+_recent_keys: TTLCache[str, ApiKey] = TTLCache(
+    maxsize=10_000, ttl=max(settings.API_KEY_CACHE_SECONDS, 0.001)
+)
+
 
 def api_key_for_secret(secret: str) -> ApiKey | None:
-    """The key matching a presented secret, revoked or not; one indexed query.
+    """The key matching a presented secret, revoked or not; at most one indexed query.
 
     Candidates are found by the key's public prefix; the secret's HMAC is then compared in
     constant time, so response timing tells nothing about how close a guess was."""
     if not secret.startswith(settings.API_KEY_PREFIX) or len(secret) > 200:
         return None
+    digest = token_digest(secret, key=settings.SECRET_KEY)
+    if (cached := _recent_keys.get(digest)) is not None:
+        return cached
     candidates = ApiKey.objects.select_related("team").filter(prefix=ApiKey.prefix_of(secret))
     for api_key in candidates:
-        if token_matches(secret, api_key.digest, key=settings.SECRET_KEY):
+        if hmac.compare_digest(api_key.digest, digest):
+            if settings.API_KEY_CACHE_SECONDS > 0:
+                _recent_keys[digest] = api_key
             return api_key
     return None
+
+
+def api_key_forget(api_key: ApiKey) -> None:
+    """Drop a key from this process's memory, so a change to it counts from the next request."""
+    _recent_keys.pop(api_key.digest, None)
 
 
 def membership_current(*, user: User, team_id: int | None) -> Membership | None:

@@ -7,6 +7,7 @@ from parley.errors import Conflict
 from parley.tokens import token_digest, token_generate
 
 from .models import ApiKey, ApiKeyScope, Membership, Role, Team, User
+from .selectors import api_key_forget
 
 
 def _unique_slug(name: str) -> str:
@@ -58,6 +59,7 @@ def api_key_create(
 
 def api_key_revoke(*, api_key: ApiKey) -> None:
     ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(revoked_at=timezone.now())
+    api_key_forget(api_key)
 
 
 def api_key_touch(*, api_key: ApiKey) -> None:

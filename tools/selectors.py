@@ -16,7 +16,7 @@ def tool_list(*, team: Team) -> QuerySet[Tool]:
 
 def tool_get(*, team: Team, tool_id: UUID) -> Tool:
     """One of the team's tools. Another team's tool is simply not found."""
-    tool = Tool.objects.filter(team=team, id=tool_id).first()
-    if tool is None:
-        raise NotFound(NOT_FOUND)
-    return tool
+    try:
+        return Tool.objects.get(team=team, id=tool_id)
+    except Tool.DoesNotExist:
+        raise NotFound(NOT_FOUND) from None

@@ -124,6 +124,9 @@ STORAGES = {
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 API_KEY_PREFIX = "pk_live_"
+# Each web process remembers keys it has checked for this long; a revocation made elsewhere takes
+# effect within it. 0 checks the database on every request.
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5)
 API_PAGE_SIZE_MAX = 100
 NINJA_PAGINATION_PER_PAGE = 20
 NINJA_PAGINATION_CLASS = "config.pagination.BoundedLimitOffset"

@@ -241,3 +241,24 @@ def test_team_create_keeps_slugs_unique(db: None) -> None:
     first = team_create(name="Hello World", owner=owner)
     second = team_create(name="Hello-World", owner=owner)
     assert (first.slug, second.slug) == ("hello-world", "hello-world-2")
+
+
+def test_a_known_key_costs_no_query_and_a_revocation_here_counts_at_once(
+    cast: Cast, django_assert_num_queries
+) -> None:
+    client = Client(headers={"x-api-key": cast.key.secret})
+    assert client.get("/v1/agents").status_code == 200
+    with django_assert_num_queries(2):  # the count and the page: no key lookup
+        assert client.get("/v1/agents").status_code == 200
+    api_key_revoke(api_key=cast.key)
+    assert client.get("/v1/agents").status_code == 401
+
+
+def test_with_the_cache_off_every_request_reads_the_key(
+    cast: Cast, django_assert_num_queries, monkeypatch
+) -> None:
+    monkeypatch.setattr(settings, "API_KEY_CACHE_SECONDS", 0)
+    client = Client(headers={"x-api-key": cast.key.secret})
+    client.get("/v1/agents")
+    with django_assert_num_queries(3):  # the key with its team, the count, the page
+        assert client.get("/v1/agents").status_code == 200
