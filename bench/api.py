@@ -58,6 +58,12 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=4, help="client threads")
     parser.add_argument("--rounds", type=int, default=8, help="Parley and minimal alternate")
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests per endpoint")
+    parser.add_argument(
+        "--worker-class",
+        default="sync",
+        choices=["sync", "asgi"],
+        help="gunicorn worker: sync serves config.wsgi (production), asgi serves config.asgi",
+    )
     parser.add_argument("--auth-calls", type=int, default=5000, help="in-process auth calls")
     parser.add_argument(
         "--conn-max-age", type=int, default=None, help="DB_CONN_MAX_AGE for the servers"
@@ -118,15 +124,24 @@ def _create_fixture() -> Fixture:
     return Fixture(team_id=team.pk, agent_id=str(agent.pk), secret=key.getvalue().strip())
 
 
-def _time_auth(secret: str, calls: int) -> float:
-    """Mean ms of the API-key check every API request makes, on this process's connection."""
+def _time_auth(secret: str, calls: int) -> tuple[float, float]:
+    """Mean ms of the API-key check every API request makes, on this process's connection:
+    for a key the process remembers (the usual case), and for one it must look up."""
     from teams.auth import _caller_for_key
+    from teams.selectors import api_key_forget
 
-    _caller_for_key(secret, write=False)  # connects, and records the key's last use
+    caller = _caller_for_key(secret, write=False)  # connects, and records the key's last use
     start = time.perf_counter()
     for _ in range(calls):
         _caller_for_key(secret, write=False)
-    return (time.perf_counter() - start) / calls * 1000
+    remembered = (time.perf_counter() - start) / calls * 1000
+    assert caller.api_key is not None
+    start = time.perf_counter()
+    for _ in range(calls):
+        api_key_forget(caller.api_key)
+        _caller_for_key(secret, write=False)
+    looked_up = (time.perf_counter() - start) / calls * 1000
+    return remembered, looked_up
 
 
 def _free_port() -> int:
@@ -169,13 +184,15 @@ class Server:
 
 
 @contextmanager
-def _gunicorn(settings_module: str, log: Path) -> Iterator[Server]:
-    """Serves config.wsgi with Parley's gunicorn settings on a free port of 127.0.0.1."""
+def _gunicorn(settings_module: str, log: Path, worker_class: str) -> Iterator[Server]:
+    """Serves Parley with its gunicorn settings on a free port of 127.0.0.1: config.wsgi, or
+    config.asgi under gunicorn's ASGI worker, for comparison."""
     from gunicorn.config import KNOWN_SETTINGS
 
     port = _free_port()
     command = [sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn"]
-    command += ["--bind", f"127.0.0.1:{port}", "config.wsgi:application"]
+    app = "config.wsgi:application" if worker_class == "sync" else "config.asgi:application"
+    command += ["--bind", f"127.0.0.1:{port}", "--worker-class", worker_class, app]
     if any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS):
         # Gunicorn >= 25.1 opens a control socket at one path per user: not ours to take over.
         command.append("--no-control-socket")
@@ -438,7 +455,7 @@ def _describe_setup(args: argparse.Namespace) -> str:
     access_log = "on" if gunicorn.accesslog else "off"
     return (
         f"{database}, DB_CONN_MAX_AGE={conn_max_age}; gunicorn {gunicorn.workers} "
-        f"{gunicorn.worker_class} workers, access log {access_log}\n"
+        f"{args.worker_class} workers, access log {access_log}\n"
         f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}; "
         f"{args.requests} requests x {args.rounds} rounds per endpoint at concurrency "
@@ -460,7 +477,7 @@ def _row(label: str, m: Measured, ratio: str, cpu_ratio: str) -> str:
 
 
 def _report(
-    setup: str, pairs: list[Pair], rounds: dict[str, list[Measured]], auth_ms: float
+    setup: str, pairs: list[Pair], rounds: dict[str, list[Measured]], auth_ms: tuple[float, float]
 ) -> None:
     """The table (Markdown), then each goal met or missed. The ratio is Parley's req/s over the
     minimal view's; the CPU ratio, minimal's server CPU per request over Parley's, is the same
@@ -488,8 +505,12 @@ def _report(
             f"{pair.name} p99 {p99:.1f} ms (goal < {pair.max_p99_ms} ms): "
             f"{_verdict(p99 < pair.max_p99_ms, p99, pair.max_p99_ms)}"
         )
-    auth_verdict = _verdict(auth_ms < AUTH_GOAL_MS, auth_ms, AUTH_GOAL_MS)
-    verdicts.append(f"auth in-process {auth_ms:.3f} ms per call (goal < 0.2 ms): {auth_verdict}")
+    remembered, looked_up = auth_ms
+    auth_verdict = _verdict(remembered < AUTH_GOAL_MS, remembered, AUTH_GOAL_MS)
+    verdicts.append(
+        f"auth in-process {remembered:.3f} ms per call (goal < 0.2 ms): {auth_verdict}; "
+        f"{looked_up:.3f} ms when the key is not yet remembered (one query)"
+    )
     print("", *verdicts, sep="\n")
 
 
@@ -513,8 +534,12 @@ def main() -> int:
         auth_ms = _time_auth(fixture.secret, args.auth_calls)
         setup = _describe_setup(args)
         connections.close_all()
-        parley = stack.enter_context(_gunicorn("config.settings.base", workdir / "parley.log"))
-        minimal = stack.enter_context(_gunicorn("bench.settings", workdir / "minimal.log"))
+        parley = stack.enter_context(
+            _gunicorn("config.settings.base", workdir / "parley.log", args.worker_class)
+        )
+        minimal = stack.enter_context(
+            _gunicorn("bench.settings", workdir / "minimal.log", args.worker_class)
+        )
         pairs = _pairs(parley, minimal, fixture)
         rounds, machine = _measure(pairs, args)
     setup += f"\n{machine}"
