@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import APIKeyCookie, APIKeyHeader, HttpBearer
+from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
 
 from parley.errors import Forbidden, Unauthorized
@@ -109,7 +110,8 @@ class TeamSessionAuth(APIKeyCookie):
         return Caller(team=membership.team, can_write=membership.can_write, user=user)
 
 
-def api_auth(*, write: bool) -> list:
+def api_auth(*, write: bool) -> list[AuthBase]:
+    """The ways to call the API, tried in order; `write` refuses read-only callers with 403."""
     return [ApiKeyAuth(write=write), BearerAuth(write=write), TeamSessionAuth(write=write)]
 
 
