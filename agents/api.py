@@ -42,7 +42,7 @@ def agent_list(request: ApiRequest, filters: Query[AgentFilters]) -> QuerySet[Ag
 def agent_create(request: ApiRequest, payload: AgentIn) -> Status:
     agent = services.agent_create(
         team=request.auth.team,
-        created_by=request.auth.acting_user,
+        actor=request.auth.actor,
         name=payload.name,
         publish_status=payload.publish_status,
         configuration=payload.configuration,
@@ -62,7 +62,9 @@ def agent_get(request: ApiRequest, agent_id: UUID) -> Agent:
 def agent_update(request: ApiRequest, agent_id: UUID, payload: AgentPatch) -> Agent:
     """Only the fields sent change; `configuration` merges as a JSON Merge Patch."""
     agent = selectors.agent_get(team=request.auth.team, agent_id=agent_id)
-    return services.agent_update(agent=agent, changes=payload.model_dump(exclude_unset=True))
+    return services.agent_update(
+        agent=agent, actor=request.auth.actor, changes=payload.model_dump(exclude_unset=True)
+    )
 
 
 @router.delete("/agents/{agent_id}", response={204: None}, auth=WRITE, operation_id="agent_delete")
@@ -71,7 +73,7 @@ def agent_update(request: ApiRequest, agent_id: UUID, payload: AgentPatch) -> Ag
 )
 def agent_delete(request: ApiRequest, agent_id: UUID) -> Status:
     agent = selectors.agent_get(team=request.auth.team, agent_id=agent_id)
-    services.agent_delete(agent=agent)
+    services.agent_delete(agent=agent, actor=request.auth.actor)
     return Status(204, None)
 
 
@@ -85,7 +87,7 @@ def ephemeral_agent_create(request: ApiRequest, payload: EphemeralAgentIn) -> di
     """A single-use agent: one session, then invalid; invalid after `ttl_seconds` in any case."""
     agent = services.ephemeral_agent_create(
         team=request.auth.team,
-        created_by=request.auth.acting_user,
+        actor=request.auth.actor,
         configuration=payload.configuration,
         ttl_seconds=payload.ttl_seconds,
         name=payload.name,

@@ -7,8 +7,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from activity.models import Action, TargetType
+from activity.services import Actor, activity_record
 from parley.errors import InvalidInput, invalid_input_from_errors
-from teams.models import Team, User
+from teams.models import Team
 from tools.models import Tool
 
 from .configuration import AgentConfiguration, merge_patch
@@ -37,6 +39,30 @@ def _validated(document: dict[str, Any]) -> AgentConfiguration:
         raise invalid_input_from_errors(exc.errors(), prefix=("configuration",)) from exc
 
 
+def _snapshot(agent: Agent) -> dict[str, Any]:
+    """What the activity log compares: the fields a person edits."""
+    return {
+        "name": agent.name,
+        "publish_status": agent.publish_status,
+        "configuration": agent.configuration,
+        "metadata": agent.metadata,
+    }
+
+
+def _record(agent: Agent, actor: Actor, action: Action, before: dict[str, Any] | None) -> None:
+    after = None if action == Action.DELETED else _snapshot(agent)
+    activity_record(
+        team=agent.team,
+        actor=actor,
+        action=action,
+        target_type=TargetType.AGENT,
+        target_id=agent.id,
+        target_label=agent.name,
+        before=before,
+        after=after,
+    )
+
+
 def _save(agent: Agent, configuration: AgentConfiguration) -> Agent:
     _check_tools(team=agent.team, configuration=configuration)
     agent.configuration = configuration.as_document()
@@ -49,7 +75,7 @@ def _save(agent: Agent, configuration: AgentConfiguration) -> Agent:
 def agent_create(
     *,
     team: Team,
-    created_by: User | None,
+    actor: Actor,
     name: str,
     configuration: AgentConfiguration,
     publish_status: str = "draft",
@@ -57,19 +83,21 @@ def agent_create(
 ) -> Agent:
     agent = Agent(
         team=team,
-        created_by=created_by,
+        created_by=actor.person,
         name=name,
         publish_status=publish_status,
         metadata=metadata or {},
     )
-    return _save(agent, configuration)
+    _save(agent, configuration)
+    _record(agent, actor, Action.CREATED, before={})
+    return agent
 
 
 @transaction.atomic
 def ephemeral_agent_create(
     *,
     team: Team,
-    created_by: User | None,
+    actor: Actor,
     configuration: AgentConfiguration,
     ttl_seconds: int,
     name: str = "",
@@ -79,7 +107,7 @@ def ephemeral_agent_create(
     now = timezone.now()
     agent = Agent(
         team=team,
-        created_by=created_by,
+        created_by=actor.person,
         name=name or SINGLE_USE_NAME,
         kind=AgentKind.SINGLE_USE,
         # Usable by anyone holding the id, like iwy's: it exists to be handed to one end user.
@@ -89,17 +117,20 @@ def ephemeral_agent_create(
         created_at=now,
         updated_at=now,
     )
-    return _save(agent, configuration)
+    _save(agent, configuration)
+    _record(agent, actor, Action.CREATED, before={})
+    return agent
 
 
 @transaction.atomic
-def agent_update(*, agent: Agent, changes: dict[str, Any]) -> Agent:
+def agent_update(*, agent: Agent, actor: Actor, changes: dict[str, Any]) -> Agent:
     """Apply a partial update: only the fields present in `changes` change.
 
     `configuration` is a JSON Merge Patch (RFC 7396) over the stored document."""
     for field in ("name", "publish_status", "configuration"):
         if field in changes and changes[field] is None:
             raise InvalidInput.for_field(field, NOT_NULL)
+    before = _snapshot(agent)
     document = agent.configuration
     if "configuration" in changes:
         document = merge_patch(document, changes["configuration"])
@@ -109,12 +140,16 @@ def agent_update(*, agent: Agent, changes: dict[str, Any]) -> Agent:
     if "metadata" in changes:
         agent.metadata = changes["metadata"] or {}
     agent.updated_at = timezone.now()
-    return _save(agent, _validated(document))
+    _save(agent, _validated(document))
+    published = agent.publish_status != before["publish_status"]
+    _record(agent, actor, Action.PUBLISHED if published else Action.UPDATED, before)
+    return agent
 
 
 @transaction.atomic
-def agent_delete(*, agent: Agent) -> None:
+def agent_delete(*, agent: Agent, actor: Actor) -> None:
     # Sessions keep their own copy of the agent's name, so history survives the delete.
+    _record(agent, actor, Action.DELETED, before=None)
     agent.delete()
 
 

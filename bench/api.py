@@ -107,6 +107,7 @@ def _create_fixture() -> Fixture:
     """Schema, a team, a read-write key and one agent, as an operator would make them."""
     from django.core.management import call_command
 
+    from activity.services import SYSTEM
     from agents.configuration import AgentConfiguration
     from agents.services import agent_create
     from teams.models import Team
@@ -118,9 +119,7 @@ def _create_fixture() -> Fixture:
     call_command("createapikey", "Bench", name="bench", stdout=key)
     team = Team.objects.get(name="Bench")
     configuration = AgentConfiguration.model_validate(EPHEMERAL_BODY["configuration"])
-    agent = agent_create(
-        team=team, created_by=None, name="Bench agent", configuration=configuration
-    )
+    agent = agent_create(team=team, actor=SYSTEM, name="Bench agent", configuration=configuration)
     return Fixture(team_id=team.pk, agent_id=str(agent.pk), secret=key.getvalue().strip())
 
 

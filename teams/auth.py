@@ -8,6 +8,7 @@ from ninja.security import APIKeyCookie, APIKeyHeader, HttpBearer
 from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
 
+from activity.services import Actor
 from parley.errors import Forbidden, Unauthorized
 
 from .models import ApiKey, Team, User
@@ -26,11 +27,8 @@ class Caller:
     api_key: ApiKey | None = None
 
     @property
-    def acting_user(self) -> User | None:
-        """The person changes are attributed to: the signed-in user, or the key's creator."""
-        if self.user is not None:
-            return self.user
-        return self.api_key.created_by if self.api_key else None
+    def actor(self) -> Actor:
+        return Actor(user=self.user, api_key=self.api_key)
 
 
 class ApiRequest(HttpRequest):

@@ -3,6 +3,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from activity.models import Action, TargetType
+from activity.services import Actor, activity_record
 from parley.errors import Conflict
 from parley.tokens import token_digest, token_generate
 
@@ -17,6 +19,18 @@ def _unique_slug(name: str) -> str:
         n += 1
         slug = f"{base}-{n}"
     return slug
+
+
+def _record_key(api_key: ApiKey, actor: Actor, action: Action) -> None:
+    label = f"{api_key.prefix}… {api_key.name}".strip()
+    activity_record(
+        team=api_key.team,
+        actor=actor,
+        action=action,
+        target_type=TargetType.API_KEY,
+        target_id=api_key.pk,
+        target_label=label,
+    )
 
 
 @transaction.atomic
@@ -40,7 +54,7 @@ def membership_add(*, team: Team, user: User, role: Role) -> Membership:
 
 @transaction.atomic
 def api_key_create(
-    *, team: Team, name: str = "", scope: ApiKeyScope, created_by: User | None
+    *, team: Team, name: str = "", scope: ApiKeyScope, actor: Actor
 ) -> tuple[ApiKey, str]:
     """Returns the key row and the secret, which exists only in this return value."""
     secret = token_generate(settings.API_KEY_PREFIX)
@@ -48,17 +62,22 @@ def api_key_create(
         team=team,
         name=name,
         scope=scope,
-        created_by=created_by,
+        created_by=actor.person,
         prefix=ApiKey.prefix_of(secret),
         digest=token_digest(secret, key=settings.SECRET_KEY),
     )
     api_key.full_clean()
     api_key.save()
+    _record_key(api_key, actor, Action.CREATED)
     return api_key, secret
 
 
-def api_key_revoke(*, api_key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(revoked_at=timezone.now())
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor: Actor) -> None:
+    now = timezone.now()
+    if ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(revoked_at=now):
+        api_key.revoked_at = now
+        _record_key(api_key, actor, Action.REVOKED)
     api_key_forget(api_key)
 
 

@@ -25,9 +25,7 @@ def tool_list(request: ApiRequest) -> QuerySet[Tool]:
 @router.post("/tools", response={201: ToolOut}, auth=WRITE, operation_id="tool_create")
 @router.post("/tool", response={201: ToolOut}, auth=WRITE, operation_id="tool_create_iwy")
 def tool_create(request: ApiRequest, payload: ToolSpec) -> Status:
-    tool = services.tool_create(
-        team=request.auth.team, created_by=request.auth.acting_user, spec=payload
-    )
+    tool = services.tool_create(team=request.auth.team, actor=request.auth.actor, spec=payload)
     return Status(201, tool)
 
 
@@ -42,12 +40,12 @@ def tool_get(request: ApiRequest, tool_id: UUID) -> Tool:
 def tool_update(request: ApiRequest, tool_id: UUID, payload: ToolPatch) -> Tool:
     tool = selectors.tool_get(team=request.auth.team, tool_id=tool_id)
     changes = payload.model_dump(mode="json", exclude_unset=True)
-    return services.tool_update(tool=tool, changes=changes)
+    return services.tool_update(tool=tool, actor=request.auth.actor, changes=changes)
 
 
 @router.delete("/tools/{tool_id}", response={204: None}, auth=WRITE, operation_id="tool_delete")
 @router.delete("/tool/{tool_id}", response={204: None}, auth=WRITE, operation_id="tool_delete_iwy")
 def tool_delete(request: ApiRequest, tool_id: UUID) -> Status:
     tool = selectors.tool_get(team=request.auth.team, tool_id=tool_id)
-    services.tool_delete(tool=tool)
+    services.tool_delete(tool=tool, actor=request.auth.actor)
     return Status(204, None)

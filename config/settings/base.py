@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "agents",
     "tools",
     "sessions.apps.SessionsConfig",
+    "activity",
 ]
 
 MIDDLEWARE = [

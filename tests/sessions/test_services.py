@@ -4,6 +4,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from activity.services import SYSTEM
 from agents.services import agent_delete
 from parley.errors import Conflict
 from sessions.models import EventKind, Session, SessionEvent, SessionStatus, SessionType
@@ -126,7 +127,7 @@ def test_deleting_the_agent_keeps_its_sessions() -> None:
     agent = AgentFactory(name="Retired")
     session = session_create(agent=agent, type=SessionType.CHAT)
     older = SessionFactory(agent=agent, started_at=timezone.now() - timedelta(days=3))
-    agent_delete(agent=agent)
+    agent_delete(agent=agent, actor=SYSTEM)
     for kept in (session, older):
         kept.refresh_from_db()
         assert kept.agent is None

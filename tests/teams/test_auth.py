@@ -6,6 +6,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from activity.services import SYSTEM, Actor
 from parley.errors import Conflict
 from teams.models import ApiKey, ApiKeyScope, Membership, Role, Team, User
 from teams.services import api_key_create, api_key_revoke, team_create
@@ -78,7 +79,7 @@ def test_a_key_of_absurd_length_is_401_not_an_error(cast: Cast) -> None:
 
 
 def test_a_revoked_key_is_401(cast: Cast) -> None:
-    api_key_revoke(api_key=cast.key)
+    api_key_revoke(api_key=cast.key, actor=Actor(user=cast.owner))
     r = Client(headers={"Authorization": f"Bearer {cast.key.secret}"}).get("/v1/tools")
     assert r.status_code == 401
     assert "revoked" in r.json()["error"]
@@ -183,7 +184,7 @@ def test_an_api_key_needs_no_csrf_token(cast: Cast) -> None:
 
 def test_api_key_create_returns_a_secret_that_is_not_stored(cast: Cast) -> None:
     api_key, secret = api_key_create(
-        team=cast.team, name="ci", scope=ApiKeyScope.READ_WRITE, created_by=cast.owner
+        team=cast.team, name="ci", scope=ApiKeyScope.READ_WRITE, actor=Actor(user=cast.owner)
     )
     assert secret.startswith("pk_live_")
     assert len(secret) > 40
@@ -195,7 +196,7 @@ def test_api_key_create_returns_a_secret_that_is_not_stored(cast: Cast) -> None:
 
 
 def test_api_key_create_makes_a_working_key_of_the_scope_asked(cast: Cast) -> None:
-    _, secret = api_key_create(team=cast.team, scope=ApiKeyScope.READ_ONLY, created_by=None)
+    _, secret = api_key_create(team=cast.team, scope=ApiKeyScope.READ_ONLY, actor=SYSTEM)
     client = Client(headers={"x-api-key": secret})
     assert client.get("/v1/tools").status_code == 200
     assert post_tool(client).status_code == 403
@@ -203,7 +204,7 @@ def test_api_key_create_makes_a_working_key_of_the_scope_asked(cast: Cast) -> No
 
 def test_api_key_create_makes_a_new_secret_each_time(cast: Cast) -> None:
     secrets = {
-        api_key_create(team=cast.team, scope=ApiKeyScope.READ_WRITE, created_by=None)[1]
+        api_key_create(team=cast.team, scope=ApiKeyScope.READ_WRITE, actor=SYSTEM)[1]
         for _ in range(3)
     }
     assert len(secrets) == 3
@@ -212,9 +213,9 @@ def test_api_key_create_makes_a_new_secret_each_time(cast: Cast) -> None:
 def test_api_key_revoke_stops_the_key_and_keeps_the_first_revocation_time(cast: Cast) -> None:
     start = timezone.now().replace(microsecond=0)
     with time_machine.travel(start, tick=False):
-        api_key_revoke(api_key=cast.key)
+        api_key_revoke(api_key=cast.key, actor=Actor(user=cast.owner))
     with time_machine.travel(start + timedelta(hours=1), tick=False):
-        api_key_revoke(api_key=cast.key)
+        api_key_revoke(api_key=cast.key, actor=Actor(user=cast.owner))
     assert ApiKey.objects.get(pk=cast.key.pk).revoked_at == start
     assert Client(headers={"x-api-key": cast.key.secret}).get("/v1/tools").status_code == 401
     assert ApiKey.objects.get(pk=cast.read_only_key.pk).revoked_at is None
@@ -250,7 +251,7 @@ def test_a_known_key_costs_no_query_and_a_revocation_here_counts_at_once(
     assert client.get("/v1/agents").status_code == 200
     with django_assert_num_queries(2):  # the count and the page: no key lookup
         assert client.get("/v1/agents").status_code == 200
-    api_key_revoke(api_key=cast.key)
+    api_key_revoke(api_key=cast.key, actor=Actor(user=cast.owner))
     assert client.get("/v1/agents").status_code == 401
 
 

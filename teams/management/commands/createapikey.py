@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from activity.services import SYSTEM
 from teams.models import ApiKeyScope, Team
 from teams.services import api_key_create
 
@@ -19,5 +20,5 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"No team is named {team!r}. Create it with 'manage.py createteam'.")
         scope = ApiKeyScope.READ_ONLY if read_only else ApiKeyScope.READ_WRITE
-        _, secret = api_key_create(team=found, name=name, scope=scope, created_by=None)
+        _, secret = api_key_create(team=found, name=name, scope=scope, actor=SYSTEM)
         self.stdout.write(secret)
