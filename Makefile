@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint check pytest install clean
+.PHONY: run test lint pytest install css chromium clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,14 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+CSS := static/build/app.css
+$(CSS): $(INSTALLED) assets/app.css $(shell find templates -name '*.html')
+	$(BIN)/tailwindcss --input assets/app.css --output $(CSS) --minify
+
+css: $(CSS)
+
 ## Run Parley on http://127.0.0.1:8000 with the embedded defaults, printing the demo login.
-run: $(INSTALLED)
+run: $(INSTALLED) $(CSS)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py demo
@@ -31,8 +37,15 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-pytest: $(INSTALLED)
+pytest: $(INSTALLED) $(CSS) chromium
 	$(BIN)/python -m pytest
 
+# Browser tests drive Debian's Chromium. Installed here when missing and we may (root); without
+# it those tests are skipped with a message saying so.
+chromium:
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) staticfiles static/build .pytest_cache .mypy_cache .ruff_cache

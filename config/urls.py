@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from .api import api
@@ -12,8 +12,13 @@ def api_not_found(request: HttpRequest, rest: str) -> HttpResponse:
 
 
 urlpatterns = [
-    # Until the dashboard exists, the admin is the team console.
-    path("", RedirectView.as_view(pattern_name="admin:index")),
+    path("", RedirectView.as_view(pattern_name="agents:list"), name="home"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("teams.urls")),
+    path("agents/", include("agents.urls")),
+    path("tools/", include("tools.urls")),
+    path("sessions/", include("sessions.urls")),
+    path("activity/", include("activity.urls")),
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
     re_path(r"^v1/(?P<rest>.*)$", api_not_found),

@@ -21,6 +21,14 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
+@transaction.atomic
+def user_sign_up(*, email: str, password: str, team_name: str) -> User:
+    """A new account and its first team, which the new person owns."""
+    user = User.objects.create_user(email, password)
+    team_create(name=team_name, owner=user)
+    return user
+
+
 def _record_key(api_key: ApiKey, actor: Actor, action: Action) -> None:
     label = f"{api_key.prefix}… {api_key.name}".strip()
     activity_record(

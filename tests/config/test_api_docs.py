@@ -32,7 +32,7 @@ def test_a_request_django_refuses_early_still_gets_the_error_shape() -> None:
     assert r.json()["code"] == "bad_request"
 
 
-def test_the_home_page_leads_to_the_console() -> None:
+def test_the_home_page_leads_to_the_agents() -> None:
     r = Client().get("/")
     assert r.status_code == 302
-    assert r["Location"] == "/admin/"
+    assert r["Location"] == "/agents/"

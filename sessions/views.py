@@ -1,0 +1,9 @@
+from django.http import HttpResponse
+from django.shortcuts import render
+
+from teams.access import DashboardRequest, team_required
+
+
+@team_required
+def session_list(request: DashboardRequest) -> HttpResponse:
+    return render(request, "sessions/list.html", {})
