@@ -1,5 +1,7 @@
 from uuid import UUID
 
+from django.db.models.fields.json import KT
+
 from parley.errors import Gone, NotFound
 from teams.models import Team
 
@@ -18,6 +20,19 @@ def agent_list(
     if kind:
         agents = agents.filter(kind=kind)
     return agents
+
+
+def agent_search(
+    *, team: Team, kind: str, name_contains: str = "", publish_status: str | None = None
+) -> AgentQuerySet:
+    """The dashboard's list: `agent_list` narrowed by name, carrying only the LLM's provider and
+    model (as `llm_provider`, `llm_model`) instead of the whole configuration document."""
+    agents = agent_list(team=team, publish_status=publish_status, kind=kind)
+    if name_contains:
+        agents = agents.filter(name__icontains=name_contains)
+    return agents.defer("configuration", "metadata").annotate(
+        llm_provider=KT("configuration__llm__provider"), llm_model=KT("configuration__llm__model")
+    )
 
 
 def agent_get(*, team: Team, agent_id: UUID) -> Agent:

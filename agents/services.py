@@ -17,6 +17,7 @@ from .configuration import AgentConfiguration, merge_patch
 from .models import Agent, AgentKind
 
 SINGLE_USE_NAME = "Single-use agent"
+COPY_PREFIX = "Copy of "
 NOT_NULL = "cannot be null; leave the field out to keep its value"
 
 
@@ -144,6 +145,30 @@ def agent_update(*, agent: Agent, actor: Actor, changes: dict[str, Any]) -> Agen
     published = agent.publish_status != before["publish_status"]
     _record(agent, actor, Action.PUBLISHED if published else Action.UPDATED, before)
     return agent
+
+
+def agent_configuration_validate(*, team: Team, document: dict[str, Any]) -> AgentConfiguration:
+    """Check a configuration document as saving it would, and save nothing.
+
+    Raises InvalidInput naming each problem as `configuration.<path>`; the dashboard uses it to
+    show errors while a person types."""
+    configuration = _validated(document)
+    _check_tools(team=team, configuration=configuration)
+    return configuration
+
+
+@transaction.atomic
+def agent_duplicate(*, agent: Agent, actor: Actor) -> Agent:
+    """A new draft agent with the same configuration, named "Copy of <name>".
+
+    The metadata stays with the original: it is the caller's bookkeeping about that agent."""
+    name_length = Agent._meta.get_field("name").max_length or 200
+    return agent_create(
+        team=agent.team,
+        actor=actor,
+        name=f"{COPY_PREFIX}{agent.name}"[:name_length],
+        configuration=_validated(agent.configuration),
+    )
 
 
 @transaction.atomic

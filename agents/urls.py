@@ -6,4 +6,11 @@ app_name = "agents"
 
 urlpatterns = [
     path("", views.agent_list, name="list"),
+    path("new/", views.agent_create, name="create"),
+    path("validate/", views.agent_validate, name="validate"),
+    path("<uuid:agent_id>/", views.agent_detail, name="detail"),
+    path("<uuid:agent_id>/edit/", views.agent_edit, name="edit"),
+    path("<uuid:agent_id>/publish/", views.agent_publish, name="publish"),
+    path("<uuid:agent_id>/duplicate/", views.agent_duplicate, name="duplicate"),
+    path("<uuid:agent_id>/delete/", views.agent_delete, name="delete"),
 ]

@@ -60,6 +60,12 @@ class Session(models.Model):
             models.Index(fields=["team", "-started_at"], name="session_team_list"),
             models.Index(fields=["team", "status", "-started_at"], name="session_team_status"),
             models.Index(fields=["agent", "-started_at"], name="session_agent_list"),
+            # The sessions list filtered by type: without it a rare or absent type reads the
+            # team's every session looking for a page (bench/dashboard.py, "type=video (none)").
+            models.Index(fields=["team", "type", "-started_at"], name="session_team_type"),
+            # The sessions list filtered by agent and status: an agent with many sessions and
+            # a rare status would otherwise be read session by session ("agent + status=running").
+            models.Index(fields=["agent", "status", "-started_at"], name="session_agent_status"),
         ]
 
     def __str__(self) -> str:

@@ -6,4 +6,5 @@ app_name = "conversations"
 
 urlpatterns = [
     path("", views.session_list, name="list"),
+    path("<uuid:session_id>/", views.session_detail, name="detail"),
 ]

@@ -1,9 +1,140 @@
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
 from teams.access import DashboardRequest, team_required
 
+from . import selectors
+from .forms import SessionFilterForm
+from .models import EventKind, Session, SessionEvent
+from .selectors import Cursor, InvalidCursor
 
+
+def _duration(session: Session, now: datetime) -> str:
+    """How long the session lasted, or has lasted so far: "42 s", "3 min 4 s", "2 h 5 min"."""
+    seconds = max(0, int(((session.ended_at or now) - session.started_at).total_seconds()))
+    if seconds < 60:
+        text = f"{seconds} s"
+    elif seconds < 3600:
+        text = f"{seconds // 60} min {seconds % 60} s"
+    elif seconds < 86400:
+        text = f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    else:
+        text = f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+    return text if session.ended_at else f"{text} so far"
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _ms(value: Any) -> str:
+    """A duration the runtime gave in milliseconds, for people: "320 ms", "1.24 s"."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.2f} s"
+
+
+def _offset(delta: timedelta) -> str:
+    """Time since the session started: "+0:04.2", "+12:30.0", "+1:02:03"."""
+    minutes, tenths = divmod(round(max(delta.total_seconds(), 0) * 10), 600)
+    if minutes < 60:
+        return f"+{minutes}:{tenths // 10:02d}.{tenths % 10}"
+    return f"+{minutes // 60}:{minutes % 60:02d}:{tenths // 10:02d}"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event as the timeline shows it. The keys it reads from the event's data:
+    message {role: user|assistant, content, ttft_ms, total_ms}; tool_call {tool_name, tool_id,
+    arguments, result, duration_ms, outcome, error}; error {message, code}; status_change
+    {status, from, reason}; metric and any other kind: shown as JSON. Missing keys are left out."""
+
+    event: SessionEvent
+    data: dict[str, Any]
+    offset: str  # since the session started
+    at: str  # ISO 8601, formatted here: the date filter costs 10x as much, per event
+    timing: list[str]  # messages: time to first token and total; tool calls: how long it took
+    tool: str = ""  # tool calls: the tool's name
+    arguments: str = ""  # formatted JSON
+    result: str = ""
+    details: str = ""  # kinds shown as data: formatted JSON
+
+
+# The timings each kind may carry in its data, in milliseconds, and what to call them.
+TIMINGS: dict[str, list[tuple[str, str]]] = {
+    EventKind.MESSAGE: [("ttft_ms", "first token"), ("total_ms", "total")],
+    EventKind.TOOL_CALL: [("duration_ms", "took")],
+}
+# Kinds the timeline lays out field by field; the others also show their data as JSON.
+LAID_OUT = {EventKind.MESSAGE, EventKind.STATUS_CHANGE, EventKind.TOOL_CALL}
+
+
+def _timeline_entry(event: SessionEvent, session: Session) -> TimelineEntry:
+    # The runtime writes these documents; anything not a JSON object is shown as it came.
+    data = event.data if isinstance(event.data, dict) else {"value": event.data}
+    tool_call = event.kind == EventKind.TOOL_CALL
+    timings = TIMINGS.get(event.kind, [])
+    return TimelineEntry(
+        event=event,
+        data=data,
+        offset=_offset(event.created_at - session.started_at),
+        at=event.created_at.isoformat(),
+        timing=[f"{label} {_ms(data[key])}" for key, label in timings if data.get(key) is not None],
+        tool=str(data.get("tool_name") or "unnamed tool") if tool_call else "",
+        arguments=_pretty(data["arguments"]) if tool_call and "arguments" in data else "",
+        result=_pretty(data["result"]) if tool_call and "result" in data else "",
+        details="" if event.kind in LAID_OUT else _pretty(data),
+    )
+
+
+@require_GET
 @team_required
+@vary_on_headers("HX-Request")
 def session_list(request: DashboardRequest) -> HttpResponse:
-    return render(request, "sessions/list.html", {})
+    team = request.membership.team
+    form = SessionFilterForm(request.GET, agents=selectors.session_filter_agents(team=team))
+    context: dict[str, Any] = {"form": form, "page": None, "cursor_error": ""}
+    status = 200
+    try:
+        cursor = Cursor.decode(request.GET["cursor"]) if request.GET.get("cursor") else None
+    except InvalidCursor as exc:
+        context["cursor_error"], status = str(exc), 400
+    else:
+        if form.is_valid():
+            filters = form.filters()
+            page = selectors.session_list(team=team, filters=filters, cursor=cursor)
+            now = timezone.now()
+            context |= {
+                "page": page,
+                "rows": [(s, _duration(s, now)) for s in page.sessions],
+                "filtered": bool(filters),
+                "paged": cursor is not None,
+            }
+    template = "sessions/list.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#sessions"
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@team_required
+def session_detail(request: DashboardRequest, session_id: UUID) -> HttpResponse:
+    session = get_object_or_404(Session, team=request.membership.team, pk=session_id)
+    events = selectors.session_timeline(session=session)
+    timeline = [_timeline_entry(event, session) for event in events]
+    context = {
+        "session": session,
+        "duration": _duration(session, timezone.now()),
+        "metadata": _pretty(session.metadata) if session.metadata else "",
+        "timeline": timeline,
+    }
+    return render(request, "sessions/detail.html", context)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpRequest
 
-from .models import ApiKey, Membership, Team, User
+from .models import ApiKey, Invitation, Membership, Team, User
 
 
 @admin.register(User)
@@ -54,3 +54,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # keys are shown once at creation: use the dashboard or createapikey
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["team", "role", "email", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = ["role", ("accepted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["email", "team__name"]
+    list_select_related = ["team"]
+    readonly_fields = ["digest", "created_by", "created_at", "accepted_by", "accepted_at"]
+    fields = ["team", "role", "email", "expires_at", "revoked_at", *readonly_fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # the link is shown once at creation: use the Team page

@@ -114,3 +114,43 @@ class ApiKey(models.Model):
 
     def last_used_is_stale(self, now: datetime) -> bool:
         return self.last_used_at is None or now - self.last_used_at >= LAST_USED_RESOLUTION
+
+
+class Invitation(models.Model):
+    """A link that lets whoever opens it join a team once, with a role, until it expires."""
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    # A note for the team of whom the link was meant for; anyone holding the link can use it.
+    email = models.EmailField(blank=True)
+    # HMAC-SHA256 of the token in the link; the token itself is never stored.
+    digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_by = models.ForeignKey(User, models.SET_NULL, null=True, blank=True, related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The Team page: a team's invitations still waiting to be used.
+            models.Index(
+                fields=["team", "expires_at"],
+                name="invitation_team_pending",
+                condition=models.Q(accepted_at=None, revoked_at=None),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation to {self.team} as {self.role}"
+
+    def unusable_because(self, now: datetime) -> str | None:
+        """Why the link no longer works, in words for the person holding it; None if it does."""
+        if self.revoked_at is not None:
+            return "was revoked by an admin of the team"
+        if self.accepted_at is not None:
+            return "has already been used"
+        if self.expires_at <= now:
+            return "has expired"
+        return None

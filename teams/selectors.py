@@ -2,10 +2,12 @@ import hmac
 
 from cachetools import TTLCache
 from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from parley.tokens import token_digest
 
-from .models import ApiKey, Membership, User
+from .models import ApiKey, Invitation, Membership, Team, User
 
 # Keys found in the last few seconds, by digest, in this process: most requests then spend no
 # query on authentication. A revocation reaches other processes when their entry expires.
@@ -46,3 +48,33 @@ def membership_current(*, user: User, team_id: int | None) -> Membership | None:
         if chosen is not None:
             return chosen
     return memberships.order_by("created_at", "pk").first()
+
+
+def membership_list(*, team: Team) -> QuerySet[Membership]:
+    """The Team page's members, longest-standing first."""
+    return team.memberships.select_related("user").order_by("created_at", "pk")
+
+
+def invitation_list_pending(*, team: Team) -> QuerySet[Invitation]:
+    """Invitations whose links still work, soonest to expire first."""
+    return (
+        team.invitations.filter(accepted_at=None, revoked_at=None, expires_at__gt=timezone.now())
+        .select_related("created_by")
+        .order_by("expires_at", "pk")
+    )
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    """The invitation a link's token belongs to, in whatever state it is.
+
+    Found by the token's HMAC: the digest index answers in one query, and the lookup reveals
+    nothing that helps guess a token, which carries 256 random bits."""
+    if len(token) > 200:
+        return None
+    digest = token_digest(token, key=settings.SECRET_KEY)
+    return Invitation.objects.select_related("team").filter(digest=digest).first()
+
+
+def api_key_list(*, team: Team) -> QuerySet[ApiKey]:
+    """Every key of the team, revoked ones too, newest first."""
+    return team.api_keys.select_related("created_by").order_by("-created_at", "-pk")

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -5,11 +7,19 @@ from django.utils.text import slugify
 
 from activity.models import Action, TargetType
 from activity.services import Actor, activity_record
-from parley.errors import Conflict
+from parley.errors import Conflict, Forbidden, Gone, NotFound
 from parley.tokens import token_digest, token_generate
 
-from .models import ApiKey, ApiKeyScope, Membership, Role, Team, User
-from .selectors import api_key_forget
+from .models import ApiKey, ApiKeyScope, Invitation, Membership, Role, Team, User
+from .selectors import api_key_forget, invitation_for_token
+
+INVITATION_PREFIX = "inv_"
+MANAGERS_ONLY = "Only the team's owners and admins can manage members, invitations and keys."
+OWNERS_ONLY = "Only an owner can make someone an owner or change an owner's membership."
+LAST_OWNER = (
+    "A team needs at least one owner: make someone else an owner first, "
+    "then change or remove this one."
+)
 
 
 def _unique_slug(name: str) -> str:
@@ -21,10 +31,15 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
+def user_create(*, email: str, password: str) -> User:
+    """A new account with no team yet, for someone about to accept an invitation."""
+    return User.objects.create_user(email, password)
+
+
 @transaction.atomic
 def user_sign_up(*, email: str, password: str, team_name: str) -> User:
     """A new account and its first team, which the new person owns."""
-    user = User.objects.create_user(email, password)
+    user = user_create(email=email, password=password)
     team_create(name=team_name, owner=user)
     return user
 
@@ -95,3 +110,154 @@ def api_key_touch(*, api_key: ApiKey) -> None:
     if api_key.last_used_is_stale(now):
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
+
+
+# Members and invitations. Who may do what is decided here, so every caller gets the same rules.
+
+
+def roles_managed_by(role: str) -> frozenset[str]:
+    """The roles someone may hand out, and whose holders they may change or remove:
+    owners every role, admins every role but owner, members and viewers none."""
+    if role == Role.OWNER:
+        return frozenset(Role)
+    if role == Role.ADMIN:
+        return frozenset(Role) - {Role.OWNER}
+    return frozenset()
+
+
+def _require_manager(team: Team, actor: Actor, *roles: str) -> None:
+    """Refuse unless the actor may manage people holding, or being given, each of `roles`.
+
+    An actor with neither a person nor a key is Parley itself, e.g. a management command."""
+    if actor.user is None and actor.api_key is None:
+        return
+    found = None
+    if actor.user is not None:
+        found = Membership.objects.filter(team=team, user=actor.user).values("role").first()
+    managed = roles_managed_by(found["role"]) if found else frozenset()
+    if not managed:
+        raise Forbidden(MANAGERS_ONLY)
+    if not managed.issuperset(roles):
+        raise Forbidden(OWNERS_ONLY)
+
+
+def _lock_for_change(membership: Membership) -> None:
+    """Lock the team's row and re-read the role, so that two owners demoting or removing each
+    other at once are settled one after the other and cannot leave the team with no owner."""
+    Team.objects.select_for_update().get(pk=membership.team_id)
+    role = Membership.objects.filter(pk=membership.pk).values_list("role", flat=True).first()
+    if role is None:
+        raise NotFound(f"{membership.user} is no longer a member of this team.")
+    membership.role = role
+
+
+def _is_last_owner(membership: Membership) -> bool:
+    others = Membership.objects.filter(team_id=membership.team_id, role=Role.OWNER)
+    return membership.role == Role.OWNER and not others.exclude(pk=membership.pk).exists()
+
+
+def _record_member(
+    membership: Membership, actor: Actor, action: Action, *, old: str | None, new: str | None
+) -> None:
+    activity_record(
+        team=membership.team,
+        actor=actor,
+        action=action,
+        target_type=TargetType.MEMBER,
+        target_id=membership.user_id,
+        target_label=membership.user.email,
+        before={"role": old} if old else {},
+        after={"role": new} if new else {},
+    )
+
+
+@transaction.atomic
+def membership_role_change(*, membership: Membership, role: Role, actor: Actor) -> Membership:
+    _lock_for_change(membership)
+    old = membership.role
+    _require_manager(membership.team, actor, old, role)
+    if old == role:
+        return membership
+    if _is_last_owner(membership):
+        raise Conflict(LAST_OWNER)
+    membership.role = role
+    membership.full_clean()
+    membership.save(update_fields=["role"])
+    _record_member(membership, actor, Action.ROLE_CHANGED, old=old, new=role)
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: Actor) -> None:
+    _lock_for_change(membership)
+    _require_manager(membership.team, actor, membership.role)
+    if _is_last_owner(membership):
+        raise Conflict(LAST_OWNER)
+    membership.delete()
+    _record_member(membership, actor, Action.REMOVED, old=membership.role, new=None)
+
+
+def _record_invitation(invitation: Invitation, actor: Actor, action: Action) -> None:
+    activity_record(
+        team=invitation.team,
+        actor=actor,
+        action=action,
+        target_type=TargetType.INVITATION,
+        target_id=invitation.pk,
+        target_label=invitation.email or "anyone with the link",
+        before={},
+        after={"role": invitation.role} if action == Action.INVITED else None,
+    )
+
+
+@transaction.atomic
+def invitation_create(
+    *, team: Team, role: Role, email: str = "", expires_in: timedelta, actor: Actor
+) -> tuple[Invitation, str]:
+    """Returns the invitation and the token for its link, which exists only in this value."""
+    _require_manager(team, actor, role)
+    token = token_generate(INVITATION_PREFIX)
+    invitation = Invitation(
+        team=team,
+        role=role,
+        email=email,
+        digest=token_digest(token, key=settings.SECRET_KEY),
+        created_by=actor.person,
+        expires_at=timezone.now() + expires_in,
+    )
+    invitation.full_clean()
+    invitation.save()
+    _record_invitation(invitation, actor, Action.INVITED)
+    return invitation, token
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: Actor) -> None:
+    _require_manager(invitation.team, actor, invitation.role)
+    now = timezone.now()
+    pending = Invitation.objects.filter(pk=invitation.pk, accepted_at=None, revoked_at=None)
+    if pending.update(revoked_at=now):
+        invitation.revoked_at = now
+        _record_invitation(invitation, actor, Action.REVOKED)
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Membership:
+    """Join the invitation's team. The link works once: of two people opening it at the same
+    moment, the conditional update lets exactly one in."""
+    invitation = invitation_for_token(token)
+    if invitation is None:
+        raise NotFound("This invitation link is not valid. Check that it was copied whole.")
+    now = timezone.now()
+    if reason := invitation.unusable_because(now):
+        raise Gone(f"This invitation {reason}. Ask an admin of the team for a new link.")
+    if Membership.objects.filter(team=invitation.team, user=user).exists():
+        raise Conflict(f"You are already a member of {invitation.team}.")
+    claimed = Invitation.objects.filter(
+        pk=invitation.pk, accepted_at=None, revoked_at=None, expires_at__gt=now
+    ).update(accepted_at=now, accepted_by=user)
+    if not claimed:
+        raise Gone("This invitation has just been used. Ask an admin of the team for a new link.")
+    membership = membership_add(team=invitation.team, user=user, role=Role(invitation.role))
+    _record_member(membership, Actor(user=user), Action.JOINED, old=None, new=invitation.role)
+    return membership

@@ -20,3 +20,18 @@ def tool_get(*, team: Team, tool_id: UUID) -> Tool:
         return Tool.objects.get(team=team, id=tool_id)
     except Tool.DoesNotExist:
         raise NotFound(NOT_FOUND) from None
+
+
+def tool_list_for_dashboard(*, team: Team) -> QuerySet[Tool]:
+    """The dashboard's list: only the columns it shows, so no secret is read or decrypted."""
+    return tool_list(team=team).only(
+        "id",
+        "name",
+        "method",
+        "server_url",
+        "is_async",
+        "strict_params",
+        "timeout_seconds",
+        "created_at",
+        "updated_at",
+    )

@@ -1,4 +1,7 @@
+import json
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import pydantic
 from django.core.exceptions import ValidationError
@@ -143,3 +146,106 @@ def tool_delete(*, tool: Tool, actor: Actor) -> None:
     tool_ids_remove_from_agents(team=tool.team, tool_id=tool.id)
     _record(tool, actor, Action.DELETED, before=None, after=None)
     tool.delete()
+
+
+@transaction.atomic
+def tool_create_from_document(*, team: Team, actor: Actor, document: dict[str, Any]) -> Tool:
+    """tool_create for a document not yet validated, such as the dashboard's form: bad input
+    raises InvalidInput naming each field, exactly as the API answers it."""
+    return tool_create(team=team, actor=actor, spec=_validated(document))
+
+
+# The sample call: what Parley would send the webhook, with example values from the schema.
+
+SAMPLE_NESTING = 8  # deeper schemas (or $ref cycles) end in null rather than recurse forever
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+@dataclass(frozen=True)
+class SampleCall:
+    method: str
+    url: str
+    body: dict[str, Any] | None  # the JSON body; None for GET and DELETE, which use the query
+
+
+def _local_ref(root: dict[str, Any], ref: str) -> Any:
+    """The schema a local reference such as "#/$defs/city" points at, else None."""
+    if not ref.startswith("#"):
+        return None
+    target: Any = root
+    for part in filter(None, ref[1:].split("/")):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(target, dict) or part not in target:
+            return None
+        target = target[part]
+    return target
+
+
+def _example_number(schema: dict[str, Any]) -> int | float:
+    """0, unless the schema's bounds rule it out."""
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if isinstance(low, int | float) and low > 0:
+        return low
+    if isinstance(high, int | float) and high < 0:
+        return high
+    return 0
+
+
+def _example(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
+    if depth > SAMPLE_NESTING:
+        return None
+    if not isinstance(schema, dict):  # `true`, or a $ref that leads nowhere
+        return "example"
+    if isinstance(schema.get("$ref"), str):
+        return _example(_local_ref(root, schema["$ref"]), root, depth + 1)
+    if isinstance(schema.get("examples"), list) and schema["examples"]:
+        return schema["examples"][0]
+    for given in ("example", "default", "const"):  # `example`: OpenAPI's singular form
+        if given in schema:
+            return schema[given]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for combined in ("oneOf", "anyOf", "allOf"):
+        if isinstance(schema.get(combined), list) and schema[combined]:
+            return _example(schema[combined][0], root, depth + 1)
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):  # e.g. ["string", "null"]: the first type that is not null
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        properties = schema.get("properties")
+        if not isinstance(properties, dict):
+            return {}
+        return {name: _example(sub, root, depth + 1) for name, sub in properties.items()}
+    if kind == "array":
+        items = schema.get("items")
+        return [_example(items, root, depth + 1)] if isinstance(items, dict) else []
+    if kind in ("integer", "number"):
+        return _example_number(schema)
+    return {"boolean": True, "null": None}.get(kind, "example")
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def tool_sample_call(
+    *, tool_id: str, name: str, method: str, server_url: str, parameters_schema: dict[str, Any]
+) -> SampleCall:
+    """The request Parley would send for this tool, parameters filled with example values: a JSON
+    body {tool_id, tool_name, parameters, session} for POST, PUT and PATCH; for GET and DELETE,
+    the parameters in the query string (objects and arrays as compact JSON)."""
+    parameters = _example(parameters_schema, parameters_schema)
+    if not isinstance(parameters, dict):
+        parameters = {}
+    if method in BODY_METHODS:
+        body = {"tool_id": tool_id, "tool_name": name, "parameters": parameters, "session": None}
+        return SampleCall(method=method, url=server_url, body=body)
+    query = urlencode({key: _query_value(value) for key, value in parameters.items()})
+    separator = "&" if "?" in server_url else "?"
+    return SampleCall(
+        method=method, url=server_url + (separator + query if query else ""), body=None
+    )

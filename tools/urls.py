@@ -6,4 +6,11 @@ app_name = "tools"
 
 urlpatterns = [
     path("", views.tool_list, name="list"),
+    path("new/", views.tool_create, name="create"),
+    path("<uuid:tool_id>/", views.tool_detail, name="detail"),
+    path("<uuid:tool_id>/edit/", views.tool_edit, name="edit"),
+    path("<uuid:tool_id>/delete/", views.tool_delete, name="delete"),
+    # The schema editor's live check, for a new tool and for an existing one (its id in the sample).
+    path("check-schema/", views.tool_schema_check, name="validate"),
+    path("<uuid:tool_id>/check-schema/", views.tool_schema_check, name="validate"),
 ]

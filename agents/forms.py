@@ -1,0 +1,338 @@
+"""Dashboard forms for agents.
+
+The agent form parses what a person typed (numbers, lines, checkboxes) into the `configuration`
+document; the services check that document against the one schema (agents/configuration.py), and
+their errors are mapped back onto the form's fields here. Ranges and rules are never repeated."""
+
+from dataclasses import dataclass
+from typing import Any, cast, get_args
+
+from annotated_types import Ge, Le
+from django import forms
+from django.forms.renderers import TemplatesSetting
+from pydantic import BaseModel
+
+from parley.errors import InvalidInput
+
+from .configuration import (
+    AgentConfiguration,
+    LLMConfig,
+    LLMProvider,
+    STTProvider,
+    TTSProvider,
+    TurnDetectionConfig,
+    VideoProvider,
+)
+from .models import Agent, AgentKind, PublishStatus
+
+# Each form field and the place in the configuration document it edits.
+CONFIGURATION_PATHS: dict[str, tuple[str, ...]] = {
+    "llm_provider": ("llm", "provider"),
+    "llm_model": ("llm", "model"),
+    "llm_temperature": ("llm", "temperature"),
+    "llm_max_history": ("llm", "max_history"),
+    "llm_system_prompt": ("llm", "system_prompt"),
+    "llm_first_message": ("llm", "first_message"),
+    "llm_failure_message": ("llm", "failure_message"),
+    "llm_custom_url": ("llm", "custom_url"),
+    "stt_provider": ("stt", "provider"),
+    "stt_model": ("stt", "model"),
+    "stt_language": ("stt", "language"),
+    "tts_provider": ("tts", "provider"),
+    "tts_voice_id": ("tts", "voice_id"),
+    "video_provider": ("video", "provider"),
+    "video_character_id": ("video", "character_id"),
+    "tools": ("tool_calling", "selected_tool_ids"),
+    "turn_interrupt_duration_ms": ("turn_detection", "interrupt_duration_ms"),
+    "turn_prefix_padding_ms": ("turn_detection", "prefix_padding_ms"),
+    "turn_silence_duration_ms": ("turn_detection", "silence_duration_ms"),
+    "turn_threshold": ("turn_detection", "threshold"),
+    "turn_interrupt_mode": ("turn_detection", "interrupt_mode"),
+    "idle_timeout_seconds": ("idle_timeout_seconds",),
+    "max_duration_seconds": ("max_duration_seconds",),
+    "allowed_origins": ("allowed_origins",),
+    "callback_url": ("end_of_conversation", "callback_url"),
+    "send_data_on_end": ("end_of_conversation", "send_data_on_end"),
+}
+
+SECTIONS: list[tuple[str, str, list[str]]] = [
+    ("Agent", "", ["name", "publish_status"]),
+    (
+        "LLM and prompt",
+        "The language model that writes the agent's replies, and what it is told.",
+        [n for n in CONFIGURATION_PATHS if n.startswith("llm_")],
+    ),
+    (
+        "Speech-to-text",
+        "How the caller's voice becomes text.",
+        ["stt_provider", "stt_model", "stt_language"],
+    ),
+    ("Voice", "How the agent's replies are spoken.", ["tts_provider", "tts_voice_id"]),
+    ("Avatar", "An optional video face for the agent.", ["video_provider", "video_character_id"]),
+    ("Tools to enable", "Webhooks the agent may call during a conversation.", ["tools"]),
+    (
+        "Turn-taking",
+        "When the agent decides the caller has finished, or is interrupting.",
+        [n for n in CONFIGURATION_PATHS if n.startswith("turn_")],
+    ),
+    (
+        "Limits",
+        "How long a session may last, and which web pages may start one.",
+        ["idle_timeout_seconds", "max_duration_seconds", "allowed_origins"],
+    ),
+    (
+        "End-of-conversation callback",
+        "A URL Parley calls when a session ends.",
+        ["callback_url", "send_data_on_end"],
+    ),
+]
+
+
+def _choices(literal: Any) -> list[tuple[str, str]]:
+    return [(value, value) for value in get_args(literal)]
+
+
+def _range(model: type[BaseModel], key: str, unit: str = "") -> str:
+    """'From 0 to 2.' read from the schema's own bounds, so the page never disagrees with it."""
+    low = high = None
+    for rule in model.model_fields[key].metadata:
+        if isinstance(rule, Ge):
+            low = rule.ge
+        elif isinstance(rule, Le):
+            high = rule.le
+    return f"From {low:,} to {high:,}{unit}."
+
+
+@dataclass
+class Section:
+    legend: str
+    description: str
+    fields: list[forms.BoundField]
+
+
+class AgentFieldRenderer(TemplatesSetting):
+    """Each field with its error list in a box of its own, which agent_validate replaces."""
+
+    field_template_name = "agents/field.html"
+
+
+class AgentForm(forms.Form):
+    default_renderer = AgentFieldRenderer
+
+    name = forms.CharField(max_length=Agent._meta.get_field("name").max_length)
+    publish_status = forms.ChoiceField(
+        choices=PublishStatus.choices,
+        help_text="Drafts are for trying out; private agents start sessions with an API key; "
+        "public agents from any allowed web page.",
+    )
+    llm_provider = forms.ChoiceField(label="Provider", choices=_choices(LLMProvider))
+    llm_model = forms.CharField(label="Model", required=False)
+    llm_system_prompt = forms.CharField(
+        label="System prompt",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="Who the agent is and how it should behave.",
+    )
+    llm_first_message = forms.CharField(
+        label="First message",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What the agent says when a session starts; empty lets the caller speak first.",
+    )
+    llm_custom_url = forms.CharField(
+        label="Custom URL",
+        required=False,
+        help_text=f"{LLMConfig.model_fields['custom_url'].description} Empty uses the provider's.",
+    )
+    llm_temperature = forms.FloatField(
+        label="Temperature",
+        help_text=f"{_range(LLMConfig, 'temperature')} Higher is more varied.",
+    )
+    llm_max_history = forms.IntegerField(
+        label="Max history",
+        help_text=f"{LLMConfig.model_fields['max_history'].description} "
+        f"{_range(LLMConfig, 'max_history')}",
+    )
+    llm_failure_message = forms.CharField(
+        label="Failure message",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Said when the LLM cannot answer.",
+    )
+    stt_provider = forms.ChoiceField(label="Provider", choices=_choices(STTProvider))
+    stt_model = forms.CharField(label="Model", required=False)
+    stt_language = forms.CharField(
+        label="Language", required=False, help_text="A language code such as en or en-US."
+    )
+    tts_provider = forms.ChoiceField(label="Provider", choices=_choices(TTSProvider))
+    tts_voice_id = forms.CharField(
+        label="Voice id", required=False, help_text="Empty uses the provider's default voice."
+    )
+    video_provider = forms.ChoiceField(
+        label="Provider",
+        choices=_choices(VideoProvider),
+        help_text="none: voice only; image: a built-in avatar from an image; binary: iwy's.",
+    )
+    video_character_id = forms.CharField(label="Character id", required=False)
+    tools = forms.MultipleChoiceField(
+        label="Tools",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    turn_interrupt_duration_ms = forms.IntegerField(
+        label="Interrupt after (ms)",
+        help_text="Speech this long interrupts the agent. "
+        + _range(TurnDetectionConfig, "interrupt_duration_ms", " ms"),
+    )
+    turn_prefix_padding_ms = forms.IntegerField(
+        label="Prefix padding (ms)",
+        help_text="Audio kept from before speech starts. "
+        + _range(TurnDetectionConfig, "prefix_padding_ms", " ms"),
+    )
+    turn_silence_duration_ms = forms.IntegerField(
+        label="Silence before replying (ms)",
+        help_text=_range(TurnDetectionConfig, "silence_duration_ms", " ms"),
+    )
+    turn_threshold = forms.FloatField(
+        label="Voice threshold",
+        help_text="How sure the detector must be that someone speaks. "
+        + _range(TurnDetectionConfig, "threshold"),
+    )
+    turn_interrupt_mode = forms.ChoiceField(
+        label="When the caller talks over the agent",
+        choices=_choices(TurnDetectionConfig.model_fields["interrupt_mode"].annotation),
+        help_text="interrupt: stop and listen; append: finish, then answer; ignore: carry on.",
+    )
+    idle_timeout_seconds = forms.IntegerField(
+        label="Idle timeout (seconds)",
+        help_text="A silent session ends after this. "
+        + _range(AgentConfiguration, "idle_timeout_seconds", " seconds"),
+    )
+    max_duration_seconds = forms.IntegerField(
+        label="Maximum duration (seconds)",
+        help_text=_range(AgentConfiguration, "max_duration_seconds", " seconds"),
+    )
+    allowed_origins = forms.CharField(
+        label="Allowed origins",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "https://shop.example.com"}),
+        help_text="One per line, such as https://shop.example.com, or * for any. "
+        "Empty allows any web page.",
+    )
+    callback_url = forms.CharField(
+        label="Callback URL", required=False, help_text="Empty sends nothing."
+    )
+    send_data_on_end = forms.BooleanField(
+        label="Send the conversation's data with the callback", required=False
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        tool_choices: list[tuple[str, str]],
+        validate_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.MultipleChoiceField, self.fields["tools"]).choices = tool_choices
+        if validate_url is None:
+            return
+        for field in self.fields.values():
+            # Each field asks the server about itself as the person types; the answer replaces
+            # only that field's error list (see views.agent_validate), never an input.
+            field.widget.attrs.update(
+                {
+                    "hx-post": validate_url,
+                    "hx-trigger": "change, keyup delay:500ms",
+                    "hx-sync": "this:replace",
+                }
+            )
+
+    @staticmethod
+    def initial_from(
+        document: dict[str, Any], *, name: str = "", publish_status: str = PublishStatus.DRAFT
+    ) -> dict[str, Any]:
+        """The form's starting values from a stored (or default) configuration document."""
+        initial: dict[str, Any] = {"name": name, "publish_status": publish_status}
+        for field, path in CONFIGURATION_PATHS.items():
+            value: Any = document
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if field == "allowed_origins":
+                value = "\n".join(value or [])
+            initial[field] = "" if value is None else value
+        return initial
+
+    def clean_allowed_origins(self) -> list[str]:
+        lines = self.cleaned_data["allowed_origins"].splitlines()
+        return [line.strip() for line in lines if line.strip()]
+
+    def clean_llm_custom_url(self) -> str | None:
+        return self.cleaned_data["llm_custom_url"] or None
+
+    def clean_callback_url(self) -> str | None:
+        return self.cleaned_data["callback_url"] or None
+
+    def configuration_document(self) -> dict[str, Any]:
+        """The configuration from the fields that parsed; a field left out keeps its value."""
+        document: dict[str, Any] = {}
+        for field, path in CONFIGURATION_PATHS.items():
+            if field not in self.cleaned_data:
+                continue
+            *sections, key = path
+            target = document
+            for section in sections:
+                target = target.setdefault(section, {})
+            target[key] = self.cleaned_data[field]
+        return document
+
+    def changes(self) -> dict[str, Any]:
+        """What `agent_update` applies: the configuration as a merge patch over the stored one."""
+        return {
+            "name": self.cleaned_data["name"],
+            "publish_status": self.cleaned_data["publish_status"],
+            "configuration": self.configuration_document(),
+        }
+
+    def add_service_errors(self, error: InvalidInput) -> None:
+        """Show each problem a service found beside the field it is about."""
+        problems = error.details.get("errors") or [{"field": "", "message": error.message}]
+        for problem in problems:
+            field, where = self._field_for(problem["field"]), problem["field"]
+            message = problem["message"] if field or not where else f"{where}: {problem['message']}"
+            self.add_error(field, message)
+
+    def _field_for(self, service_field: str) -> str | None:
+        """'configuration.llm.temperature' -> 'llm_temperature'; list items belong to the list."""
+        parts = tuple(service_field.split("."))
+        if parts[:1] != ("configuration",):
+            return parts[0] if parts[0] in self.fields else None
+        path = parts[1:]
+        for field, field_path in CONFIGURATION_PATHS.items():
+            if path[: len(field_path)] == field_path:
+                return field
+        return None
+
+    @property
+    def sections(self) -> list[Section]:
+        return [
+            Section(legend, description, [self[name] for name in names])
+            for legend, description, names in SECTIONS
+        ]
+
+
+class AgentFilterForm(forms.Form):
+    """The list's search box, status filter and tab; anything unparseable is simply not applied."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search by name")
+    status = forms.ChoiceField(
+        required=False,
+        label="Publish status",
+        choices=[("", "Any status"), *PublishStatus.choices],
+    )
+    kind = forms.ChoiceField(required=False, choices=AgentKind.choices, widget=forms.HiddenInput)
+
+
+class PublishStatusForm(forms.Form):
+    publish_status = forms.ChoiceField(choices=PublishStatus.choices)
