@@ -145,15 +145,20 @@ def team_detail(request: DashboardRequest) -> HttpResponse:
 # Members.
 
 
-@require_POST
-@team_required
-def membership_role(request: DashboardRequest, membership_id: int) -> HttpResponse:
-    actor = require_admin(request)
-    target = get_object_or_404(
+def _team_membership(request: DashboardRequest, membership_id: int) -> Membership:
+    """A membership of the current team; another team's is a 404."""
+    return get_object_or_404(
         Membership.objects.select_related("user", "team"),
         pk=membership_id,
         team=request.membership.team,
     )
+
+
+@require_POST
+@team_required
+def membership_role(request: DashboardRequest, membership_id: int) -> HttpResponse:
+    actor = require_admin(request)
+    target = _team_membership(request, membership_id)
     roles = services.roles_managed_by(request.membership.role)
     form = MembershipRoleForm(request.POST, roles=roles)
     if not form.is_valid():
@@ -171,11 +176,7 @@ def membership_role(request: DashboardRequest, membership_id: int) -> HttpRespon
 @team_required
 def membership_remove(request: DashboardRequest, membership_id: int) -> HttpResponse:
     actor = require_admin(request)
-    target = get_object_or_404(
-        Membership.objects.select_related("user", "team"),
-        pk=membership_id,
-        team=request.membership.team,
-    )
+    target = _team_membership(request, membership_id)
     try:
         services.membership_remove(membership=target, actor=actor)
     except ParleyError as exc:
