@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from .models import Tool
+from .models import Tool, ToolExecution
 
 
 @admin.register(Tool)
@@ -20,3 +21,20 @@ class ToolAdmin(admin.ModelAdmin):
     # Secrets are edited through the API or dashboard, which mask them; never shown here.
     exclude = ["headers", "auth_config"]
     readonly_fields = ["id", "created_by", "created_at", "updated_at"]
+
+
+@admin.register(ToolExecution)
+class ToolExecutionAdmin(admin.ModelAdmin):
+    """Records of tool calls: read-only, as the services wrote them (secrets already redacted)."""
+
+    list_display = ["tool_name", "team", "source", "outcome", "status_code", "duration_ms"]
+    list_filter = ["outcome", "source", "is_async", "team"]
+    search_fields = ["tool_name", "error", "team__name"]
+    list_select_related = ["team"]
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

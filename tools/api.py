@@ -1,5 +1,6 @@
 """/v1 tools: iwy's singular paths (/tool/{id}) and plural collection paths (/tools)."""
 
+from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
@@ -10,7 +11,7 @@ from teams.auth import READ, WRITE, ApiRequest
 
 from . import selectors, services
 from .models import Tool
-from .schemas import ToolOut, ToolPatch
+from .schemas import ToolOut, ToolPatch, ToolTestIn, ToolTestOut
 from .spec import ToolSpec
 
 router = Router(tags=["Tools"])
@@ -49,3 +50,14 @@ def tool_delete(request: ApiRequest, tool_id: UUID) -> Status:
     tool = selectors.tool_get(team=request.auth.team, tool_id=tool_id)
     services.tool_delete(tool=tool, actor=request.auth.actor)
     return Status(204, None)
+
+
+@router.post("/tools/{tool_id}/test", response=ToolTestOut, auth=WRITE, operation_id="tool_test")
+@router.post("/tool/{tool_id}/test", response=ToolTestOut, auth=WRITE, operation_id="tool_test_iwy")
+def tool_test(request: ApiRequest, tool_id: UUID, payload: ToolTestIn) -> dict[str, Any]:
+    """Validate the parameters and, unless validate_only, call the webhook now. A failed call is
+    still a 200: `success` is false and `message` says what went wrong."""
+    tool = selectors.tool_get(team=request.auth.team, tool_id=tool_id)
+    return services.tool_test(
+        tool=tool, parameters=payload.parameters, validate_only=payload.validate_only
+    )

@@ -55,3 +55,78 @@ class Tool(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ExecutionSource(models.TextChoices):
+    AGENT = "agent", "Agent"
+    TEST = "test", "Test"
+
+
+class ExecutionOutcome(models.TextChoices):
+    """parley.outbound.Outcome, plus what happens before or instead of a request."""
+
+    PENDING = "pending", "Pending"  # an async tool's call, queued
+    RUNNING = "running", "Running"  # ... and taken by a worker
+    SUCCESS = "success", "Success"
+    INVALID_ARGUMENTS = "invalid_arguments", "Invalid arguments"
+    HTTP_ERROR = "http_error", "HTTP error"
+    TIMEOUT = "timeout", "Timeout"
+    REFUSED = "refused", "Refused"
+    DNS_ERROR = "dns_error", "DNS error"
+    UNREACHABLE = "unreachable", "Unreachable"
+    TOO_LARGE = "too_large", "Reply too large"
+    UNDECODABLE = "undecodable", "Unreadable reply"
+    TOO_MANY_REDIRECTS = "too_many_redirects", "Too many redirects"
+
+
+class ToolExecution(models.Model):
+    """One call of a tool's webhook (or its refusal), with secrets redacted and bodies capped."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, models.CASCADE, related_name="tool_executions")
+    # Kept when the tool or the session goes: the record outlives both until it is pruned.
+    tool = models.ForeignKey(
+        Tool, models.SET_NULL, null=True, blank=True, related_name="executions"
+    )
+    tool_name = models.CharField(max_length=64)
+    session = models.ForeignKey(
+        "conversations.Session",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tool_executions",
+    )
+    source = models.CharField(max_length=5, choices=ExecutionSource.choices)
+    is_async = models.BooleanField(default=False)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=18, choices=ExecutionOutcome.choices)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    arguments = models.JSONField(default=dict, blank=True)
+    # {url, method, headers, payload}, as the test endpoint shows it.
+    request = models.JSONField(default=dict, blank=True)
+    # {status, status_text, headers, body, content_type}, or null when no reply came.
+    response = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The tool page: a tool's recent calls and their statistics.
+            models.Index(fields=["tool", "-started_at"], name="toolexec_tool_recent"),
+            # A session's timeline links to its calls.
+            models.Index(fields=["session", "started_at"], name="toolexec_session"),
+            # The retention sweep deletes by age.
+            models.Index(fields=["started_at"], name="toolexec_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tool_name} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome == ExecutionOutcome.SUCCESS
+
+    @property
+    def is_finished(self) -> bool:
+        return self.outcome not in (ExecutionOutcome.PENDING, ExecutionOutcome.RUNNING)

@@ -51,3 +51,51 @@ class ToolOut(Schema):
     @staticmethod
     def resolve_auth_config(tool: Tool) -> dict[str, Any]:
         return auth_config_masked(tool.auth_config or {"type": "none"})
+
+
+class ToolTestIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="The arguments, as the agent's LLM would send them."
+    )
+    validate_only: bool = Field(False, description="Check the parameters; do not call.")
+
+
+class ValidationProblem(Schema):
+    field: str
+    message: str
+
+
+class ToolRef(Schema):
+    id: UUID
+    name: str
+
+
+class RequestSent(Schema):
+    url: str
+    method: str
+    headers: dict[str, str] = Field(description="Secret values are shown as [REDACTED].")
+    payload: Any = Field(None, description="The JSON body; null for GET and DELETE.")
+
+
+class ResponseReceived(Schema):
+    status: int
+    status_text: str
+    headers: dict[str, str]
+    body: Any = Field(None, description="Parsed when JSON, else text; capped.")
+    content_type: str
+
+
+class ToolTestOut(Schema):
+    success: bool
+    execution_time_ms: int
+    validation: Literal["valid", "invalid", "warnings"]
+    validation_errors: list[ValidationProblem]
+    message: str
+    tool: ToolRef
+    outcome: str | None = Field(None, description="success, http_error, timeout, refused, ...")
+    result: str | None = Field(None, description="What the agent's LLM would be given.")
+    execution_id: UUID | None = None
+    request_sent: RequestSent | None = None
+    response_received: ResponseReceived | None = None

@@ -1,9 +1,9 @@
-import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import pydantic
+from asgiref.sync import async_to_sync
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,7 +14,16 @@ from agents.services import tool_ids_remove_from_agents
 from parley.errors import Conflict, InvalidInput, invalid_input_from_errors
 from teams.models import Team
 
-from .models import Tool
+from .execution import (
+    BODY_METHODS,
+    Problem,
+    ToolRun,
+    arguments_problems,
+    tool_execute,
+    url_with_query,
+    webhook_payload,
+)
+from .models import ExecutionOutcome, ExecutionSource, Tool, ToolExecution
 from .spec import (
     REDACTED,
     ToolSpec,
@@ -158,7 +167,6 @@ def tool_create_from_document(*, team: Team, actor: Actor, document: dict[str, A
 # The sample call: what Parley would send the webhook, with example values from the schema.
 
 SAMPLE_NESTING = 8  # deeper schemas (or $ref cycles) end in null rather than recurse forever
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 @dataclass(frozen=True)
@@ -224,14 +232,6 @@ def _example(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
     return {"boolean": True, "null": None}.get(kind, "example")
 
 
-def _query_value(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
 def tool_sample_call(
     *, tool_id: str, name: str, method: str, server_url: str, parameters_schema: dict[str, Any]
 ) -> SampleCall:
@@ -242,10 +242,77 @@ def tool_sample_call(
     if not isinstance(parameters, dict):
         parameters = {}
     if method in BODY_METHODS:
-        body = {"tool_id": tool_id, "tool_name": name, "parameters": parameters, "session": None}
+        body = webhook_payload(tool_id=tool_id, tool_name=name, parameters=parameters, session=None)
         return SampleCall(method=method, url=server_url, body=body)
-    query = urlencode({key: _query_value(value) for key, value in parameters.items()})
-    separator = "&" if "?" in server_url else "?"
-    return SampleCall(
-        method=method, url=server_url + (separator + query if query else ""), body=None
+    return SampleCall(method=method, url=url_with_query(server_url, parameters), body=None)
+
+
+def _validation_summary(problems: list[Problem], strict: bool) -> tuple[str, str]:
+    if not problems:
+        return "valid", "The parameters are valid."
+    listed = "; ".join(f"{p.field} {p.message}" for p in problems)
+    if strict:
+        return "invalid", f"The parameters are not valid: {listed}."
+    return "warnings", (
+        f"The parameters do not match the schema ({listed}), but strict_params is off, "
+        "so the webhook is called with them anyway."
     )
+
+
+def _test_message(run: ToolRun) -> str:
+    execution = run.execution
+    if execution.outcome == ExecutionOutcome.INVALID_ARGUMENTS:
+        return "The webhook was not called. " + execution.error.removeprefix("Error: ")
+    if run.delivery is None or run.delivery.error is None:
+        return (
+            f"The webhook answered {execution.status_code} "
+            f"{(execution.response or {}).get('status_text', '')} in {execution.duration_ms} ms."
+        )
+    return f"The call failed: {execution.error}."
+
+
+def tool_test(*, tool: Tool, parameters: Any, validate_only: bool = False) -> dict[str, Any]:
+    """Check the parameters against the tool's schema and, unless `validate_only`, call the
+    webhook now (async tools too), recording the call. The report has the shape of iwy's
+    POST /tool/{id}/test: success, message, validation, request_sent, response_received."""
+    problems = arguments_problems(tool, parameters)
+    validation, said = _validation_summary(problems, tool.strict_params)
+    report: dict[str, Any] = {
+        "validation": validation,
+        "validation_errors": [{"field": p.field, "message": p.message} for p in problems],
+        "tool": {"id": str(tool.id), "name": tool.name},
+    }
+    if validate_only:
+        usable = validation != "invalid" and isinstance(parameters, dict)
+        return report | {
+            "success": usable,
+            "execution_time_ms": 0,
+            "message": said + " The webhook was not called (validate_only).",
+        }
+    run = async_to_sync(tool_execute)(tool=tool, arguments=parameters, source=ExecutionSource.TEST)
+    execution = run.execution
+    return report | {
+        "success": execution.outcome == ExecutionOutcome.SUCCESS,
+        "execution_time_ms": execution.duration_ms or 0,
+        "message": _test_message(run),
+        "outcome": execution.outcome,
+        "result": run.result,
+        "execution_id": str(execution.id),
+        "request_sent": execution.request or None,
+        "response_received": execution.response,
+    }
+
+
+def tool_executions_prune(*, older_than: datetime, batch: int = 1000) -> int:
+    """Delete the records of tool calls started before `older_than`, a batch at a time so a
+    large backlog never holds one long transaction. Returns how many were deleted."""
+    deleted = 0
+    while True:
+        ids = list(
+            ToolExecution.objects.filter(started_at__lt=older_than).values_list("id", flat=True)[
+                :batch
+            ]
+        )
+        if not ids:
+            return deleted
+        deleted += ToolExecution.objects.filter(id__in=ids).delete()[0]

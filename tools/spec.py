@@ -1,5 +1,7 @@
 """What makes a tool definition valid, shared by the API, the dashboard and the services."""
 
+import base64
+import binascii
 from typing import Annotated, Any, Literal
 
 from jsonschema import SchemaError
@@ -40,6 +42,31 @@ def _one_line(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError("contains a line break, which cannot be sent in an HTTP header")
     return value
+
+
+STANDARD_WEBHOOKS_PREFIX = "whsec_"
+STANDARD_WEBHOOKS_FORMAT = (
+    "must be a Standard Webhooks secret: whsec_ followed by 24 to 64 random bytes in base64, "
+    'as made by: python -c "import base64, secrets; '
+    "print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())\""
+)
+
+
+def webhook_secret_key(secret: str) -> bytes:
+    """The signing key a Standard Webhooks secret stands for."""
+    return base64.b64decode(secret.removeprefix(STANDARD_WEBHOOKS_PREFIX), validate=True)
+
+
+def _webhook_secret(secret: str) -> str:
+    if secret == REDACTED:  # a stored secret kept; the services refuse it if there is none
+        return secret
+    try:
+        key = webhook_secret_key(secret)
+    except binascii.Error:
+        raise ValueError(STANDARD_WEBHOOKS_FORMAT) from None
+    if not 24 <= len(key) <= 64:
+        raise ValueError(STANDARD_WEBHOOKS_FORMAT)
+    return secret
 
 
 def _headers(headers: dict[str, str]) -> dict[str, str]:
@@ -93,7 +120,7 @@ class HmacAuth(_Auth):
     """Standard Webhooks signatures (webhook-id, webhook-timestamp, webhook-signature)."""
 
     type: Literal["hmac"]
-    secret: Secret
+    secret: Annotated[Secret, AfterValidator(_webhook_secret)]
 
 
 def _empty_is_none(value: Any) -> Any:

@@ -140,6 +140,19 @@ API_PAGE_SIZE_MAX = 100
 NINJA_PAGINATION_PER_PAGE = 20
 NINJA_PAGINATION_CLASS = "config.pagination.BoundedLimitOffset"
 
+# Outbound requests to user-supplied URLs (tool webhooks), made only through parley.outbound.
+# Hosts and networks exempt from the private-address checks, e.g. "10.20.0.0/16,crm.internal".
+OUTBOUND_ALLOWED_NETWORKS: list[str] = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+OUTBOUND_REQUIRE_HTTPS = env.bool("OUTBOUND_REQUIRE_HTTPS", default=False)
+OUTBOUND_MAX_REDIRECTS = env.int("OUTBOUND_MAX_REDIRECTS", default=3)
+# A webhook's reply is read up to this size; a larger one is discarded as an error.
+OUTBOUND_MAX_BODY_BYTES = env.int("OUTBOUND_MAX_BODY_BYTES", default=1024 * 1024)
+# What an agent's LLM is given of a tool's reply; longer replies are cut, saying so.
+TOOL_RESULT_MAX_CHARS = env.int("TOOL_RESULT_MAX_CHARS", default=16_000)
+# Each recorded tool call keeps at most this much of its request and response bodies.
+TOOL_RECORD_BODY_MAX_CHARS = env.int("TOOL_RECORD_BODY_MAX_CHARS", default=16_000)
+TOOL_EXECUTION_RETENTION = timedelta(days=env.int("TOOL_EXECUTION_RETENTION_DAYS", default=30))
+
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
@@ -154,6 +167,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agents.tasks.sweep_expired_agents",
         "schedule": crontab(minute="*/5"),
     },
+    "prune-tool-executions": {
+        "task": "tools.tasks.prune_tool_executions",
+        "schedule": crontab(minute=17),
+    },
 }
 # Expired single-use agents stop working at once; the sweep deletes them after this long.
 SINGLE_USE_AGENT_RETENTION = timedelta(days=env.int("SINGLE_USE_AGENT_RETENTION_DAYS", default=30))
@@ -163,6 +180,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # httpx logs every request's full URL at INFO, and a tool's URL may carry a key.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
 if not DEBUG:

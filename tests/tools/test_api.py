@@ -204,7 +204,11 @@ AUTH_CONFIGS = [
         "header_value",
         "hv-secret-1234",
     ),
-    ({"type": "hmac", "secret": "whsec-secret-1234"}, "secret", "whsec-secret-1234"),
+    (
+        {"type": "hmac", "secret": "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
+        "secret",
+        "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    ),
 ]
 
 
@@ -484,6 +488,8 @@ def test_bad_header_names_are_400(api: Client, name: str) -> None:
         {"type": "header", "header_value": "v"},
         {"type": "header", "header_name": "X Auth", "header_value": "v"},
         {"type": "hmac"},
+        {"type": "hmac", "secret": "not-a-standard-webhooks-secret"},
+        {"type": "hmac", "secret": "whsec_c2hvcnQ="},
         {"type": "bearer", "token": "t", "extra": 1},
     ],
 )

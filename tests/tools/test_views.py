@@ -192,7 +192,13 @@ def test_a_member_creates_a_tool_with_secrets_stored_encrypted(cast: Cast) -> No
             {"auth_type": "header", "auth_header_name": "X-Sig", "auth_header_value": "v-1"},
             {"type": "header", "header_name": "X-Sig", "header_value": "v-1"},
         ),
-        ({"auth_type": "hmac", "auth_secret": "whsec-1"}, {"type": "hmac", "secret": "whsec-1"}),
+        (
+            {
+                "auth_type": "hmac",
+                "auth_secret": "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            },
+            {"type": "hmac", "secret": "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
+        ),
     ],
 )
 def test_each_auth_type_keeps_only_the_fields_it_needs(
