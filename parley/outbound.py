@@ -225,8 +225,22 @@ def _content(body: bytes, content_type: str, charset: str | None) -> Any:
     return text
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and everything under it: causes, contexts, and the members of groups."""
+    found, todo = [], [exc]
+    while todo and len(found) < 50:
+        current = todo.pop()
+        found.append(current)
+        todo += [e for e in (current.__cause__, current.__context__) if e is not None]
+        if isinstance(current, BaseExceptionGroup):
+            todo += list(current.exceptions)
+    return found
+
+
 def _connect_error(exc: httpx.ConnectError, url: httpx.URL) -> OutboundError:
-    detail = str(exc)
+    detail = " ".join(str(e) for e in _causes(exc))
+    if any(isinstance(e, ConnectionRefusedError) for e in _causes(exc)):
+        detail += " refused"
     where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
     if "CERTIFICATE_VERIFY_FAILED" in detail or "certificate" in detail.lower():
         return OutboundError(
@@ -236,7 +250,7 @@ def _connect_error(exc: httpx.ConnectError, url: httpx.URL) -> OutboundError:
         return OutboundError(Outcome.UNREACHABLE, f"{where} refused the connection", True)
     if "name or service" in detail.lower() or "nodename" in detail.lower():
         return OutboundError(Outcome.DNS_ERROR, f"the host {url.host} could not be found", True)
-    return OutboundError(Outcome.UNREACHABLE, f"could not connect to {where} ({detail})", True)
+    return OutboundError(Outcome.UNREACHABLE, f"could not connect to {where} ({exc})", True)
 
 
 def _error_from(exc: Exception, url: httpx.URL, policy: Policy) -> OutboundError:
@@ -323,15 +337,19 @@ class OutboundClient:
         delivery.body = b"".join(chunks)
         delivery.content = _content(delivery.body, delivery.content_type, response.charset_encoding)
 
-    def _next_hop(self, response: httpx.Response, request: httpx.Request) -> httpx.Request:
+    def _next_hop(
+        self, response: httpx.Response, request: httpx.Request, given: frozenset[str]
+    ) -> httpx.Request:
+        """The redirect's request. To another origin, the caller's own headers stay behind."""
         hop = response.next_request or request
         if hop.url.scheme != request.url.scheme or hop.url.netloc != request.url.netloc:
-            for name in list(hop.headers):
-                if name.lower() not in HEADERS_KEPT_ACROSS_ORIGINS:
-                    del hop.headers[name]
+            for name in given - HEADERS_KEPT_ACROSS_ORIGINS:
+                hop.headers.pop(name, None)
         return hop
 
-    async def _exchange(self, request: httpx.Request, delivery: Delivery) -> None:
+    async def _exchange(
+        self, request: httpx.Request, delivery: Delivery, given: frozenset[str]
+    ) -> None:
         for hop in range(self.policy.max_redirects + 1):
             await self._check(request.url)
             delivery.method, delivery.url = request.method, str(request.url)
@@ -349,7 +367,7 @@ class OutboundClient:
                         Outcome.TOO_MANY_REDIRECTS,
                         f"the webhook redirected more than {self.policy.max_redirects} times",
                     )
-                request = self._next_hop(response, request)
+                request = self._next_hop(response, request, given)
                 delivery.redirects.append(str(request.url))
             finally:
                 await response.aclose()
@@ -369,7 +387,8 @@ class OutboundClient:
                 timeout=httpx.Timeout(timeout),
             )
             async with asyncio.timeout(timeout):
-                await self._exchange(request, delivery)
+                given = frozenset(name.lower() for name in outbound.headers)
+                await self._exchange(request, delivery, given)
         except (TimeoutError, httpx.TimeoutException):
             delivery.error = OutboundError(
                 Outcome.TIMEOUT, f"no complete reply within {timeout:g} seconds", True

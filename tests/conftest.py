@@ -1,9 +1,12 @@
 """The fixed cast: a team with an owner, a member and a viewer, and an outsider in another team."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.test import Client
+from pytest_httpserver import HTTPServer
 
 from teams.models import ApiKey, ApiKeyScope, Role, Team, User
 
@@ -70,3 +73,20 @@ def signed_in(user: User) -> Client:
 @pytest.fixture
 def user_factory() -> type[UserFactory]:
     return UserFactory
+
+
+@pytest.fixture(scope="session")
+def _receiver_server() -> Iterator[HTTPServer]:
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver(_receiver_server: HTTPServer, settings: Any) -> Iterator[HTTPServer]:
+    """A webhook receiver on 127.0.0.1, which the operator's allow-list lets Parley call (loopback
+    is refused otherwise). Threaded, so a slow handler does not hold up the next request."""
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    yield _receiver_server
+    _receiver_server.clear()

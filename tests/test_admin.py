@@ -9,6 +9,7 @@ from sessions.models import EventKind, SessionType
 from sessions.services import session_create, session_event_append
 from tests.conftest import Cast, signed_in
 from tests.factories import AgentFactory, ToolFactory, UserFactory
+from tools.models import ExecutionOutcome, ExecutionSource, ToolExecution
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +38,12 @@ ROWS: dict[str, Callable[[Cast], Any]] = {
         agent=AgentFactory(team=cast.team, name="Support bot"), type=SessionType.VOICE
     ),
     "conversations_sessionevent": _session_event,
+    "tools_toolexecution": lambda cast: ToolExecution.objects.create(
+        team=cast.team,
+        tool_name="get_weather",
+        source=ExecutionSource.TEST,
+        outcome=ExecutionOutcome.SUCCESS,
+    ),
 }
 # What to type in the search box to find that row.
 SEARCH: dict[str, Callable[[Any], str]] = {
@@ -48,6 +55,7 @@ SEARCH: dict[str, Callable[[Any], str]] = {
     "tools_tool": lambda tool: tool.name,
     "conversations_session": lambda session: session.agent_name,
     "conversations_sessionevent": lambda event: str(event.session_id),
+    "tools_toolexecution": lambda execution: execution.tool_name,
 }
 
 

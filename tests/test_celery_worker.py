@@ -5,17 +5,22 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from pytest_httpserver import HTTPServer
 
 from agents.models import Agent, AgentKind
 from agents.tasks import sweep_expired_agents
 from config.celery import app
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, SessionFactory, ToolFactory
+from tools.execution import tool_execute
+from tools.models import ExecutionOutcome, ToolExecution
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -34,7 +39,11 @@ def worker() -> subprocess.Popen:
         f"postgres://{test_db['USER']}:{test_db['PASSWORD'] or ''}@{test_db['HOST']}:"
         f"{test_db['PORT']}/{test_db['NAME']}"
     )
-    env = os.environ | {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.base"}
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",  # the test's webhook receiver
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", "celery"],
         env=env,
@@ -46,17 +55,40 @@ def worker() -> subprocess.Popen:
     proc.wait(timeout=20)
 
 
-def test_a_real_worker_sweeps_expired_agents(worker: subprocess.Popen) -> None:
+@pytest.fixture
+def queued() -> Iterator[None]:
+    """Tasks go to the broker instead of running in the test."""
+    app.conf.task_always_eager = False
+    yield
+    app.conf.task_always_eager = True
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"the worker did not {what} within 30 s"
+        time.sleep(0.2)
+
+
+def test_a_real_worker_sweeps_expired_agents(worker: subprocess.Popen, queued: None) -> None:
     old = AgentFactory(
         kind=AgentKind.SINGLE_USE,
         expires_at=timezone.now() - settings.SINGLE_USE_AGENT_RETENTION - timedelta(hours=1),
     )
-    app.conf.task_always_eager = False
-    try:
-        sweep_expired_agents.delay()
-    finally:
-        app.conf.task_always_eager = True
-    deadline = time.monotonic() + 30
-    while Agent.objects.filter(id=old.id).exists():
-        assert time.monotonic() < deadline, "the worker did not run the task within 30 s"
-        time.sleep(0.2)
+    sweep_expired_agents.delay()
+    wait_for(lambda: not Agent.objects.filter(id=old.id).exists(), "run the sweep")
+
+
+def test_a_real_worker_makes_an_async_tools_call_and_records_it(
+    worker: subprocess.Popen, queued: None, receiver: HTTPServer
+) -> None:
+    receiver.expect_request("/hook", method="POST").respond_with_json({"ticket": "T-1"})
+    tool = ToolFactory(name="open_ticket", server_url=receiver.url_for("/hook"), is_async=True)
+    session = SessionFactory(team=tool.team)
+    run = async_to_sync(tool_execute)(tool=tool, arguments={"city": "Paris"}, session=session)
+    assert run.execution.outcome == ExecutionOutcome.PENDING
+    record = ToolExecution.objects.filter(id=run.execution.id)
+    wait_for(lambda: record.filter(outcome=ExecutionOutcome.SUCCESS).exists(), "make the call")
+    assert receiver.log[0][0].get_json()["session"]["id"] == str(session.id)
+    assert record.get().response["body"] == {"ticket": "T-1"}
+    assert session.events.filter(kind="tool_call", data__outcome="success").exists()
