@@ -14,3 +14,6 @@ workers = env.int("WEB_WORKERS", default=2)
 worker_class = "sync"
 # The access log has the request line, status and user agent, never the API-key headers.
 accesslog = "-" if env.bool("ACCESS_LOG", default=True) else None
+# A tool test waits for the webhook for up to the tool's timeout (at most 300 s); a worker
+# killed before that would answer 502 and leave no record of the call.
+timeout = env.int("WEB_TIMEOUT", default=330)

@@ -227,7 +227,8 @@ def _content(body: bytes, content_type: str, charset: str | None) -> Any:
 
 def _causes(exc: BaseException) -> list[BaseException]:
     """The exception and everything under it: causes, contexts, and the members of groups."""
-    found, todo = [], [exc]
+    found: list[BaseException] = []
+    todo = [exc]
     while todo and len(found) < 50:
         current = todo.pop()
         found.append(current)

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -67,6 +68,7 @@ class TimelineEntry:
     arguments: str = ""  # formatted JSON
     result: str = ""
     details: str = ""  # kinds shown as data: formatted JSON
+    call_url: str = ""  # tool calls: the recorded request and reply, when the record is named
 
 
 # The timings each kind may carry in its data, in milliseconds, and what to call them.
@@ -76,6 +78,14 @@ TIMINGS: dict[str, list[tuple[str, str]]] = {
 }
 # Kinds the timeline lays out field by field; the others also show their data as JSON.
 LAID_OUT = {EventKind.MESSAGE, EventKind.STATUS_CHANGE, EventKind.TOOL_CALL}
+
+
+def _call_url(data: dict[str, Any]) -> str:
+    try:
+        ids = [UUID(str(data["tool_id"])), UUID(str(data["execution_id"]))]
+    except (KeyError, ValueError):
+        return ""
+    return reverse("tools:execution", args=ids)
 
 
 def _timeline_entry(event: SessionEvent, session: Session) -> TimelineEntry:
@@ -93,6 +103,7 @@ def _timeline_entry(event: SessionEvent, session: Session) -> TimelineEntry:
         arguments=_pretty(data["arguments"]) if tool_call and "arguments" in data else "",
         result=_pretty(data["result"]) if tool_call and "result" in data else "",
         details="" if event.kind in LAID_OUT else _pretty(data),
+        call_url=_call_url(data) if tool_call else "",
     )
 
 

@@ -11,7 +11,15 @@ from django import forms
 from parley.errors import Conflict, ParleyError, invalid_input_from_errors
 
 from .models import HttpMethod, Tool
-from .spec import FUNCTION_NAME, HEADER_NAME, PUBLIC_HEADERS, REDACTED, ParametersSchema, ToolSpec
+from .spec import (
+    FUNCTION_NAME,
+    HEADER_NAME,
+    PUBLIC_HEADERS,
+    REDACTED,
+    STANDARD_WEBHOOKS_PREFIX,
+    ParametersSchema,
+    ToolSpec,
+)
 
 STORED = "•••••• stored — leave blank to keep"
 NOT_SHOWN = "secret not shown again — type it once more"
@@ -35,6 +43,12 @@ AUTH_TYPES = [
     ("header", "API key in a header"),
     ("hmac", "HMAC signature (Standard Webhooks)"),
 ]
+# The rule is tools.spec.STANDARD_WEBHOOKS_FORMAT's; this says it for people, with markup.
+SIGNING_SECRET_HELP = (
+    f"A Standard Webhooks secret: <code>{STANDARD_WEBHOOKS_PREFIX}</code> followed by the base64 "
+    "of 24 to 64 random bytes. Parley signs each call with it (the webhook-signature header) "
+    "and your server checks the signature with the same secret."
+)
 _parameters_schema = pydantic.TypeAdapter(ParametersSchema)
 
 
@@ -46,33 +60,57 @@ def schema_text(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2)
 
 
-def _secret_field(label: str) -> forms.CharField:
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _secret_field(label: str, help_text: str = "") -> forms.CharField:
     """Rendered empty, always: PasswordInput never sends a value back to the browser."""
     return forms.CharField(
-        label=label, required=False, widget=forms.PasswordInput, help_text=MASKED_HELP
+        label=label,
+        required=False,
+        widget=forms.PasswordInput,
+        help_text=f"{help_text} {MASKED_HELP}".strip(),
     )
 
 
-class ParametersSchemaField(forms.CharField):
-    """A JSON Schema typed as text, held to the same rules as ToolSpec's parameters_schema.
-    Blank means a tool without parameters."""
+class JSONObjectField(forms.CharField):
+    """A JSON object typed as text; blank means `blank`. NaN and Infinity are refused: they are
+    not JSON, and no webhook could read them."""
 
-    widget = forms.Textarea(attrs={"rows": 16, "spellcheck": "false", "autocapitalize": "off"})
+    widget = forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "autocapitalize": "off"})
+    blank: dict[str, Any] = {}
+    not_an_object = 'This must be a JSON object, such as {"city": "Paris"}.'
 
     def to_python(self, value: Any) -> dict[str, Any]:  # type: ignore[override]
         text = super().to_python(value)
         if not text:
-            return dict(NO_PARAMETERS)
+            return dict(self.blank)
         try:
-            schema = json.loads(text)
+            parsed = json.loads(text, parse_constant=_not_json)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(
                 f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             ) from exc
-        if not isinstance(schema, dict):
-            raise forms.ValidationError(
-                'The schema must be a JSON object, such as {"type": "object", "properties": {}}.'
-            )
+        except (ValueError, RecursionError) as exc:
+            raise forms.ValidationError(f"This is not valid JSON: {exc}.") from exc
+        if not isinstance(parsed, dict):
+            raise forms.ValidationError(self.not_an_object)
+        return parsed
+
+
+class ParametersSchemaField(JSONObjectField):
+    """A JSON Schema typed as text, held to the same rules as ToolSpec's parameters_schema.
+    Blank means a tool without parameters."""
+
+    widget = forms.Textarea(attrs={"rows": 16, "spellcheck": "false", "autocapitalize": "off"})
+    blank = NO_PARAMETERS
+    not_an_object = (
+        'The schema must be a JSON object, such as {"type": "object", "properties": {}}.'
+    )
+
+    def to_python(self, value: Any) -> dict[str, Any]:  # type: ignore[override]
+        schema = super().to_python(value)
         try:
             return _parameters_schema.validate_python(schema)
         except pydantic.ValidationError as exc:
@@ -156,7 +194,7 @@ class ToolForm(forms.Form):
     auth_password = _secret_field("Password")
     auth_header_name = forms.CharField(label="Header name", required=False, max_length=100)
     auth_header_value = _secret_field("Header value")
-    auth_secret = _secret_field("Signing secret")
+    auth_secret = _secret_field("Signing secret", SIGNING_SECRET_HELP)
     timeout_seconds = forms.IntegerField(
         label="Timeout (seconds)",
         min_value=1,
@@ -294,3 +332,16 @@ class SchemaCheckForm(forms.Form):
     name = forms.CharField(required=False)
     method = forms.ChoiceField(choices=HttpMethod.choices, required=False)
     server_url = forms.CharField(required=False)
+
+
+class ToolTestForm(forms.Form):
+    """The tool page's test: parameters as the LLM would send them, and whether to call."""
+
+    parameters = JSONObjectField(
+        required=False,
+        help_text="A JSON object, as the LLM would send it. Starts with example values from "
+        "the schema.",
+    )
+    validate_only = forms.BooleanField(
+        label="Validate only: check the parameters, do not call the webhook", required=False
+    )

@@ -232,15 +232,20 @@ def _example(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
     return {"boolean": True, "null": None}.get(kind, "example")
 
 
+def tool_example_parameters(*, parameters_schema: dict[str, Any]) -> dict[str, Any]:
+    """Example values for the parameters the schema describes: its own examples, defaults,
+    consts or enums where it gives them, else a plain value of each type."""
+    parameters = _example(parameters_schema, parameters_schema)
+    return parameters if isinstance(parameters, dict) else {}
+
+
 def tool_sample_call(
     *, tool_id: str, name: str, method: str, server_url: str, parameters_schema: dict[str, Any]
 ) -> SampleCall:
     """The request Parley would send for this tool, parameters filled with example values: a JSON
     body {tool_id, tool_name, parameters, session} for POST, PUT and PATCH; for GET and DELETE,
     the parameters in the query string (objects and arrays as compact JSON)."""
-    parameters = _example(parameters_schema, parameters_schema)
-    if not isinstance(parameters, dict):
-        parameters = {}
+    parameters = tool_example_parameters(parameters_schema=parameters_schema)
     if method in BODY_METHODS:
         body = webhook_payload(tool_id=tool_id, tool_name=name, parameters=parameters, session=None)
         return SampleCall(method=method, url=server_url, body=body)

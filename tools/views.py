@@ -1,8 +1,10 @@
-"""Dashboard pages for tools: the list, one tool, its form (new and edit), delete, and the schema
-check the form's JSON Schema editor calls as someone types."""
+"""Dashboard pages for tools: the list, one tool (with its test panel and recent calls), one
+recorded call, the form (new and edit), delete, and the schema check the form's JSON Schema
+editor calls as someone types."""
 
 import json
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -11,19 +13,22 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from parley.errors import Conflict, InvalidInput, NotFound
 from teams.access import DashboardRequest, require_writer, team_required
 
 from . import selectors, services
-from .forms import SchemaCheckForm, ToolForm, schema_text
-from .models import HttpMethod, Tool
+from .forms import SchemaCheckForm, ToolForm, ToolTestForm, schema_text
+from .models import ExecutionOutcome, HttpMethod, Tool
 from .spec import REDACTED, headers_masked
 
 NEW_TOOL_ID = "(assigned when you save)"
 # What the sample call shows until the form has a name or server URL.
 SAMPLE_NAME, SAMPLE_URL = "your_tool", "https://hooks.example.com/your-tool"
+RECENT_CALLS = 20
+STATS_PERIOD = timedelta(days=7)
 
 
 def _tool_for(request: DashboardRequest, tool_id: UUID) -> Tool:
@@ -37,6 +42,77 @@ def _tool_for(request: DashboardRequest, tool_id: UUID) -> Tool:
 def _sample(sample: services.SampleCall) -> dict[str, Any]:
     body = json.dumps(sample.body, indent=2) if sample.body is not None else None
     return {"sample": sample, "sample_body": body}
+
+
+def _pretty(value: Any) -> str:
+    """A recorded JSON value for people: text as it came (a cut body is text), else indented."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _exchange(sent: dict[str, Any] | None, received: dict[str, Any] | None) -> dict[str, Any]:
+    """The request and response records (secrets already redacted), as tools/_exchange.html
+    shows them."""
+    payload = (sent or {}).get("payload")
+    body = (received or {}).get("body")
+    return {
+        "sent": sent,
+        "sent_payload": "" if payload is None else _pretty(payload),
+        "received": received,
+        "received_body": "" if body in (None, "") else _pretty(body),
+    }
+
+
+def _calls(tool: Tool) -> dict[str, Any]:
+    since = timezone.now() - STATS_PERIOD
+    return {
+        "executions": list(selectors.tool_executions_recent(tool=tool, limit=RECENT_CALLS)),
+        "stats": selectors.tool_execution_stats(tool=tool, since=since),
+        "stats_days": STATS_PERIOD.days,
+        "recent_limit": RECENT_CALLS,
+    }
+
+
+def _test_panel(form: ToolTestForm, report: dict[str, Any] | None) -> dict[str, Any]:
+    context: dict[str, Any] = {"test_form": form, "report": report}
+    if report is not None:
+        outcome = report.get("outcome")
+        context["outcome_label"] = ExecutionOutcome(outcome).label if outcome else ""
+        context |= _exchange(report.get("request_sent"), report.get("response_received"))
+    return context
+
+
+def _test_form(tool: Tool) -> ToolTestForm:
+    """Unbound, its parameters the same example values as the sample call's."""
+    example = services.tool_example_parameters(parameters_schema=tool.parameters_schema)
+    return ToolTestForm(initial={"parameters": json.dumps(example, indent=2)})
+
+
+def _detail_page(
+    request: DashboardRequest,
+    tool: Tool,
+    test_form: ToolTestForm | None = None,
+    report: dict[str, Any] | None = None,
+) -> HttpResponse:
+    masked = headers_masked(tool.headers or {})
+    context = {
+        "tool": tool,
+        "schema": schema_text(tool.parameters_schema),
+        "headers": [(name, None if value == REDACTED else value) for name, value in masked.items()],
+        "auth": tool.auth_config or {"type": "none"},
+    }
+    sample = services.tool_sample_call(
+        tool_id=str(tool.id),
+        name=tool.name,
+        method=tool.method,
+        server_url=tool.server_url,
+        parameters_schema=tool.parameters_schema,
+    )
+    context |= _sample(sample) | _calls(tool)
+    if request.membership.can_write:
+        context |= _test_panel(test_form or _test_form(tool), report)
+    return render(request, "tools/detail.html", context)
 
 
 def _schema_check(data: Mapping[str, Any], tool_id: str) -> dict[str, Any]:
@@ -104,22 +180,45 @@ def tool_create(request: DashboardRequest) -> HttpResponse:
 @require_GET
 @team_required
 def tool_detail(request: DashboardRequest, tool_id: UUID) -> HttpResponse:
+    return _detail_page(request, _tool_for(request, tool_id))
+
+
+@require_POST
+@team_required
+def tool_test(request: DashboardRequest, tool_id: UUID) -> HttpResponse:
+    """Check the parameters typed on the tool page and, unless "Validate only", call the webhook.
+    Writers only: it calls the webhook for real. HTMX gets the panel and, out of band, the recent
+    calls with the new one; without JavaScript the whole page comes back with the result."""
     tool = _tool_for(request, tool_id)
-    masked = headers_masked(tool.headers or {})
-    context = {
-        "tool": tool,
-        "schema": schema_text(tool.parameters_schema),
-        "headers": [(name, None if value == REDACTED else value) for name, value in masked.items()],
-        "auth": tool.auth_config or {"type": "none"},
-    }
-    sample = services.tool_sample_call(
-        tool_id=str(tool.id),
-        name=tool.name,
-        method=tool.method,
-        server_url=tool.server_url,
-        parameters_schema=tool.parameters_schema,
-    )
-    return render(request, "tools/detail.html", context | _sample(sample))
+    require_writer(request)
+    form = ToolTestForm(request.POST)
+    report = None
+    if form.is_valid():
+        report = services.tool_test(
+            tool=tool,
+            parameters=form.cleaned_data["parameters"],
+            validate_only=form.cleaned_data["validate_only"],
+        )
+    if not request.htmx:
+        return _detail_page(request, tool, test_form=form, report=report)
+    context = {"tool": tool} | _test_panel(form, report)
+    if report and report.get("execution_id"):  # a recorded call: the list gains a row
+        context |= {"oob": True} | _calls(tool)
+    return render(request, "tools/detail.html#tested", context)
+
+
+@require_GET
+@team_required
+def tool_execution(request: DashboardRequest, tool_id: UUID, execution_id: UUID) -> HttpResponse:
+    """One recorded call of the tool. A call of another tool is a 404, even in the same team."""
+    tool = _tool_for(request, tool_id)
+    try:
+        execution = selectors.tool_execution_get(tool=tool, execution_id=execution_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+    context = {"tool": tool, "execution": execution, "arguments": _pretty(execution.arguments)}
+    context |= _exchange(execution.request or None, execution.response)
+    return render(request, "tools/execution.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,11 +1,15 @@
+import base64
+import json
 import re
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from pytest_httpserver import HTTPServer
 
 from teams.models import Role
 from tests.factories import MembershipFactory, ToolFactory
-from tools.models import Tool
+from tools.models import Tool, ToolExecution
 
 from .conftest import has_horizontal_scroll, screenshot, sign_in
 
@@ -129,6 +133,8 @@ def test_a_viewer_sees_no_edit_controls(page: Page) -> None:
     expect(page.get_by_role("link", name="New tool")).to_have_count(0)
     page.get_by_role("link", name="lookup_order").click()
     expect(page.locator("#test-tool")).to_contain_text("Test tool")
+    expect(page.locator("#test-tool")).to_contain_text("Your role is viewer")
+    expect(page.get_by_role("button", name="Send test")).to_have_count(0)
     expect(page.get_by_role("link", name="Edit tool")).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile("Delete"))).to_have_count(0)
     expect(page.get_by_text("Delete this tool")).to_have_count(0)
@@ -199,3 +205,115 @@ def test_screenshot_of_a_tool_with_headers_and_bearer_auth(page: Page) -> None:
     assert "hdr-secret" not in page.content()
     assert "tok-secret" not in page.content()
     screenshot(page, "tool-edit")
+
+
+def test_a_generated_signing_secret_is_shown_once_and_saved(page: Page) -> None:
+    member = MembershipFactory(role=Role.MEMBER)
+    tool = ToolFactory(team=member.team, name="get_weather")
+    sign_in(page, member.user.email)
+    page.goto(f"/tools/{tool.id}/edit/")
+    expect(page.get_by_role("button", name="Generate a secret")).to_be_hidden()
+    page.get_by_label("Type").select_option("hmac")
+    expect(
+        page.get_by_text("whsec_ followed by the base64 of 24 to 64 random bytes")
+    ).to_be_visible()
+    page.get_by_role("button", name="Generate a secret").click()
+    secret = page.get_by_label("Signing secret")
+    expect(secret).to_be_focused()
+    expect(secret).to_have_attribute("type", "text")  # to be copied now
+    expect(page.get_by_text("Copy it into your server's configuration now")).to_be_visible()
+    value = secret.input_value()
+    assert value.startswith("whsec_")
+    assert len(base64.b64decode(value.removeprefix("whsec_"), validate=True)) == 32
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#toasts")).to_contain_text("Saved the tool")
+    tool.refresh_from_db()
+    assert tool.auth_config == {"type": "hmac", "secret": value}
+    assert value not in page.content()
+
+
+# The test panel, against a webhook on this machine (tests/conftest.py's `receiver`).
+
+
+def payloads_for(receiver: HTTPServer, tool: Tool) -> list[dict[str, Any]]:
+    """What the tool's webhook was sent. The receiver is shared, and a slow reply to an earlier
+    test may still land in its log."""
+    bodies = [json.loads(request.get_data()) for request, _ in receiver.log if request.is_json]
+    return [body for body in bodies if body.get("tool_id") == str(tool.id)]
+
+
+def test_a_member_edits_the_parameters_sends_a_test_and_sees_the_call(
+    page: Page, receiver: HTTPServer
+) -> None:
+    receiver.expect_request("/weather", method="POST").respond_with_json(
+        {"city": "Oslo", "temperature_c": -2, "sky": "light snow", "forecast_days": 2}
+    )
+    member = MembershipFactory(role=Role.MEMBER)
+    tool = ToolFactory(
+        team=member.team,
+        name="get_weather",
+        description="Looks up the current weather and a short forecast for a city.",
+        server_url=receiver.url_for("/weather"),
+        parameters_schema=WEATHER_SCHEMA,
+        headers={"X-Api-Key": "hdr-secret", "Accept": "application/json"},
+        auth_config={"type": "bearer", "token": "tok-secret"},
+    )
+    sign_in(page, member.user.email)
+    page.goto(f"/tools/{tool.id}/")
+    expect(page.locator("#recent-calls")).to_contain_text("No calls yet")
+    parameters = page.get_by_role("textbox", name="Parameters", exact=True)
+    expect(parameters).to_have_value(re.compile(r'"city": "example"'))
+    parameters.fill('{\n  "city": "Oslo",\n  "days": 2,\n  "units": "metric"\n}')
+    page.get_by_role("button", name="Send test").click()
+
+    expect(page.locator("#test-result")).to_contain_text("Success")
+    expect(page.locator("#test-result")).to_contain_text("The webhook answered 200 OK")
+    expect(page.locator("[data-response-body]")).to_contain_text('"sky": "light snow"')
+    expect(page.locator("[data-agent-result]")).to_contain_text('"temperature_c":-2')
+    expect(page.locator("[data-request-sent]")).to_contain_text("Authorization: [REDACTED]")
+    rows = page.locator("#recent-calls tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Success")
+    expect(rows.first).to_contain_text("Test")
+    expect(page.locator('[data-stat="calls"]')).to_have_text("1")
+    expect(page.locator('[data-stat="success-rate"]')).to_have_text("100%")
+    expect(parameters).to_have_value(re.compile(r'"city": "Oslo"'))  # kept for the next try
+    (payload,) = payloads_for(receiver, tool)
+    assert payload["parameters"] == {"city": "Oslo", "days": 2, "units": "metric"}
+    assert ToolExecution.objects.get().source == "test"
+    assert "hdr-secret" not in page.content()
+    assert "tok-secret" not in page.content()
+    screenshot(page, "tool-test")
+
+    rows.first.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Call of get_weather")
+    expect(page.locator("[data-arguments]")).to_contain_text('"units": "metric"')
+    expect(page.locator("[data-response-body]")).to_contain_text("light snow")
+
+
+def test_the_tool_page_with_a_test_result_and_a_call_page_fit_a_phone(
+    page: Page, receiver: HTTPServer
+) -> None:
+    long_word = "a-rather-long-value-without-any-spaces-" * 4
+    receiver.expect_request("/weather").respond_with_json(
+        {"summary": "light snow " * 40, "reference": long_word}
+    )
+    member = MembershipFactory(role=Role.MEMBER)
+    tool = ToolFactory(
+        team=member.team,
+        name="look_up_the_customers_most_recent_order_and_its_delivery_status",
+        server_url=receiver.url_for("/weather") + "?token-free-query=" + long_word,
+        parameters_schema=WEATHER_SCHEMA,
+    )
+    sign_in(page, member.user.email)
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(f"/tools/{tool.id}/")
+    page.get_by_role("button", name="Send test").click()
+    expect(page.locator("[data-response-body]")).to_contain_text(long_word)
+    expect(page.locator("#recent-calls tbody tr")).to_have_count(1)
+    assert not has_horizontal_scroll(page)
+    calls = page.locator("#recent-calls .table-wrap")
+    assert calls.evaluate("table => table.scrollWidth <= table.clientWidth")  # no inner scroll
+    page.locator("#recent-calls").get_by_role("link").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Call of")
+    assert not has_horizontal_scroll(page)

@@ -7,6 +7,7 @@ import ipaddress
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -25,7 +26,9 @@ def send(policy: Policy, request: OutboundRequest, timeout: float = 5) -> Any:
         async with OutboundClient(policy) as client:
             return await client.send(request, timeout=timeout)
 
-    return asyncio.run(go())
+    # In a thread of its own: a browser test earlier in the run may leave its loop in this one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 def get(policy: Policy, url: str, **kwargs: Any) -> Any:

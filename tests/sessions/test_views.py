@@ -377,6 +377,20 @@ def test_tool_call_arguments_are_formatted_json(viewer: Client, cast: Cast) -> N
     assert '{\n  "sky": "grey",\n  "temp_c": 4\n}' in html
 
 
+def test_a_recorded_tool_call_links_to_its_request_and_reply(viewer: Client, cast: Cast) -> None:
+    session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
+    tool_id, execution_id = uuid.uuid4(), uuid.uuid4()
+    data = {"tool_name": "get_weather", "tool_id": str(tool_id), "execution_id": str(execution_id)}
+    session_event_append(session=session, kind=EventKind.TOOL_CALL, data=data)
+    session_event_append(
+        session=session, kind=EventKind.TOOL_CALL, data={"tool_id": "x", "execution_id": 5}
+    )
+    html = viewer.get(detail_url(session)).content.decode()
+    url = reverse("tools:execution", args=[tool_id, execution_id])
+    assert html.count("Request and reply") == 1
+    assert f'href="{url}"' in html
+
+
 def test_event_data_is_escaped(viewer: Client, cast: Cast) -> None:
     session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
     session_event_append(

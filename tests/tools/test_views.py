@@ -1,17 +1,23 @@
-"""The dashboard's tool pages: list, new, detail, edit, delete, and the schema editor's check."""
+"""The dashboard's tool pages: list, new, detail (its test panel and recent calls), one recorded
+call, edit, delete, and the schema editor's check."""
 
 import json
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from django.utils import timezone
+from django.utils.html import escape
+from pytest_httpserver import HTTPServer
 
 from activity.models import ActivityEntry
 from tests.conftest import Cast, signed_in
-from tests.factories import ToolFactory
-from tools.models import Tool
+from tests.factories import SessionFactory, ToolFactory
+from tools.models import Tool, ToolExecution
 from tools.services import tool_sample_call
 
 pytestmark = pytest.mark.django_db
@@ -319,11 +325,28 @@ def test_the_detail_page_shows_the_tool_with_secrets_masked(cast: Cast) -> None:
     assert_no_secrets(response)
 
 
-def test_the_detail_page_holds_a_place_for_the_test_tool_panel(cast: Cast) -> None:
+def test_writers_get_the_test_form_filled_with_the_sample_parameters(cast: Cast) -> None:
+    tool = stored_tool(cast, parameters_schema=SCHEMA)
+    response = signed_in(cast.member).get(f"/tools/{tool.id}/")
+    page = html(response)
+    assert f'hx-post="/tools/{tool.id}/test/"' in page
+    assert f'action="/tools/{tool.id}/test/#test-tool"' in page  # without JavaScript too
+    textarea = re.search(r'<textarea name="parameters"[^>]*>(.*?)</textarea>', page, re.S)
+    assert textarea is not None
+    assert json.loads(textarea.group(1).replace("&quot;", '"')) == {"city": "example", "days": 0}
+    assert '<label for="id_parameters">Parameters</label>' in page
+    assert "Validate only" in page
+    assert "Send test" in page
+    assert_no_secrets(response)
+
+
+def test_viewers_see_a_note_instead_of_the_test_form(cast: Cast) -> None:
     tool = stored_tool(cast)
     page = html(signed_in(cast.viewer).get(f"/tools/{tool.id}/"))
     assert 'id="test-tool"' in page
-    assert "Coming soon" in page
+    assert "Your role is viewer" in page
+    assert "/test/" not in page
+    assert "Send test" not in page
 
 
 def test_writers_see_edit_and_delete_and_viewers_do_not(cast: Cast) -> None:
@@ -684,3 +707,379 @@ def test_a_query_is_added_to_one_the_url_already_has() -> None:
     )
     call = sample({"type": "object", "properties": {"a": {}}}, "GET", "https://h.example/t?v=1")
     assert call.url == "https://h.example/t?v=1&a=example"
+
+
+# The test panel: a real call to a webhook on this machine (tests/conftest.py's `receiver`).
+
+
+def tool_at(cast: Cast, receiver: HTTPServer, **fields: Any) -> Tool:
+    """A tool whose webhook is a path of its own on the shared receiver, where a slow reply to
+    an earlier test may still land."""
+    server_url = receiver.url_for(f"/weather/{uuid.uuid4().hex}")
+    return stored_tool(cast, **({"server_url": server_url, "parameters_schema": SCHEMA} | fields))
+
+
+def webhook(receiver: HTTPServer, tool: Tool) -> Any:
+    """The receiver's handler for the tool's webhook, to say how it answers."""
+    return receiver.expect_request(urlsplit(tool.server_url).path)
+
+
+def received(receiver: HTTPServer, tool: Tool) -> list[Any]:
+    """The requests the tool's webhook got."""
+    path = urlsplit(tool.server_url).path
+    return [request for request, _ in receiver.log if request.path == path]
+
+
+def send(client: Client, tool: Tool, *, htmx: bool = True, **data: Any) -> Any:
+    return client.post(f"/tools/{tool.id}/test/", data, **(HTMX if htmx else {}))
+
+
+def test_a_writer_sends_a_test_and_sees_the_webhooks_reply(
+    cast: Cast, receiver: HTTPServer
+) -> None:
+    tool = tool_at(cast, receiver)
+    webhook(receiver, tool).respond_with_json(
+        {"temperature": 21, "sky": "clear"}, headers={"X-Trace": "t-1"}
+    )
+    response = send(signed_in(cast.member), tool, parameters='{"city": "Paris", "days": 2}')
+    assert response.status_code == 200
+    page = html(response)
+    assert page.lstrip().startswith('<section id="test-tool"')  # the panel, not the page
+    assert ">Success<" in page
+    assert "The webhook answered 200 OK" in page
+    assert "200 OK</span>" in page
+    assert "x-trace: t-1" in page.lower()
+    assert "&quot;temperature&quot;: 21," in page  # the reply, pretty-printed
+    assert "Result given to the agent" in page
+    assert "{&quot;temperature&quot;:21,&quot;sky&quot;:&quot;clear&quot;}" in page  # as given
+    assert f"<code>{tool.server_url}</code>" in page
+    assert "&quot;city&quot;: &quot;Paris&quot;" in page  # the payload sent
+    assert "Content-Type: application/json" in page
+    assert "&quot;days&quot;: 2}</textarea>" in page  # what was typed stays in the form
+    (request,) = received(receiver, tool)
+    sent = json.loads(request.get_data())
+    assert sent["parameters"] == {"city": "Paris", "days": 2}
+    execution = ToolExecution.objects.get(tool=tool)
+    assert (execution.source, execution.outcome, execution.status_code) == ("test", "success", 200)
+    # The recent calls come along out of band, with the new call in them.
+    assert '<section id="recent-calls"' in page
+    assert 'hx-swap-oob="true"' in page
+    assert page.count(f"/tools/{tool.id}/calls/{execution.id}/") == 2  # its row and a link
+
+
+def test_a_failing_webhook_is_shown_as_a_failure_with_its_reply(
+    cast: Cast, receiver: HTTPServer
+) -> None:
+    tool = tool_at(cast, receiver)
+    webhook(receiver, tool).respond_with_data("upstream is down", status=502)
+    page = html(send(signed_in(cast.member), tool, parameters='{"city": "Paris"}'))
+    assert ">Failed<" in page
+    assert "HTTP error" in page
+    assert "The call failed" in page
+    assert "502 bad gateway</span>" in page.lower()
+    assert "upstream is down" in page
+    assert ToolExecution.objects.get().outcome == "http_error"
+
+
+def test_a_test_never_shows_the_tools_secrets(cast: Cast, receiver: HTTPServer) -> None:
+    # A careless webhook echoes the credentials it got back in its reply.
+    tool = tool_at(cast, receiver)
+    webhook(receiver, tool).respond_with_json({"got": [TOKEN, HEADER_SECRET]})
+    client = signed_in(cast.member)
+    response = send(client, tool, parameters='{"city": "Paris"}')
+    assert_no_secrets(response)
+    assert "Authorization: [REDACTED]" in html(response)
+    assert "X-Api-Key: [REDACTED]" in html(response)
+    delivered = received(receiver, tool)[0].headers
+    assert delivered["Authorization"] == f"Bearer {TOKEN}"  # sent, only never shown
+    assert delivered["X-Api-Key"] == HEADER_SECRET
+    execution = ToolExecution.objects.get()
+    assert_no_secrets(client.get(f"/tools/{tool.id}/calls/{execution.id}/"))
+    assert_no_secrets(client.get(f"/tools/{tool.id}/"))
+
+
+def test_without_javascript_the_result_comes_back_in_the_whole_page(
+    cast: Cast, receiver: HTTPServer
+) -> None:
+    tool = tool_at(cast, receiver)
+    webhook(receiver, tool).respond_with_data("sunny", content_type="text/plain")
+    response = send(signed_in(cast.member), tool, htmx=False, parameters='{"city": "Oslo"}')
+    assert response.status_code == 200
+    page = html(response)
+    assert "<html" in page
+    assert "Sample call" in page
+    assert ">Success<" in page
+    assert "sunny" in page
+    assert "&quot;city&quot;: &quot;Oslo&quot;}</textarea>" in page
+    assert "hx-swap-oob" not in page
+    execution = ToolExecution.objects.get()
+    assert f"/tools/{tool.id}/calls/{execution.id}/" in page  # in the recent calls already
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ('{"city": }', "This is not valid JSON: Expecting value (line 1, column 10)."),
+        ("[1, 2]", "This must be a JSON object"),
+        ('"Paris"', "This must be a JSON object"),
+        ('{"days": NaN}', "NaN is not a JSON value"),
+    ],
+)
+def test_parameters_that_are_not_a_json_object_are_refused_under_the_field(
+    cast: Cast, receiver: HTTPServer, typed: str, message: str
+) -> None:
+    tool = tool_at(cast, receiver)
+    response = send(signed_in(cast.member), tool, parameters=typed)
+    assert response.status_code == 200
+    assert message in field_errors(response, "parameters")
+    assert f"{escape(typed)}</textarea>" in html(response)  # kept as typed, to fix
+    assert 'id="test-result"' not in html(response)
+    assert received(receiver, tool) == []
+    assert not ToolExecution.objects.exists()
+
+
+def test_validate_only_checks_the_parameters_without_calling_the_webhook(
+    cast: Cast, receiver: HTTPServer
+) -> None:
+    tool = tool_at(cast, receiver)
+    response = send(
+        signed_in(cast.member), tool, parameters='{"city": "Paris"}', validate_only="on"
+    )
+    page = html(response)
+    assert ">Success<" in page
+    assert "The parameters are valid. The webhook was not called (validate_only)." in page
+    assert "The webhook was not called" in page
+    assert 'name="validate_only" id="id_validate_only" checked' in page
+    assert "hx-swap-oob" not in page  # nothing new to list
+    assert received(receiver, tool) == []
+    assert not ToolExecution.objects.exists()
+
+
+def test_strict_parameters_that_break_the_schema_are_listed_and_never_sent(
+    cast: Cast, receiver: HTTPServer
+) -> None:
+    tool = tool_at(cast, receiver, strict_params=True)
+    response = send(signed_in(cast.member), tool, parameters='{"days": "two", "colour": "red"}')
+    page = html(response)
+    assert ">Failed<" in page
+    assert "The parameters are not valid" in page
+    problems = re.search(r"<ul [^>]*data-validation-errors>(.*?)</ul>", page, re.S)
+    assert problems is not None
+    listed = problems.group(1)
+    assert "<code>parameters.city</code> is required" in listed
+    assert "<code>parameters.colour</code> is not a parameter of this tool" in listed
+    assert "<code>parameters.days</code> &#x27;two&#x27; is not of type" in listed
+    assert "The webhook was not called" in page
+    assert received(receiver, tool) == []
+    assert ToolExecution.objects.get().outcome == "invalid_arguments"
+
+
+def test_without_strict_parameters_the_problems_are_warnings_and_the_call_is_made(
+    cast: Cast, receiver: HTTPServer
+) -> None:
+    tool = tool_at(cast, receiver)
+    webhook(receiver, tool).respond_with_json({"ok": True})
+    page = html(send(signed_in(cast.member), tool, parameters='{"days": 3}'))
+    assert "The parameters do not match the schema" in page
+    assert "<code>parameters.city</code> is required" in page
+    assert ">Success<" in page
+    assert len(received(receiver, tool)) == 1
+
+
+def test_a_viewer_cannot_send_a_test(cast: Cast, receiver: HTTPServer) -> None:
+    tool = tool_at(cast, receiver)
+    assert send(signed_in(cast.viewer), tool, parameters='{"city": "Paris"}').status_code == 403
+    assert received(receiver, tool) == []
+    assert not ToolExecution.objects.exists()
+
+
+def test_an_outsider_cannot_test_another_teams_tool(cast: Cast, receiver: HTTPServer) -> None:
+    tool = tool_at(cast, receiver)
+    client = signed_in(cast.outsider)
+    assert send(client, tool, parameters='{"city": "Paris"}').status_code == 404
+    assert client.post(f"/tools/{uuid.uuid4()}/test/", {"parameters": "{}"}).status_code == 404
+    assert received(receiver, tool) == []
+
+
+def test_the_test_is_post_only(cast: Cast) -> None:
+    tool = stored_tool(cast)
+    assert signed_in(cast.owner).get(f"/tools/{tool.id}/test/").status_code == 405
+
+
+# Recent calls and their figures.
+
+
+def call(tool: Tool, ago: timedelta = timedelta(minutes=5), **fields: Any) -> ToolExecution:
+    """A recorded call of the tool, started `ago`."""
+    defaults = {
+        "team": tool.team,
+        "tool": tool,
+        "tool_name": tool.name,
+        "source": "agent",
+        "started_at": timezone.now() - ago,
+        "outcome": "success",
+        "status_code": 200,
+        "duration_ms": 100,
+    }
+    return ToolExecution.objects.create(**(defaults | fields))
+
+
+def stat(page: str, name: str) -> str:
+    found = re.search(rf'data-stat="{name}">(.*?)</dd>', page)
+    assert found is not None
+    return found.group(1)
+
+
+def test_recent_calls_list_each_call_and_the_weeks_figures(cast: Cast) -> None:
+    tool = stored_tool(cast)
+    for minutes, duration in enumerate([100, 200, 300], start=1):
+        call(tool, timedelta(minutes=minutes), duration_ms=duration)
+    call(tool, timedelta(minutes=4), duration_ms=400, source="test")
+    failed = call(
+        tool,
+        timedelta(minutes=5),
+        outcome="http_error",
+        status_code=500,
+        duration_ms=1000,
+        error="the webhook answered 500 Internal Server Error " + "and a long story " * 10,
+    )
+    call(tool, timedelta(minutes=6), outcome="pending", status_code=None, duration_ms=None)
+    call(tool, timedelta(days=8), duration_ms=5)  # listed, but older than the figures' week
+    call(ToolFactory(team=cast.team), duration_ms=99_999)  # another tool's
+    page = html(signed_in(cast.viewer).get(f"/tools/{tool.id}/"))
+    assert stat(page, "calls") == "6"
+    assert stat(page, "success-rate") == "80%"  # 4 of the 5 finished
+    assert stat(page, "p50") == "300 ms"
+    assert stat(page, "p95") == "880 ms"  # between 400 and 1000, inclusive method
+    assert page.count(f"/tools/{tool.id}/calls/") == 7
+    assert f'href="/tools/{tool.id}/calls/{failed.id}/"' in page
+    assert '<span class="badge badge-red">HTTP error</span>' in page
+    assert '<span class="badge badge-amber">Pending</span>' in page
+    assert page.count('<span class="badge badge-green">Success</span>') == 5
+    assert '<span class="badge badge-blue">Test</span>' in page
+    assert "the webhook answered 500 Internal Server Error and a long" in page
+    assert "…" in page  # the long error, shortened
+    assert ">1000 ms<" in page
+    assert ">500<" in page
+
+
+def test_recent_calls_show_the_newest_twenty_at_a_fixed_query_count(
+    cast: Cast, django_assert_num_queries: Any
+) -> None:
+    tool = stored_tool(cast)
+    client = signed_in(cast.member)
+    call(tool)
+    # The session, the user, their membership (with its team), the tool, its recent calls, the
+    # week's counts, the week's durations, and the team switcher's memberships.
+    with django_assert_num_queries(8):
+        assert html(client.get(f"/tools/{tool.id}/")).count("/calls/") == 1
+    newest = call(tool, timedelta(seconds=1))
+    for minutes in range(24):
+        call(tool, timedelta(minutes=10 + minutes))
+    with django_assert_num_queries(8):
+        page = html(client.get(f"/tools/{tool.id}/"))
+    assert page.count(f"/tools/{tool.id}/calls/") == 20
+    first = re.search(r"/calls/([0-9a-f-]+)/", page)
+    assert first is not None
+    assert first.group(1) == str(newest.id)
+    assert stat(page, "calls") == "26"
+
+
+def test_a_tool_without_calls_says_how_to_make_one(cast: Cast) -> None:
+    tool = stored_tool(cast)
+    page = html(signed_in(cast.member).get(f"/tools/{tool.id}/"))
+    assert "No calls yet. Send a test above" in page
+    assert stat(page, "calls") == "0"
+    assert stat(page, "success-rate") == stat(page, "p50") == stat(page, "p95") == "—"
+    viewer_page = html(signed_in(cast.viewer).get(f"/tools/{tool.id}/"))
+    assert "No calls yet." in viewer_page
+    assert "Send a test above" not in viewer_page
+
+
+# One recorded call.
+
+
+RECORDED_REQUEST = {
+    "url": "https://hooks.example.com/tool",
+    "method": "POST",
+    "headers": {"Content-Type": "application/json", "Authorization": "[REDACTED]"},
+    "payload": {"tool_name": "get_weather", "parameters": {"city": "Paris"}, "session": None},
+}
+RECORDED_RESPONSE = {
+    "status": 502,
+    "status_text": "Bad Gateway",
+    "headers": {"content-type": "text/plain"},
+    "body": "upstream is down",
+    "content_type": "text/plain",
+}
+
+
+def test_a_calls_page_shows_its_arguments_request_response_error_and_session(
+    cast: Cast,
+) -> None:
+    tool = stored_tool(cast)
+    session = SessionFactory(agent__team=cast.team)
+    execution = call(
+        tool,
+        session=session,
+        outcome="http_error",
+        status_code=502,
+        duration_ms=320,
+        error="the webhook answered 502 Bad Gateway",
+        arguments={"city": "Paris"},
+        request=RECORDED_REQUEST,
+        response=RECORDED_RESPONSE,
+    )
+    response = signed_in(cast.viewer).get(f"/tools/{tool.id}/calls/{execution.id}/")
+    assert response.status_code == 200
+    page = html(response)
+    assert 'Call of <span class="font-mono">get_weather</span>' in page
+    assert '<span class="badge badge-red">HTTP error</span>' in page
+    assert "{\n  &quot;city&quot;: &quot;Paris&quot;\n}" in page  # the arguments, indented
+    assert "<code>https://hooks.example.com/tool</code>" in page
+    assert "Authorization: [REDACTED]" in page
+    assert "&quot;parameters&quot;: {" in page
+    assert "502 Bad Gateway</span>" in page
+    assert "upstream is down" in page
+    assert "the webhook answered 502 Bad Gateway" in page
+    assert "320 ms" in page
+    assert f'href="/sessions/{session.id}/"' in page
+    assert f'href="/tools/{tool.id}/#recent-calls"' in page
+
+
+def test_a_call_refused_before_sending_says_the_webhook_was_not_called(cast: Cast) -> None:
+    tool = stored_tool(cast)
+    execution = call(
+        tool,
+        source="test",
+        outcome="invalid_arguments",
+        status_code=None,
+        duration_ms=0,
+        error="Error: the arguments for get_weather are not valid: parameters.city is required",
+    )
+    page = html(signed_in(cast.member).get(f"/tools/{tool.id}/calls/{execution.id}/"))
+    assert "Invalid arguments" in page
+    assert "parameters.city is required" in page
+    assert "The webhook was not called" in page
+    assert "None: a test from this page" in page
+
+
+def test_a_call_is_found_only_under_its_own_tool_and_team(cast: Cast) -> None:
+    tool = stored_tool(cast)
+    execution = call(tool)
+    elsewhere = call(ToolFactory(team=cast.team))
+    theirs = ToolFactory(team=cast.other_team)
+    client = signed_in(cast.member)
+    assert client.get(f"/tools/{tool.id}/calls/{execution.id}/").status_code == 200
+    assert client.get(f"/tools/{tool.id}/calls/{elsewhere.id}/").status_code == 404
+    assert client.get(f"/tools/{tool.id}/calls/{uuid.uuid4()}/").status_code == 404
+    outsider = signed_in(cast.outsider)
+    assert outsider.get(f"/tools/{tool.id}/calls/{execution.id}/").status_code == 404
+    assert outsider.get(f"/tools/{theirs.id}/calls/{execution.id}/").status_code == 404
+
+
+def test_a_calls_page_refuses_post(cast: Cast) -> None:
+    tool = stored_tool(cast)
+    execution = call(tool)
+    response = signed_in(cast.owner).post(f"/tools/{tool.id}/calls/{execution.id}/")
+    assert response.status_code == 405
