@@ -10,8 +10,8 @@ from ninja.pagination import paginate
 from teams.auth import READ, WRITE, ApiRequest
 
 from . import selectors, services
-from .models import Tool
-from .schemas import ToolOut, ToolPatch, ToolTestIn, ToolTestOut
+from .models import Tool, ToolExecution
+from .schemas import ToolExecutionOut, ToolOut, ToolPatch, ToolTestIn, ToolTestOut
 from .spec import ToolSpec
 
 router = Router(tags=["Tools"])
@@ -61,3 +61,22 @@ def tool_test(request: ApiRequest, tool_id: UUID, payload: ToolTestIn) -> dict[s
     return services.tool_test(
         tool=tool, parameters=payload.parameters, validate_only=payload.validate_only
     )
+
+
+@router.get(
+    "/tools/{tool_id}/executions",
+    response=list[ToolExecutionOut],
+    auth=READ,
+    operation_id="tool_execution_list",
+)
+@router.get(
+    "/tool/{tool_id}/executions",
+    response=list[ToolExecutionOut],
+    auth=READ,
+    operation_id="tool_execution_list_iwy",
+)
+@paginate
+def tool_execution_list(request: ApiRequest, tool_id: UUID) -> QuerySet[ToolExecution]:
+    """The tool's recorded calls, newest first, kept for TOOL_EXECUTION_RETENTION_DAYS."""
+    tool = selectors.tool_get(team=request.auth.team, tool_id=tool_id)
+    return selectors.tool_executions(tool=tool)

@@ -99,3 +99,23 @@ class ToolTestOut(Schema):
     execution_id: UUID | None = None
     request_sent: RequestSent | None = None
     response_received: ResponseReceived | None = None
+
+
+class ToolExecutionOut(Schema):
+    """One recorded call: secrets redacted, bodies capped."""
+
+    id: UUID
+    tool_id: UUID | None
+    tool_name: str
+    session_id: UUID | None
+    source: Literal["agent", "test"]
+    is_async: bool
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: int | None
+    outcome: str
+    status_code: int | None
+    error: str
+    arguments: dict[str, Any]
+    request: dict[str, Any]
+    response: dict[str, Any] | None

@@ -58,6 +58,11 @@ def tool_executions_recent(*, tool: Tool, limit: int) -> QuerySet[ToolExecution]
     )
 
 
+def tool_executions(*, tool: Tool) -> QuerySet[ToolExecution]:
+    """The tool's calls with their records, newest first: the API's list."""
+    return ToolExecution.objects.filter(tool=tool).order_by("-started_at", "-id")
+
+
 def tool_execution_get(*, tool: Tool, execution_id: UUID) -> ToolExecution:
     """One call of this tool; a call of another tool, or of none, is not found."""
     try:

@@ -181,3 +181,35 @@ def test_another_teams_tool_is_not_found(
 def test_get_is_not_allowed(api: Client, cast: Cast, receiver: HTTPServer) -> None:
     tool = hook_tool(cast, receiver)
     assert api.get(f"/v1/tool/{tool.id}/test").status_code == 405
+
+
+# The record of calls.
+
+
+def test_the_recorded_calls_are_listed_newest_first(
+    api: Client, cast: Cast, receiver: HTTPServer
+) -> None:
+    receiver.expect_request("/hook").respond_with_data("ok")
+    tool = hook_tool(cast, receiver)
+    for city in ("Paris", "Oslo"):
+        post(api, f"/v1/tool/{tool.id}/test", {"parameters": {"city": city}})
+    r = api.get(f"/v1/tools/{tool.id}/executions?limit=1")
+    assert r.status_code == 200
+    assert r.json()["count"] == 2
+    [latest] = r.json()["items"]
+    assert latest["arguments"] == {"city": "Oslo"}
+    assert latest["source"] == "test"
+    assert latest["outcome"] == "success"
+    assert latest["request"]["headers"]["x-api-key"] == "[REDACTED]"
+    assert latest["response"]["body"] == "ok"
+    assert API_KEY not in r.content.decode()
+
+
+def test_another_teams_calls_are_not_found(outsider_api: Client, cast: Cast) -> None:
+    tool = ToolFactory(team=cast.team)
+    assert outsider_api.get(f"/v1/tool/{tool.id}/executions").status_code == 404
+
+
+def test_read_only_keys_may_list_calls(read_only_api: Client, cast: Cast) -> None:
+    tool = ToolFactory(team=cast.team)
+    assert read_only_api.get(f"/v1/tool/{tool.id}/executions").status_code == 200
