@@ -296,7 +296,9 @@ class OutboundClient:
             trust_env=False,  # no environment proxies: the guard must see the real peer
             follow_redirects=False,
             headers={"user-agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+            # No cap on connections, so a burst of calls is not queued behind one another; few
+            # kept alive, as the pool's bookkeeping grows with them (bench/tools.py).
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
         )
         self._http = httpx_ssrf_protection(
             client,

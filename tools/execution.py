@@ -269,11 +269,23 @@ def _timeline_event(execution: ToolExecution, result: str) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
+def _validated(execution: ToolExecution) -> ToolExecution:
+    # A fresh uuid4 needs no uniqueness query (bench/tools.py: 0.3 to 0.6 ms a call).
+    execution.full_clean(
+        exclude=["team", "tool", "session", "arguments", "request", "response"],
+        validate_unique=False,
+    )
+    return execution
+
+
 def _record(execution: ToolExecution, result: str) -> ToolExecution:
-    execution.full_clean(exclude=["team", "tool", "session", "arguments", "request", "response"])
-    execution.save()
-    if execution.session_id is not None:
+    """Save the call; with a session, also its timeline event, in one transaction. Without one
+    the single INSERT commits on its own."""
+    if execution.session_id is None:
+        _validated(execution).save()
+        return execution
+    with transaction.atomic():
+        _validated(execution).save()
         session = Session.objects.get(pk=execution.session_id)
         session_event_append(
             session=session, kind=EventKind.TOOL_CALL, data=_timeline_event(execution, result)
@@ -335,8 +347,7 @@ def _queued(execution: ToolExecution) -> ToolExecution:
     from .tasks import tool_execution_run  # the task module imports this one
 
     execution.outcome = ExecutionOutcome.PENDING
-    execution.full_clean(exclude=["team", "tool", "session", "arguments", "request", "response"])
-    execution.save()
+    _validated(execution).save()
     transaction.on_commit(lambda: tool_execution_run.delay(str(execution.id)))
     return execution
 
