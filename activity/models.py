@@ -23,6 +23,7 @@ class TargetType(models.TextChoices):
     API_KEY = "api_key", "API key"
     MEMBER = "member", "member"
     INVITATION = "invitation", "invitation"
+    PROVIDER = "provider", "LLM provider"
 
 
 class ActivityEntry(models.Model):

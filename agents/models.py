@@ -36,6 +36,8 @@ class Agent(models.Model):
     kind = models.CharField(max_length=12, choices=AgentKind.choices, default=AgentKind.PERMANENT)
     # Set only for single-use agents; past it the agent is invalid, whether swept yet or not.
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Set when a single-use agent's one session starts, by a conditional update: exactly once.
+    used_at = models.DateTimeField(null=True, blank=True)
     configuration = models.JSONField(default=dict)
     metadata = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(

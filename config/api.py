@@ -4,16 +4,19 @@ Every error is {"error": "<for a person>", "code": "<for a program>", "details":
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from agents.api import router as agents_router
 from parley.errors import InvalidInput, ParleyError, invalid_input_from_errors
+from sessions.api import agent_human_router
+from sessions.api import router as sessions_router
 from tools.api import router as tools_router
 
 from .responses import error_response
@@ -83,19 +86,74 @@ api = NinjaAPI(
 )
 api.add_router("/", agents_router)
 api.add_router("/", tools_router)
+api.add_router("/", sessions_router)
+
+# Agent Human's session API, under /api/v1. Its clients read {"success": false, "error"} on a
+# failure, so its errors carry that besides Parley's code and details.
+agent_human_api = NinjaAPI(
+    title="Parley API: Agent Human sessions",
+    version="1",
+    description="Agent Human's session API: start with `x-api-key`, send messages with the key "
+    "or the session token, end. Errors are `{success: false, error, code, details}`.",
+    parser=JSONBodyParser(),
+    urls_namespace="agenthuman",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+agent_human_api.add_router("/", agent_human_router)
 
 
-@api.exception_handler(ParleyError)
-def _parley_error(request: HttpRequest, exc: ParleyError) -> HttpResponse:
-    return error_response(exc.status, exc.code, exc.message, exc.details)
+def _agent_human_error(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> HttpResponse:
+    body = {"success": False, "error": message, "code": code, "details": details or {}}
+    return JsonResponse(body, status=status)
 
 
-@api.exception_handler(ValidationError)
-def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    # Ninja puts where the value came from first ("body", "payload", …); people want the field.
-    errors = [e | {"loc": _field_loc(e.get("loc", ()))} for e in exc.errors]
-    err = invalid_input_from_errors(errors)
-    return error_response(400, err.code, err.message, err.details)
+def _install_error_handlers(api: NinjaAPI, respond: Callable[..., HttpResponse]) -> None:
+    """The same refusals, said in each API's shape."""
+
+    def parley_error(request: HttpRequest, exc: ParleyError) -> HttpResponse:
+        return respond(exc.status, exc.code, exc.message, exc.details)
+
+    def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        # Ninja puts where the value came from first ("body", …); people want the field.
+        errors = [e | {"loc": _field_loc(e.get("loc", ()))} for e in exc.errors]
+        err = invalid_input_from_errors(errors)
+        return respond(400, err.code, err.message, err.details)
+
+    def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return respond(401, "unauthorized", UNAUTHENTICATED)
+
+    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if isinstance(exc.__cause__, ParleyError):  # ninja wraps what the body parser raised
+            return parley_error(request, exc.__cause__)
+        return respond(exc.status_code, "http_error", exc.message)
+
+    def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return respond(404, "not_found", "Not found.")
+
+    def forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+        return respond(403, "forbidden", str(exc) or "You may not do this.")
+
+    def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.exception("Unhandled error in %s %s", request.method, request.path)
+        return respond(500, "internal_error", "Something went wrong on our side; it was logged.")
+
+    handlers: list[tuple[type[Exception], Callable[..., HttpResponse]]] = [
+        (ParleyError, parley_error),
+        (ValidationError, validation_error),
+        (AuthenticationError, unauthenticated),
+        (HttpError, http_error),
+        (Http404, not_found),
+        (PermissionDenied, forbidden),
+        (Exception, unexpected),
+    ]
+    for kind, handler in handlers:
+        api.add_exception_handler(kind, handler)
+
+
+UNAUTHENTICATED = "Send your API key as 'x-api-key: <key>' or 'Authorization: Bearer <key>'."
 
 
 def _field_loc(loc: tuple | list) -> tuple:
@@ -107,33 +165,5 @@ def _field_loc(loc: tuple | list) -> tuple:
     return loc
 
 
-@api.exception_handler(AuthenticationError)
-def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error_response(
-        401,
-        "unauthorized",
-        "Send your API key as 'x-api-key: <key>' or 'Authorization: Bearer <key>'.",
-    )
-
-
-@api.exception_handler(HttpError)
-def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    if isinstance(exc.__cause__, ParleyError):  # ninja wraps what the body parser raised
-        return _parley_error(request, exc.__cause__)
-    return error_response(exc.status_code, "http_error", exc.message)
-
-
-@api.exception_handler(Http404)
-def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return error_response(404, "not_found", "Not found.")
-
-
-@api.exception_handler(PermissionDenied)
-def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    return error_response(403, "forbidden", str(exc) or "You may not do this.")
-
-
-@api.exception_handler(Exception)
-def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-    logger.exception("Unhandled error in %s %s", request.method, request.path)
-    return error_response(500, "internal_error", "Something went wrong on our side; it was logged.")
+_install_error_handlers(api, error_response)
+_install_error_handlers(agent_human_api, _agent_human_error)

@@ -3,7 +3,9 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
-from .api import api
+from sessions import streaming
+
+from .api import agent_human_api, api
 from .responses import error_response
 
 
@@ -17,9 +19,18 @@ urlpatterns = [
     path("", include("teams.urls")),
     path("agents/", include("agents.urls")),
     path("tools/", include("tools.urls")),
+    path("providers/", include("providers.urls")),
     path("sessions/", include("sessions.urls")),
     path("activity/", include("activity.urls")),
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
     re_path(r"^v1/(?P<rest>.*)$", api_not_found),
+    # Sending a message streams the reply: an async view, served best by the ASGI process.
+    path(
+        "api/v1/sessions/<uuid:session_id>/messages",
+        streaming.session_messages,
+        name="session_messages",
+    ),
+    path("api/v1/", agent_human_api.urls),
+    re_path(r"^api/v1/(?P<rest>.*)$", api_not_found),
 ]

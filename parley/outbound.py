@@ -23,6 +23,8 @@ import logging
 import socket
 import ssl
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -175,14 +177,16 @@ class Delivery:
         return self.error is None
 
 
-class Refused(Exception):
+class OutboundFailure(Exception):
+    """Raised only by `OutboundClient.stream`, whose caller reads the body as it arrives."""
+
     def __init__(self, error: OutboundError) -> None:
         super().__init__(error.message)
         self.error = error
 
 
-def _fail(outcome: Outcome, message: str, *, retryable: bool = False) -> Refused:
-    return Refused(OutboundError(outcome, message, retryable))
+def _fail(outcome: Outcome, message: str, *, retryable: bool = False) -> OutboundFailure:
+    return OutboundFailure(OutboundError(outcome, message, retryable))
 
 
 @cache
@@ -255,7 +259,7 @@ def _connect_error(exc: httpx.ConnectError, url: httpx.URL) -> OutboundError:
 
 
 def _error_from(exc: Exception, url: httpx.URL, policy: Policy) -> OutboundError:
-    if isinstance(exc, Refused):
+    if isinstance(exc, OutboundFailure):
         return exc.error
     if isinstance(exc, SSRFProtectionError):
         ip = exc.ip_addr
@@ -375,6 +379,59 @@ class OutboundClient:
             finally:
                 await response.aclose()
 
+    @asynccontextmanager
+    async def stream(
+        self, outbound: OutboundRequest, *, connect_timeout: float, read_timeout: float
+    ) -> AsyncIterator[httpx.Response]:
+        """Open a streamed reply, such as server-sent events, to read as it arrives; each read
+        may wait `read_timeout` seconds. Redirects are not followed. Anything but a 2xx raises
+        OutboundFailure, its message carrying the start of the reply's body."""
+        url = httpx.URL("")
+        try:
+            url = httpx.URL(outbound.url)
+            timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+            request = self._http.build_request(
+                outbound.method,
+                url,
+                headers=outbound.headers,
+                content=outbound.content,
+                timeout=timeout,
+            )
+            async with asyncio.timeout(connect_timeout):
+                await self._check(url)
+            response = await self._http.send(request, stream=True)
+        except httpx.ReadTimeout as exc:
+            message = f"no answer within {read_timeout:g} seconds"
+            raise _fail(Outcome.TIMEOUT, message, retryable=True) from exc
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            message = f"could not connect within {connect_timeout:g} seconds"
+            raise _fail(Outcome.TIMEOUT, message, retryable=True) from exc
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise OutboundFailure(_error_from(exc, url, self.policy)) from exc
+        try:
+            if not response.is_success:
+                raise await self._refusal_of(response)
+            yield response
+        except httpx.TimeoutException as exc:
+            message = f"the reply stalled for more than {read_timeout:g} seconds"
+            raise _fail(Outcome.TIMEOUT, message, retryable=True) from exc
+        except httpx.HTTPError as exc:
+            raise OutboundFailure(_error_from(exc, url, self.policy)) from exc
+        finally:
+            await response.aclose()
+
+    async def _refusal_of(self, response: httpx.Response) -> OutboundFailure:
+        body = b""
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > 4096:
+                break
+        said = body[:500].decode(errors="replace").strip()
+        reason = _reason_of(response.status_code, response.reason_phrase)
+        message = f"it answered {response.status_code} {reason}" + (f": {said}" if said else "")
+        status = response.status_code
+        return _fail(Outcome.HTTP_ERROR, message, retryable=status in (408, 429) or status >= 500)
+
     async def send(self, outbound: OutboundRequest, *, timeout: float) -> Delivery:
         """Make the request, `timeout` seconds in all. Never raises for the far end's faults."""
         delivery = Delivery(method=outbound.method, url=outbound.url)
@@ -396,7 +453,7 @@ class OutboundClient:
             delivery.error = OutboundError(
                 Outcome.TIMEOUT, f"no complete reply within {timeout:g} seconds", True
             )
-        except (Refused, httpx.HTTPError, httpx.InvalidURL) as exc:
+        except (OutboundFailure, httpx.HTTPError, httpx.InvalidURL) as exc:
             delivery.error = _error_from(exc, url, self.policy)
         except Exception as exc:  # a fault of ours or of a library: logged, never raised
             logger.exception("Outbound %s to %s failed unexpectedly", outbound.method, url.host)

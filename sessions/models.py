@@ -1,6 +1,7 @@
 import uuid
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent
@@ -53,6 +54,10 @@ class Session(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # The sequence number of the newest event; events are numbered 1, 2, 3… per session.
     last_event_seq = models.PositiveIntegerField(default=0)
+    # Set while the agent is answering a message: one turn at a time, across every process.
+    replying_since = models.DateTimeField(null=True, blank=True)
+    # When something last happened: a message, a reply. The idle timeout counts from here.
+    last_activity_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [
@@ -66,6 +71,12 @@ class Session(models.Model):
             # The sessions list filtered by agent and status: an agent with many sessions and
             # a rare status would otherwise be read session by session ("agent + status=running").
             models.Index(fields=["agent", "status", "-started_at"], name="session_agent_status"),
+            # The lifecycle sweep reads the sessions still open, few among many ended ones.
+            models.Index(fields=["status"], name="session_status"),
+            # The reconciler looks for sessions ended lately whose callback never went.
+            models.Index(fields=["ended_at"], name="session_ended"),
+            # The daily rollup reads one day's sessions, across teams.
+            models.Index(fields=["started_at"], name="session_started"),
         ]
 
     def __str__(self) -> str:
@@ -104,3 +115,66 @@ class SessionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.kind}"
+
+
+class CallbackOutcome(models.TextChoices):
+    """parley.outbound.Outcome, plus the attempt under way."""
+
+    PENDING = "pending", "Pending"
+    SUCCESS = "success", "Delivered"
+    HTTP_ERROR = "http_error", "HTTP error"
+    TIMEOUT = "timeout", "Timeout"
+    REFUSED = "refused", "Refused"
+    DNS_ERROR = "dns_error", "DNS error"
+    UNREACHABLE = "unreachable", "Unreachable"
+    TOO_LARGE = "too_large", "Reply too large"
+    UNDECODABLE = "undecodable", "Unreadable reply"
+    TOO_MANY_REDIRECTS = "too_many_redirects", "Too many redirects"
+
+
+class CallbackDelivery(models.Model):
+    """One attempt to deliver a session's end-of-conversation callback: a delivery retried three
+    times is four rows, numbered 1 to 4. Rows are facts appended as they happen, so an attempt
+    is claimed by inserting its row, which the unique (session, attempt) settles between two
+    workers, and no list is read and rewritten under concurrent retries."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(Session, models.CASCADE, related_name="callback_deliveries")
+    team = models.ForeignKey(Team, models.CASCADE, related_name="+")
+    url = models.CharField(max_length=2000)  # as called, any user:password hidden
+    attempt = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(
+        max_length=18, choices=CallbackOutcome.choices, default=CallbackOutcome.PENDING
+    )
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # {url, method, headers, payload}: the signature headers shown, the payload capped.
+    request = models.JSONField(default=dict, blank=True)
+    # {status, status_text, headers, body, content_type}, or null when no reply came.
+    response = models.JSONField(null=True, blank=True)
+    # When the next attempt is due, while this one is the latest and has not settled the
+    # delivery (under way, or failed in a way worth retrying); null once nothing follows.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One row per attempt; also the index that reads a session's attempts in order.
+            models.UniqueConstraint(fields=["session", "attempt"], name="callback_attempt_once"),
+        ]
+        indexes = [
+            # The reconciler finds attempts whose follow-up is overdue (its message was lost).
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(next_attempt_at__isnull=False),
+                name="callback_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Callback attempt {self.attempt}: {self.get_outcome_display()}"
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == CallbackOutcome.SUCCESS

@@ -56,3 +56,33 @@ def session_status_set(*, session: Session, status: SessionStatus, reason: str =
     data = {"status": str(status), "from": current} | ({"reason": reason} if reason else {})
     session_event_append(session=session, kind=EventKind.STATUS_CHANGE, data=data)
     return session
+
+
+def _transcript(session: Session) -> str:
+    """ "User: …\nAssistant: …", from the recorded messages, failure messages left out."""
+    lines = []
+    for data in session.events.filter(kind=EventKind.MESSAGE).values_list("data", flat=True):
+        said = isinstance(data, dict) and data.get("role") in ("user", "assistant")
+        if said and not data.get("failure"):
+            lines.append(f"{str(data['role']).capitalize()}: {data.get('content', '')}")
+    return "\n".join(lines)
+
+
+def session_transcript(*, session: Session) -> str:
+    return _transcript(session)
+
+
+@transaction.atomic
+def session_end(
+    *, session: Session, reason: str, ended_by: dict[str, Any] | None = None
+) -> tuple[Session, bool]:
+    """Stop the session, recording why and anything the caller sent with its end (Agent Human's
+    duration, transcript, metadata). Ending an ended session changes nothing: (session, False)."""
+    locked = Session.objects.select_for_update().get(pk=session.pk)
+    if locked.is_over:
+        return locked, False
+    if ended_by:
+        locked.metadata = {**locked.metadata, "end": ended_by}
+        locked.save(update_fields=["metadata"])
+    session_status_set(session=locked, status=SessionStatus.STOPPED, reason=reason)
+    return locked, True

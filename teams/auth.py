@@ -47,6 +47,11 @@ def _caller_for_key(secret: str, *, write: bool) -> Caller:
     return Caller(team=api_key.team, can_write=api_key.can_write, api_key=api_key)
 
 
+def caller_for_key(secret: str, *, write: bool) -> Caller:
+    """The caller an API key stands for; raises Unauthorized or Forbidden with the reason."""
+    return _caller_for_key(secret, write=write)
+
+
 class ApiKeyAuth(APIKeyHeader):
     """`x-api-key: pk_live_…`, as Agent Human's API takes it."""
 

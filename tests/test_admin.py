@@ -5,6 +5,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from providers.models import Provider
 from sessions.models import EventKind, SessionType
 from sessions.services import session_create, session_event_append
 from tests.conftest import Cast, signed_in
@@ -44,6 +45,9 @@ ROWS: dict[str, Callable[[Cast], Any]] = {
         source=ExecutionSource.TEST,
         outcome=ExecutionOutcome.SUCCESS,
     ),
+    "providers_provider": lambda cast: Provider.objects.create(
+        team=cast.team, kind="groq", credentials={"api_key": "gsk_admin-listed-0000"}
+    ),
 }
 # What to type in the search box to find that row.
 SEARCH: dict[str, Callable[[Any], str]] = {
@@ -56,6 +60,7 @@ SEARCH: dict[str, Callable[[Any], str]] = {
     "conversations_session": lambda session: session.agent_name,
     "conversations_sessionevent": lambda event: str(event.session_id),
     "tools_toolexecution": lambda execution: execution.tool_name,
+    "providers_provider": lambda provider: provider.kind,
 }
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from celery.schedules import crontab
 from environs import Env
+from marshmallow.validate import URL
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "teams",
     "agents",
     "tools",
+    "providers",
     "sessions.apps.SessionsConfig",
     "activity",
 ]
@@ -152,6 +154,46 @@ TOOL_RESULT_MAX_CHARS = env.int("TOOL_RESULT_MAX_CHARS", default=16_000)
 # Each recorded tool call keeps at most this much of its request and response bodies.
 TOOL_RECORD_BODY_MAX_CHARS = env.int("TOOL_RECORD_BODY_MAX_CHARS", default=16_000)
 TOOL_EXECUTION_RETENTION = timedelta(days=env.int("TOOL_EXECUTION_RETENTION_DAYS", default=30))
+
+# LLM providers' install-wide defaults, {kind: {"api_key", "base_url"}}, holding only the kinds
+# with something set. A team without its own credentials for a kind (the Providers page) uses
+# these. They are the operator's, so their addresses may be private (e.g. a local Ollama).
+# providers/catalog.py names the same variables.
+_LLM_API_KEYS = {
+    "openai": "OPENAI_API_KEY",
+    "google": "GEMINI_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+    "together": "TOGETHER_API_KEY",
+}
+_LLM_BASE_URLS = {
+    "openai": "OPENAI_BASE_URL",
+    "ollama": "OLLAMA_BASE_URL",
+    "vllm": "VLLM_BASE_URL",
+    "llamacpp": "LLAMACPP_BASE_URL",
+}
+_http_url = URL(schemes={"http", "https"}, require_tld=False, error="{input} is not an http(s) URL")
+LLM_PROVIDER_DEFAULTS: dict[str, dict[str, str]] = {}
+for _kind, _name in _LLM_API_KEYS.items():
+    if _key := env.str(_name, default="").strip():
+        LLM_PROVIDER_DEFAULTS.setdefault(_kind, {})["api_key"] = _key
+for _kind, _name in _LLM_BASE_URLS.items():
+    if _url := env.str(_name, default="", validate=_http_url).rstrip("/"):
+        LLM_PROVIDER_DEFAULTS.setdefault(_kind, {})["base_url"] = _url
+
+# The conversation engine: how long to wait for an LLM to connect and, then, between pieces of
+# its streamed reply; and how many rounds of tool calls one user turn may take.
+LLM_CONNECT_TIMEOUT = env.float("LLM_CONNECT_TIMEOUT", default=10)
+LLM_READ_TIMEOUT = env.float("LLM_READ_TIMEOUT", default=60)
+CHAT_MAX_TOOL_ROUNDS = env.int("CHAT_MAX_TOOL_ROUNDS", default=5)
+# Sessions: abuse limits on starting them, and how long a browser's session token lasts.
+SESSION_STARTS_PER_AGENT_PER_MINUTE = env.int("SESSION_STARTS_PER_AGENT_PER_MINUTE", default=60)
+SESSION_STARTS_PER_ADDRESS_PER_MINUTE = env.int("SESSION_STARTS_PER_ADDRESS_PER_MINUTE", default=10)
+SESSION_MAX_CONCURRENT_PER_TEAM = env.int("SESSION_MAX_CONCURRENT_PER_TEAM", default=50)
+SESSION_TOKEN_MAX_AGE = env.int("SESSION_TOKEN_MAX_AGE", default=24 * 3600)
+# Where clients send chat messages: unset, this server's own address. Set it to the async (ASGI)
+# server when that runs apart, e.g. https://chat.parley.example.com.
+CHAT_BASE_URL = env.str("CHAT_BASE_URL", default="")
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None

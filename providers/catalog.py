@@ -1,0 +1,105 @@
+"""What Parley knows about each kind of LLM provider: its name for people, its usual address,
+whether it needs an API key, and the environment variables of the install-wide defaults.
+
+Every kind speaks OpenAI's chat-completions API at `<base_url>/chat/completions`. The settings
+read the same variable names into LLM_PROVIDER_DEFAULTS (config/settings/base.py)."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProviderKind:
+    kind: str  # agents.configuration.LLMProvider's value
+    label: str
+    # The well-known address; None where only the team or the operator can know it.
+    default_base_url: str | None
+    needs_api_key: bool
+    api_key_env: str | None
+    base_url_env: str | None
+    example_base_url: str
+
+    @property
+    def self_hosted(self) -> bool:
+        return not self.needs_api_key
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        return tuple(name for name in (self.api_key_env, self.base_url_env) if name)
+
+
+def _cloud(
+    kind: str, label: str, url: str, key_env: str, url_env: str | None = None
+) -> ProviderKind:
+    return ProviderKind(
+        kind=kind,
+        label=label,
+        default_base_url=url,
+        needs_api_key=True,
+        api_key_env=key_env,
+        base_url_env=url_env,
+        example_base_url=url,
+    )
+
+
+def _self_hosted(
+    kind: str, label: str, url: str | None, url_env: str, example: str
+) -> ProviderKind:
+    """A server the team or the operator runs: a key is optional (vLLM and llama.cpp take one
+    with --api-key), and the install-wide default is an address only."""
+    return ProviderKind(
+        kind=kind,
+        label=label,
+        default_base_url=url,
+        needs_api_key=False,
+        api_key_env=None,
+        base_url_env=url_env,
+        example_base_url=example,
+    )
+
+
+CATALOG: dict[str, ProviderKind] = {
+    p.kind: p
+    for p in (
+        _cloud(
+            "openai", "OpenAI", "https://api.openai.com/v1", "OPENAI_API_KEY", "OPENAI_BASE_URL"
+        ),
+        _cloud(
+            "google",
+            "Google Gemini",
+            "https://generativelanguage.googleapis.com/v1beta/openai",
+            "GEMINI_API_KEY",
+        ),
+        _cloud("groq", "Groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
+        _cloud("openrouter", "OpenRouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+        _cloud("together", "Together AI", "https://api.together.xyz/v1", "TOGETHER_API_KEY"),
+        _self_hosted(
+            "ollama",
+            "Ollama",
+            "http://localhost:11434/v1",
+            "OLLAMA_BASE_URL",
+            "http://ollama.internal:11434/v1",
+        ),
+        _self_hosted("vllm", "vLLM", None, "VLLM_BASE_URL", "http://vllm.internal:8000/v1"),
+        _self_hosted(
+            "llamacpp", "llama.cpp", None, "LLAMACPP_BASE_URL", "http://llama.internal:8080/v1"
+        ),
+    )
+}
+KIND_CHOICES = [(p.kind, p.label) for p in CATALOG.values()]
+
+
+def provider_kind(kind: str) -> ProviderKind:
+    """The facts of one kind; LookupError for a kind Parley does not know (such as "custom",
+    whose address is the agent's own llm.custom_url)."""
+    try:
+        return CATALOG[kind]
+    except KeyError:
+        raise LookupError(f"{kind!r} is not a provider kind Parley knows") from None
+
+
+def api_key_hint(api_key: str) -> str:
+    """A stored key as people may see it: its first 3 and last 4 characters when it is long
+    enough to keep most of it hidden, else only dots. Never the key itself."""
+    if len(api_key) >= 20:
+        return f"{api_key[:3]}…{api_key[-4:]}"
+    return "••••••" if api_key else ""

@@ -1,0 +1,213 @@
+"""Sessions in the API: iwy's POST /v1/start-agent-session, the session list and detail under
+/v1, and Agent Human's session API under /api/v1 (start and end; sending a message is the async
+view in sessions.streaming)."""
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from ninja import Query, Router
+from ninja.pagination import paginate
+from ninja.security import HttpBearer
+
+from parley.errors import InvalidInput
+from teams.auth import READ, WRITE, ApiRequest, Caller
+from teams.models import Team
+
+from . import access
+from .chat import session_open
+from .models import Session, SessionStatus, SessionType
+from .schemas import (
+    AgentHumanEndIn,
+    AgentHumanOut,
+    AgentHumanStartIn,
+    SessionDetailOut,
+    SessionFilters,
+    SessionOut,
+    StartIn,
+    StartOut,
+)
+from .services import session_end, session_transcript
+from .tokens import session_token_issue
+
+router = Router(tags=["Sessions"])
+agent_human_router = Router(tags=["Sessions (Agent Human)"])
+
+AGENT_HUMAN_TYPES = {"agent_chat": SessionType.CHAT}
+AGENT_HUMAN_STATUS = {"stopped": "completed", "failed": "failed"}
+
+
+@dataclass(frozen=True)
+class Nobody:
+    """A caller without a key: may start sessions with published agents, nothing else."""
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    token: str
+
+
+class SessionTokenAuth(HttpBearer):
+    """`Authorization: Bearer st_…`: the token a session's start handed out."""
+
+    def __call__(self, request: HttpRequest) -> TokenHolder | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip().startswith("st_"):
+            return None
+        return TokenHolder(token.strip())
+
+    def authenticate(self, request: HttpRequest, token: str) -> TokenHolder | None:
+        return TokenHolder(token)
+
+
+def _anyone(request: HttpRequest) -> Nobody:
+    return Nobody()
+
+
+ANYONE: list[Any] = [*READ, _anyone]
+KEY_OR_TOKEN: list[Any] = [SessionTokenAuth(), *WRITE]
+
+
+def _starter(request: HttpRequest, caller: Any) -> access.Starter:
+    team = caller.team if isinstance(caller, Caller) else None
+    origin = request.headers.get("Origin", "")
+    return access.Starter(team=team, origin=origin, client_ip=request.META.get("REMOTE_ADDR", ""))
+
+
+def _url(request: HttpRequest, name: str, session: Session) -> str:
+    path = reverse(name, args=[session.id])
+    base = settings.CHAT_BASE_URL.rstrip("/")
+    return base + path if base else request.build_absolute_uri(path)
+
+
+def _started(request: HttpRequest, session: Session) -> dict[str, Any]:
+    first = async_to_sync(session_open)(session=session)
+    return {
+        "session_token": session_token_issue(session_id=session.id),
+        "messages_url": _url(request, "session_messages", session),
+        "end_url": _url(request, "agenthuman:session_end", session),
+        "first_message": first,
+    }
+
+
+@router.post("/start-agent-session", response=StartOut, auth=ANYONE, operation_id="session_start")
+def session_start(request: HttpRequest, payload: StartIn) -> dict[str, Any]:
+    """Start a chat session with an agent (iwy's contract). No key is needed for private and
+    public agents; a draft agent needs its team's key (or a signed-in member)."""
+    starter = _starter(request, getattr(request, "auth", None))
+    session = access.session_start(agent_id=payload.agentId, starter=starter)
+    started = _started(request, session)
+    return {
+        "sessionId": session.id,
+        "sessionToken": started["session_token"],
+        "type": "chat",
+        "firstMessage": started["first_message"],
+        "messagesUrl": started["messages_url"],
+        "endUrl": started["end_url"],
+    }
+
+
+@router.get("/sessions", response=list[SessionOut], auth=READ, operation_id="session_list")
+@paginate
+def session_list(request: ApiRequest, filters: Query[SessionFilters]) -> QuerySet[Session]:
+    sessions = Session.objects.filter(team=request.auth.team).order_by("-started_at", "-id")
+    for field in ("agent_id", "status", "type"):
+        if (value := getattr(filters, field)) is not None:
+            sessions = sessions.filter(**{field: value})
+    return sessions
+
+
+@router.get(
+    "/sessions/{session_id}", response=SessionDetailOut, auth=READ, operation_id="session_get"
+)
+def session_get(request: ApiRequest, session_id: UUID) -> Session:
+    return access.session_for_caller(session_id=session_id, team=request.auth.team, token=None)
+
+
+def _agent_human(session: Session, **extra: Any) -> dict[str, Any]:
+    voice = (session.agent.configuration or {}).get("tts", {}) if session.agent else {}
+    duration = None
+    if session.ended_at:
+        duration = int((session.ended_at - session.started_at).total_seconds())
+    return {
+        "session_id": session.id,
+        "agent_id": session.agent_id,
+        "agent_name": session.agent_name,
+        "session_type": "agent_chat" if session.type == SessionType.CHAT else session.type,
+        "status": AGENT_HUMAN_STATUS.get(session.status, "active"),
+        "started_at": session.started_at,
+        "ended_at": session.ended_at,
+        "duration": duration,
+        "metadata": session.metadata,
+        "voice_id": voice.get("voice_id") or None,
+        **extra,
+    }
+
+
+@agent_human_router.post(
+    "/sessions", response=AgentHumanOut, auth=WRITE, operation_id="agent_human_session_start"
+)
+def agent_human_session_start(request: ApiRequest, payload: AgentHumanStartIn) -> dict[str, Any]:
+    """Start a session (Agent Human's contract). Chat for now; voice and video come later."""
+    kind = AGENT_HUMAN_TYPES.get(payload.session_type)
+    if kind is None:
+        raise InvalidInput.for_field(
+            "session_type", "only agent_chat sessions can be started on this server so far"
+        )
+    session = access.session_start(
+        agent_id=payload.agent_id,
+        starter=_starter(request, request.auth),
+        type=kind,
+        metadata=payload.metadata,
+    )
+    started = _started(request, session)
+    session.refresh_from_db()
+    return {"session": _agent_human(session), "message": "Session started successfully"} | started
+
+
+def _team_or_token(request: HttpRequest) -> tuple[Team | None, str | None]:
+    auth = getattr(request, "auth", None)
+    if isinstance(auth, TokenHolder):
+        return None, auth.token
+    return (auth.team if isinstance(auth, Caller) else None), None
+
+
+@agent_human_router.put(
+    "/sessions/{session_id}/end",
+    response=AgentHumanOut,
+    auth=KEY_OR_TOKEN,
+    operation_id="agent_human_session_end",
+)
+@agent_human_router.post(
+    "/sessions/{session_id}/end",
+    response=AgentHumanOut,
+    auth=KEY_OR_TOKEN,
+    operation_id="agent_human_session_end_post",
+    url_name="session_end",
+)
+def agent_human_session_end(
+    request: HttpRequest, session_id: UUID, payload: AgentHumanEndIn
+) -> dict[str, Any]:
+    """End the session: status `completed`. What the caller sends (duration, transcript,
+    metadata) is kept with the session; ending it again changes nothing."""
+    team, token = _team_or_token(request)
+    session = access.session_for_caller(session_id=session_id, team=team, token=token)
+    sent = payload.model_dump(exclude_none=True)
+    reason = str(payload.metadata.get("end_reason") or "ended by the client")
+    session, _ = session_end(
+        session=session, reason=reason, ended_by=sent | {"at": timezone.now().isoformat()}
+    )
+    transcript = payload.transcript or session_transcript(session=session)
+    shape = _agent_human(session, transcript=transcript)
+    if payload.duration is not None:
+        shape["duration"] = payload.duration
+    return {"session": shape, "message": "Session ended successfully"}
+
+
+__all__ = ["SessionStatus", "agent_human_router", "router"]

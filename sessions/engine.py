@@ -1,0 +1,322 @@
+"""The conversation engine: one user turn of a session, from the text that arrived to the reply.
+
+It does not care how text arrives or leaves: chat over HTTP, server-sent events, and later voice
+all call `session_turn` and hear the reply through a `TurnListener`. Each turn: the user's message
+is recorded first; the agent's system prompt, the last `max_history` messages and its enabled
+tools go to the LLM; tool calls run through the webhook engine (in parallel when the model asks
+for several) and their results go back to the model, for at most CHAT_MAX_TOOL_ROUNDS rounds; the
+answer is streamed to the listener and recorded. When the LLM fails, what it said so far is kept,
+the error recorded, and the agent's failure message sent: the session stays usable.
+"""
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from agents.configuration import AgentConfiguration
+from parley.errors import ParleyError
+from parley.llm import LLMEndpoint, LLMFailure, LLMReply, ToolCallRequest, chat_stream
+from parley.outbound import OutboundClient, Policy
+from providers.selectors import provider_resolve
+from tools.execution import ToolRun, tool_execute
+from tools.models import Tool
+
+from .models import EventKind, Session, SessionEvent
+from .services import session_event_append
+
+
+class TurnListener(Protocol):
+    """How the reply leaves: each piece of text as the model writes it, and the tool calls."""
+
+    async def text(self, piece: str) -> None: ...
+
+    async def tool_started(self, call: ToolCallRequest) -> None: ...
+
+    async def tool_finished(self, call: ToolCallRequest, run: ToolRun) -> None: ...
+
+
+class Silent:
+    """A listener for callers that want only the finished turn."""
+
+    async def text(self, piece: str) -> None:
+        return None
+
+    async def tool_started(self, call: ToolCallRequest) -> None:
+        return None
+
+    async def tool_finished(self, call: ToolCallRequest, run: ToolRun) -> None:
+        return None
+
+
+@dataclass
+class Turn:
+    """What the turn said and how long it took. `failed`: the failure message was sent."""
+
+    reply: str
+    failed: bool = False
+    error: str = ""
+    ttft_ms: float | None = None
+    total_ms: float = 0.0
+    usage: dict[str, int] = field(default_factory=dict)
+    tool_runs: list[ToolRun] = field(default_factory=list)
+
+
+@dataclass
+class _Context:
+    """Everything a turn needs from the database, read once before the LLM is called."""
+
+    config: AgentConfiguration
+    tools: dict[str, Tool]
+    history: list[dict[str, Any]]
+    endpoint: LLMEndpoint | None
+    trusted_host: str | None
+    missing: str = ""  # why there is no endpoint, in words that say how to fix it
+
+
+def _endpoint(session: Session, config: AgentConfiguration) -> tuple[LLMEndpoint, str | None]:
+    """The agent's LLM: its custom_url, else its provider's credentials (the team's or the
+    install's). The host of an operator's own endpoint is exempt from the address checks."""
+    llm = config.llm
+    if llm.custom_url is not None:
+        return LLMEndpoint(str(llm.custom_url), llm.model), None
+    resolved = provider_resolve(team=session.team, kind=llm.provider)
+    endpoint = LLMEndpoint(resolved.base_url, llm.model, resolved.api_key)
+    host = endpoint.base_url.split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+    return endpoint, host.strip("[]") if resolved.trusted else None
+
+
+def _history(session: Session, limit: int) -> list[dict[str, Any]]:
+    """The last `limit` messages said before this turn, oldest first; failure messages are
+    left out, as they say nothing about the conversation."""
+    if limit == 0:
+        return []
+    events = SessionEvent.objects.filter(session=session, kind=EventKind.MESSAGE).order_by("-seq")
+    said = []
+    for event in events[: limit * 2]:
+        data = event.data if isinstance(event.data, dict) else {}
+        if (
+            data.get("role") in ("user", "assistant")
+            and data.get("content")
+            and not data.get("failure")
+        ):
+            said.append({"role": data["role"], "content": str(data["content"])})
+        if len(said) == limit:
+            break
+    return said[::-1]
+
+
+def _turn_context(session: Session) -> _Context:
+    agent = session.agent
+    document = agent.configuration if agent is not None else {}
+    config = AgentConfiguration.model_validate(document)
+    ids = config.tool_calling.selected_tool_ids
+    tools = {tool.name: tool for tool in Tool.objects.filter(team_id=session.team_id, id__in=ids)}
+    history = _history(session, config.llm.max_history)
+    try:
+        endpoint, trusted = _endpoint(session, config)
+    except ParleyError as missing:
+        return _Context(config, tools, history, None, None, missing.message)
+    except LookupError:  # "custom" names no provider: the agent's custom_url is the endpoint
+        why = "The agent's LLM provider is custom, but it has no llm.custom_url: set one."
+        return _Context(config, tools, history, None, None, why)
+    return _Context(config, tools, history, endpoint, trusted)
+
+
+def _function(tool: Tool) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters_schema,
+        },
+    }
+
+
+def _record(session: Session, kind: EventKind, data: dict[str, Any]) -> None:
+    session_event_append(session=session, kind=kind, data=data)
+
+
+record = sync_to_async(_record)
+
+
+async def _call_tool(
+    call: ToolCallRequest,
+    context: _Context,
+    session: Session,
+    outbound: OutboundClient,
+    listener: TurnListener,
+) -> tuple[ToolCallRequest, str, ToolRun | None]:
+    await listener.tool_started(call)
+    tool = context.tools.get(call.name)
+    if tool is None:
+        result = f"Error: there is no tool named {call.name!r}."
+        data = {"tool_name": call.name, "arguments": call.arguments, "result": result}
+        await record(session, EventKind.TOOL_CALL, data | {"outcome": "unknown_tool"})
+        return call, result, None
+    try:
+        arguments: Any = json.loads(call.arguments or "{}")
+    except ValueError:
+        arguments = call.arguments  # not JSON: the engine records it and tells the model
+    run = await tool_execute(tool=tool, arguments=arguments, session=session, outbound=outbound)
+    await listener.tool_finished(call, run)
+    return call, run.result, run
+
+
+def _assistant_calls(reply: LLMReply) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": reply.content or None,
+        "tool_calls": [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in reply.tool_calls
+        ],
+    }
+
+
+class _Conversation:
+    """One turn's exchange with the LLM, round by round."""
+
+    def __init__(
+        self,
+        session: Session,
+        context: _Context,
+        endpoint: LLMEndpoint,
+        listener: TurnListener,
+    ) -> None:
+        self.session, self.context, self.listener = session, context, listener
+        self.endpoint = endpoint
+        self.turn = Turn(reply="")
+        self.said: list[str] = []
+
+    async def _ask(
+        self, client: OutboundClient, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> LLMReply:
+        stream = chat_stream(
+            client,
+            self.endpoint,
+            messages=messages,
+            tools=tools,
+            connect_timeout=settings.LLM_CONNECT_TIMEOUT,
+            read_timeout=settings.LLM_READ_TIMEOUT,
+            temperature=self.context.config.llm.temperature,
+        )
+        async for item in stream:
+            if isinstance(item, LLMReply):
+                return item
+            self.said.append(item)
+            await self.listener.text(item)
+        raise AssertionError("chat_stream ends with its reply")  # pragma: no cover
+
+    def _account(self, reply: LLMReply, first_round: bool) -> None:
+        if first_round or self.turn.ttft_ms is None:
+            self.turn.ttft_ms = reply.ttft_ms
+        for key, value in reply.usage.items():
+            self.turn.usage[key] = self.turn.usage.get(key, 0) + value
+
+    async def run(self, messages: list[dict[str, Any]]) -> Turn:
+        tools = [_function(tool) for tool in self.context.tools.values()]
+        policy = Policy.from_settings()
+        if self.context.trusted_host:
+            trusted = policy.allowed_hosts | {self.context.trusted_host}
+            policy = Policy(**{**policy.__dict__, "allowed_hosts": trusted})
+        async with OutboundClient(policy) as llm_client, OutboundClient() as tool_client:
+            for round_ in range(settings.CHAT_MAX_TOOL_ROUNDS + 1):
+                last = round_ == settings.CHAT_MAX_TOOL_ROUNDS
+                reply = await self._ask(llm_client, messages, [] if last else tools)
+                self._account(reply, round_ == 0)
+                if not reply.tool_calls or last:
+                    self.turn.reply = "".join(self.said)
+                    return self.turn
+                messages.append(_assistant_calls(reply))
+                results = await asyncio.gather(
+                    *(
+                        _call_tool(c, self.context, self.session, tool_client, self.listener)
+                        for c in reply.tool_calls
+                    )
+                )
+                for call, result, run in results:
+                    messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+                    if run is not None:
+                        self.turn.tool_runs.append(run)
+        raise AssertionError("the last round answers without tools")  # pragma: no cover
+
+
+async def _fail(session: Session, context: _Context, turn: Turn, listener: TurnListener) -> Turn:
+    """Send the agent's failure message, and record it as such."""
+    message = context.config.llm.failure_message
+    await listener.text(message)
+    await record(
+        session, EventKind.MESSAGE, {"role": "assistant", "content": message, "failure": True}
+    )
+    turn.reply, turn.failed = message, True
+    return turn
+
+
+async def session_turn(
+    *, session: Session, content: str, listener: TurnListener | None = None
+) -> Turn:
+    """Answer one user message. Never raises because the LLM or a tool failed."""
+    listener = listener or Silent()
+    context = await sync_to_async(_turn_context)(session)  # the history before this message
+    await record(session, EventKind.MESSAGE, {"role": "user", "content": content})
+    if context.endpoint is None:
+        await record(
+            session,
+            EventKind.ERROR,
+            {"code": "provider_not_configured", "message": context.missing},
+        )
+        return await _fail(session, context, Turn(reply="", error=context.missing), listener)
+    messages = [{"role": "system", "content": context.config.llm.system_prompt}]
+    messages += [*context.history, {"role": "user", "content": content}]
+    conversation = _Conversation(session, context, context.endpoint, listener)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        turn = await conversation.run(messages)
+    except LLMFailure as failure:
+        return await _failed_turn(session, context, conversation, failure, listener)
+    turn.total_ms = (loop.time() - started) * 1000
+    await record(session, EventKind.MESSAGE, _assistant_event(turn))
+    return turn
+
+
+def _assistant_event(turn: Turn) -> dict[str, Any]:
+    data: dict[str, Any] = {"role": "assistant", "content": turn.reply}
+    if turn.ttft_ms is not None:
+        data["ttft_ms"] = round(turn.ttft_ms)
+    data["total_ms"] = round(turn.total_ms)
+    return data | {k: v for k, v in turn.usage.items()}
+
+
+async def _failed_turn(
+    session: Session,
+    context: _Context,
+    conversation: _Conversation,
+    failure: LLMFailure,
+    listener: TurnListener,
+) -> Turn:
+    turn = conversation.turn
+    turn.error = failure.error.message
+    if said := "".join(conversation.said):
+        data = {"role": "assistant", "content": said, "interrupted": True}
+        await record(session, EventKind.MESSAGE, data)
+    code = f"llm_{failure.error.outcome}"
+    await record(
+        session, EventKind.ERROR, {"code": code, "message": f"The LLM failed: {turn.error}"}
+    )
+    return await _fail(session, context, turn, listener)
+
+
+async def session_greet(*, session: Session, listener: TurnListener | None = None) -> str:
+    """Say the agent's first message, if it has one, and record it."""
+    context = await sync_to_async(_turn_context)(session)
+    message = context.config.llm.first_message
+    if message:
+        await (listener or Silent()).text(message)
+        await record(session, EventKind.MESSAGE, {"role": "assistant", "content": message})
+    return message

@@ -1,0 +1,108 @@
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+from .models import Session, SessionEvent
+
+
+class StartIn(Schema):
+    """iwy's POST /start-agent-session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agentId: UUID = Field(description="The agent to talk to.")
+
+
+class StartOut(Schema):
+    sessionId: UUID
+    sessionToken: str
+    type: Literal["chat"]
+    firstMessage: str
+    messagesUrl: str
+    endUrl: str
+
+
+AgentHumanType = Literal["agent_chat", "agent_voice", "agent_video", "webrtc_video"]
+
+
+class AgentHumanStartIn(Schema):
+    """Agent Human's POST /api/v1/sessions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: UUID
+    session_type: AgentHumanType = Field(
+        "agent_chat", description="Only agent_chat is available so far."
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentHumanEndIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    duration: int | None = Field(None, ge=0, description="Seconds; worked out if left out.")
+    transcript: str | None = Field(None, max_length=1_000_000)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentHumanSession(Schema):
+    session_id: UUID
+    agent_id: UUID | None
+    agent_name: str
+    session_type: str
+    status: Literal["active", "completed", "failed"]
+    started_at: datetime
+    ended_at: datetime | None = None
+    duration: int | None = None
+    transcript: str | None = None
+    metadata: dict[str, Any]
+    avatar_id: None = None
+    avatar_name: None = None
+    avatar_url: None = None
+    voice_id: str | None = None
+
+
+class AgentHumanOut(Schema):
+    success: Literal[True] = True
+    session: AgentHumanSession
+    message: str
+    session_token: str | None = None
+    messages_url: str | None = None
+    end_url: str | None = None
+    first_message: str | None = None
+
+
+class EventOut(Schema):
+    seq: int
+    kind: str
+    data: Any
+    created_at: datetime
+
+
+class SessionOut(Schema):
+    id: UUID
+    agent_id: UUID | None
+    agent_name: str
+    type: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    end_reason: str
+    metadata: dict[str, Any]
+
+
+class SessionDetailOut(SessionOut):
+    events: list[EventOut]
+
+    @staticmethod
+    def resolve_events(session: Session) -> list[SessionEvent]:
+        return list(session.events.order_by("seq"))
+
+
+class SessionFilters(Schema):
+    agent_id: UUID | None = None
+    status: Literal["starting", "running", "stopping", "stopped", "failed"] | None = None
+    type: Literal["chat", "voice", "video"] | None = None

@@ -1,0 +1,162 @@
+"""POST /api/v1/sessions/{id}/messages: send a message, get the agent's reply.
+
+An async view, so that a reply streamed as server-sent events holds no thread while the LLM
+thinks; the ASGI process serves it best (`make run` starts one), and under WSGI it still works.
+`Accept: text/event-stream` streams the reply: `token` events with each piece of text,
+`tool_call_started` and `tool_call_finished` around each tool call, `error` when the LLM failed
+(the failure message follows as tokens), and `done` with the whole message. Otherwise the answer
+is one JSON document once the reply is complete."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.views.decorators.csrf import csrf_exempt
+
+from parley.errors import InvalidInput, ParleyError, Unauthorized
+from parley.llm import ToolCallRequest
+from teams.auth import caller_for_key
+from tools.execution import ToolRun
+
+from .access import session_for_caller
+from .chat import session_turn_claim, session_turn_release
+from .engine import Turn, session_turn
+from .models import Session
+
+MAX_MESSAGE_CHARS = 20_000
+DONE = object()
+
+
+def _error(exc: ParleyError) -> JsonResponse:
+    body = {"success": False, "error": exc.message, "code": exc.code, "details": exc.details}
+    return JsonResponse(body, status=exc.status)
+
+
+def _credentials(request: HttpRequest) -> tuple[str | None, str | None]:
+    """(API key, session token), from x-api-key or Authorization: Bearer."""
+    if key := request.headers.get("x-api-key", "").strip():
+        return key, None
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value:
+        raise Unauthorized("Send the session token as 'Authorization: Bearer st_…', or an API key.")
+    return (None, value) if value.startswith("st_") else (value, None)
+
+
+def _session(request: HttpRequest, session_id: UUID) -> Session:
+    key, token = _credentials(request)
+    team = caller_for_key(key, write=True).team if key else None
+    return session_for_caller(session_id=session_id, team=team, token=token)
+
+
+def _content(request: HttpRequest) -> str:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("The request body is not valid JSON.") from None
+    content = body.get("content") if isinstance(body, dict) else None
+    if not isinstance(content, str) or not content.strip():
+        raise InvalidInput.for_field("content", "must be the message's text, not empty")
+    if len(content) > MAX_MESSAGE_CHARS:
+        raise InvalidInput.for_field("content", f"is longer than {MAX_MESSAGE_CHARS} characters")
+    return content
+
+
+def _message(turn: Turn) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": turn.reply,
+        "failed": turn.failed,
+        "ttft_ms": round(turn.ttft_ms) if turn.ttft_ms is not None else None,
+        "total_ms": round(turn.total_ms),
+    }
+
+
+def _tool_calls(turn: Turn) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": run.execution.tool_name,
+            "outcome": run.execution.outcome,
+            "duration_ms": run.execution.duration_ms,
+        }
+        for run in turn.tool_runs
+    ]
+
+
+class _Relay:
+    """A TurnListener that hands what it hears to the response as server-sent events."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def text(self, piece: str) -> None:
+        await self.queue.put(("token", {"text": piece}))
+
+    async def tool_started(self, call: ToolCallRequest) -> None:
+        await self.queue.put(("tool_call_started", {"id": call.id, "name": call.name}))
+
+    async def tool_finished(self, call: ToolCallRequest, run: ToolRun) -> None:
+        data = {"id": call.id, "name": call.name, "outcome": run.execution.outcome}
+        await self.queue.put(
+            ("tool_call_finished", data | {"duration_ms": run.execution.duration_ms})
+        )
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+async def _stream(session: Session, content: str) -> AsyncIterator[bytes]:
+    relay = _Relay()
+
+    async def answer() -> Turn:
+        try:
+            return await session_turn(session=session, content=content, listener=relay)
+        finally:
+            await sync_to_async(session_turn_release)(session)
+            await relay.queue.put(DONE)
+
+    task = asyncio.create_task(answer())
+    while (item := await relay.queue.get()) is not DONE:
+        yield _sse(*item)
+    turn = await task
+    if turn.failed:
+        yield _sse("error", {"message": turn.error})
+    yield _sse("done", {"message": _message(turn), "tool_calls": _tool_calls(turn)})
+
+
+async def _answer(session: Session, content: str) -> JsonResponse:
+    try:
+        turn = await session_turn(session=session, content=content)
+    finally:
+        await sync_to_async(session_turn_release)(session)
+    body = {"success": True, "message": _message(turn), "tool_calls": _tool_calls(turn)}
+    if turn.failed:
+        body["error"] = turn.error
+    return JsonResponse(body)
+
+
+@csrf_exempt  # authenticated by key or session token in a header, never by a cookie
+async def session_messages(request: HttpRequest, session_id: UUID) -> HttpResponseBase:
+    if request.method != "POST":
+        response = _error(ParleyError("Send messages with POST."))
+        response.status_code = 405
+        response["Allow"] = "POST"
+        return response
+    try:
+        session = await sync_to_async(_session)(request, session_id)
+        content = _content(request)
+        await sync_to_async(session_turn_claim)(session)
+    except ParleyError as exc:
+        return _error(exc)
+    if "text/event-stream" not in request.headers.get("Accept", ""):
+        return await _answer(session, content)
+    stream = StreamingHttpResponse(_stream(session, content), content_type="text/event-stream")
+    stream["Cache-Control"] = "no-cache"
+    stream["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the tokens back
+    return stream

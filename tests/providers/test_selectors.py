@@ -1,0 +1,180 @@
+"""How the engine finds an agent's provider: the team's own credentials, else the install-wide
+default, else an error that says what to do."""
+
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from providers.models import Provider
+from providers.selectors import (
+    ProviderMissing,
+    ResolvedProvider,
+    aprovider_resolve,
+    provider_problem,
+    provider_resolve,
+    providers_overview,
+)
+from tests.conftest import Cast
+
+pytestmark = pytest.mark.django_db
+
+TEAM_KEY = "sk-team-0123456789abcdefghij"
+INSTALL_KEY = "sk-install-9876543210zyxwvu"
+
+
+def stored(cast: Cast, kind: str = "openai", **fields: Any) -> Provider:
+    fields.setdefault("credentials", {"api_key": TEAM_KEY})
+    return Provider.objects.create(team=cast.team, kind=kind, **fields)
+
+
+# Resolution order.
+
+
+def test_the_teams_own_credentials_win_over_the_install_default(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"openai": {"api_key": INSTALL_KEY}}
+    stored(cast)
+    resolved = provider_resolve(team=cast.team, kind="openai")
+    assert resolved == ResolvedProvider(
+        kind="openai",
+        label="OpenAI",
+        base_url="https://api.openai.com/v1",
+        api_key=TEAM_KEY,
+        source="team",
+        trusted=False,
+    )
+
+
+def test_the_install_default_serves_a_team_without_its_own(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {
+        "openai": {"api_key": INSTALL_KEY, "base_url": "http://10.0.0.5:4000/v1"}
+    }
+    stored(cast, kind="groq")  # another kind does not count
+    resolved = provider_resolve(team=cast.team, kind="openai")
+    assert resolved.api_key == INSTALL_KEY
+    assert resolved.base_url == "http://10.0.0.5:4000/v1"
+    assert resolved.source == "install"
+    assert resolved.trusted  # the operator's own address, private or not
+
+
+def test_another_teams_credentials_are_never_used(cast: Cast) -> None:
+    Provider.objects.create(team=cast.other_team, kind="openai", credentials={"api_key": TEAM_KEY})
+    with pytest.raises(ProviderMissing):
+        provider_resolve(team=cast.team, kind="openai")
+
+
+def test_the_teams_row_never_borrows_the_operators_address(cast: Cast, settings: Any) -> None:
+    """A team's key goes to the team's address (or the usual one), never the operator's proxy."""
+    settings.LLM_PROVIDER_DEFAULTS = {"openai": {"base_url": "http://proxy.internal/v1"}}
+    stored(cast)
+    assert provider_resolve(team=cast.team, kind="openai").base_url == "https://api.openai.com/v1"
+
+
+def test_a_teams_own_base_url_is_used_and_untrusted(cast: Cast) -> None:
+    stored(cast, kind="vllm", base_url="http://gpu.internal:8000/v1", credentials={})
+    resolved = provider_resolve(team=cast.team, kind="vllm")
+    assert resolved.base_url == "http://gpu.internal:8000/v1"
+    assert resolved.api_key is None
+    assert not resolved.trusted  # the outbound guard checks it like any typed URL
+
+
+def test_a_self_hosted_install_default_needs_no_key(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"ollama": {"base_url": "http://localhost:11434/v1"}}
+    resolved = provider_resolve(team=cast.team, kind="ollama")
+    assert (resolved.base_url, resolved.api_key, resolved.trusted) == (
+        "http://localhost:11434/v1",
+        None,
+        True,
+    )
+
+
+def test_the_async_form_resolves_the_same(cast: Cast, settings: Any) -> None:
+    stored(cast)
+    resolved = async_to_sync(aprovider_resolve)(team=cast.team, kind="openai")
+    assert resolved == provider_resolve(team=cast.team, kind="openai")
+
+
+def test_the_key_stays_out_of_the_printed_form(cast: Cast) -> None:
+    stored(cast)
+    resolved = provider_resolve(team=cast.team, kind="openai")
+    assert TEAM_KEY not in repr(resolved)
+    assert "api.openai.com" in repr(resolved)
+
+
+# When nothing serves.
+
+
+def test_no_credentials_anywhere_says_where_to_add_them(cast: Cast) -> None:
+    with pytest.raises(ProviderMissing) as caught:
+        provider_resolve(team=cast.team, kind="openai")
+    error = caught.value
+    assert error.message == (
+        "No OpenAI credentials: an owner or admin can add an API key on the Providers page "
+        "(/providers/), or the operator can set OPENAI_API_KEY."
+    )
+    assert (error.status, error.code) == (409, "provider_not_configured")
+    assert error.details == {"provider": "openai", "page": "/providers/", "env": "OPENAI_API_KEY"}
+
+
+def test_a_cloud_default_with_an_address_but_no_key_does_not_serve(
+    cast: Cast, settings: Any
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"openai": {"base_url": "http://proxy.internal/v1"}}
+    with pytest.raises(ProviderMissing, match="OPENAI_API_KEY"):
+        provider_resolve(team=cast.team, kind="openai")
+
+
+def test_a_self_hosted_kind_without_an_address_names_its_variable(cast: Cast) -> None:
+    with pytest.raises(ProviderMissing) as caught:
+        provider_resolve(team=cast.team, kind="vllm")
+    assert caught.value.message == (
+        "No vLLM server: an owner or admin can add its base URL on the Providers page "
+        "(/providers/), or the operator can set VLLM_BASE_URL."
+    )
+
+
+def test_a_stored_row_without_a_key_says_what_it_lacks(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"groq": {"api_key": INSTALL_KEY}}
+    stored(cast, kind="groq", credentials={})  # not something the services save
+    with pytest.raises(ProviderMissing, match="Groq on the Providers page is missing an API key"):
+        provider_resolve(team=cast.team, kind="groq")
+
+
+def test_custom_is_not_a_provider_kind(cast: Cast) -> None:
+    with pytest.raises(LookupError):
+        provider_resolve(team=cast.team, kind="custom")
+
+
+def test_provider_problem_is_the_message_or_none(cast: Cast) -> None:
+    assert "Providers page" in (provider_problem(team=cast.team, kind="groq") or "")
+    stored(cast, kind="groq")
+    assert provider_problem(team=cast.team, kind="groq") is None
+
+
+# The overview the page shows.
+
+
+def test_the_overview_lists_every_kind_with_where_it_comes_from(
+    cast: Cast, settings: Any, django_assert_num_queries: Any
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"groq": {"api_key": INSTALL_KEY}, "openai": {"api_key": "k"}}
+    stored(cast)
+    with django_assert_num_queries(1):  # the team's providers
+        overview = {status.kind: status for status in providers_overview(team=cast.team)}
+    assert list(overview) == [
+        "openai",
+        "google",
+        "groq",
+        "openrouter",
+        "together",
+        "ollama",
+        "vllm",
+        "llamacpp",
+    ]
+    assert overview["openai"].status == "team"
+    assert overview["openai"].has_install_default
+    assert overview["openai"].api_key_hint == "sk-…ghij"
+    assert overview["groq"].status == "install"
+    assert overview["groq"].api_key_hint == ""  # the operator's key is not hinted at
+    assert overview["google"].status == "missing"
+    assert overview["vllm"].base_url == ""

@@ -1,0 +1,310 @@
+"""The Providers page: every kind with where its credentials come from, masked keys, and the
+owners' and admins' forms, with HTMX and without."""
+
+import json
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from providers.models import Provider
+from teams.models import Role
+from tests.conftest import Cast, signed_in
+from tests.factories import MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+KEY = "sk-proj-secret-5e6f7a8b9c0d1e2f3a"
+NEW_KEY = "sk-proj-rotated-1a2b3c4d5e6f7a8b9c"
+INSTALL_KEY = "gsk_install-default-0a9b8c7d6e5f4"
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def html(response: Any) -> str:
+    return response.content.decode()
+
+
+def card(response: Any, kind: str) -> str:
+    """One kind's card on the page, up to the next card."""
+    page = html(response)
+    start = page.index(f'id="provider-{kind}"')
+    end = page.find('<section id="provider-', start + 1)
+    return page[start : end if end > 0 else None]
+
+
+def field_errors(response: Any, field: str) -> str:
+    page = html(response)
+    start = page.index(f'id="field-{field}"')
+    end = page.find('id="field-', start + 1)
+    found = re.search(r'<ul class="errorlist.*?</ul>', page[start : end if end > 0 else None], re.S)
+    return found.group(0) if found else ""
+
+
+def stored(cast: Cast, kind: str = "openai", **fields: Any) -> Provider:
+    fields.setdefault("credentials", {"api_key": KEY})
+    return Provider.objects.create(team=cast.team, kind=kind, **fields)
+
+
+def admin_of(cast: Cast) -> Any:
+    return MembershipFactory(team=cast.team, role=Role.ADMIN).user
+
+
+# The page.
+
+
+def test_each_kind_shows_where_its_credentials_come_from(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"groq": {"api_key": INSTALL_KEY}}
+    stored(cast, base_url="https://eu.api.openai.com/v1")
+    r = signed_in(cast.viewer).get("/providers/")
+    assert r.status_code == 200
+    openai, groq, vllm = card(r, "openai"), card(r, "groq"), card(r, "vllm")
+    assert "Configured for this team" in openai
+    assert "https://eu.api.openai.com/v1" in openai
+    assert "sk-…" + KEY[-4:] in openai
+    assert "Install default" in groq
+    assert "https://api.groq.com/openai/v1" in groq
+    assert "set by the operator" in groq
+    assert "Not configured" in vllm
+    assert "VLLM_BASE_URL" in vllm
+    for kind in ("google", "openrouter", "together", "ollama", "llamacpp"):
+        assert "Not configured" in card(r, kind)
+
+
+def test_no_key_ever_reaches_the_page(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"groq": {"api_key": INSTALL_KEY}}
+    stored(cast)
+    for user in (cast.owner, cast.viewer):
+        page = html(signed_in(user).get("/providers/"))
+        assert KEY not in page
+        assert INSTALL_KEY not in page
+        assert INSTALL_KEY[-4:] not in page  # not even a hint of the operator's key
+
+
+def test_with_nothing_configured_the_page_says_so_and_how_to_fix_it(cast: Cast) -> None:
+    owner_page = html(signed_in(cast.owner).get("/providers/"))
+    assert "No LLM provider is configured, so agents cannot answer yet." in owner_page
+    assert "Add an API key to one of the providers below" in owner_page
+    assert "OPENAI_API_KEY" in owner_page
+    member_page = html(signed_in(cast.member).get("/providers/"))
+    assert "Ask an owner or admin of the team to add an API key" in member_page
+
+
+def test_the_warning_goes_once_one_provider_serves(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"ollama": {"base_url": "http://localhost:11434/v1"}}
+    assert "No LLM provider is configured" not in html(signed_in(cast.owner).get("/providers/"))
+
+
+def test_owners_and_admins_get_the_forms_and_others_a_note(cast: Cast) -> None:
+    stored(cast)
+    for user in (cast.owner, admin_of(cast)):
+        page = html(signed_in(user).get("/providers/"))
+        assert 'action="/providers/openai/#provider-openai"' in page
+        assert 'action="/providers/openai/delete/"' in page
+        assert 'name="google-api_key"' in page
+    for user in (cast.member, cast.viewer):
+        page = html(signed_in(user).get("/providers/"))
+        assert "only owners and admins change credentials" in page
+        assert '<form method="post" action="/providers/' not in page
+        assert "sk-…" + KEY[-4:] in page  # the hint is shown to everyone in the team
+
+
+def test_another_teams_credentials_are_never_shown(cast: Cast) -> None:
+    Provider.objects.create(
+        team=cast.other_team,
+        kind="openai",
+        base_url="https://globex-proxy.example.com/v1",
+        credentials={"api_key": KEY},
+    )
+    page = html(signed_in(cast.owner).get("/providers/"))
+    assert "globex-proxy" not in page
+    assert KEY[-4:] not in page
+    assert "Configured for this team" not in page
+
+
+def test_the_sidebar_links_to_the_page(cast: Cast) -> None:
+    page = html(signed_in(cast.viewer).get("/providers/"))
+    assert '<a class="nav-link" href="/providers/" aria-current="page">Providers</a>' in page
+
+
+def test_the_page_costs_the_same_queries_however_many_are_stored(
+    cast: Cast, django_assert_num_queries: Any
+) -> None:
+    client = signed_in(cast.owner)
+    # The session, the user, their membership (with its team), the team's providers, and the
+    # team switcher's memberships.
+    with django_assert_num_queries(5):
+        client.get("/providers/")
+    for kind in ("openai", "groq", "together"):
+        stored(cast, kind=kind)
+    with django_assert_num_queries(5):
+        client.get("/providers/")
+
+
+def test_signed_out_people_are_sent_to_sign_in() -> None:
+    r = Client().get("/providers/")
+    assert r.status_code == 302
+    assert r["Location"].startswith("/accounts/login/")
+
+
+# Saving.
+
+
+def test_an_owner_saves_a_key_without_javascript(cast: Cast) -> None:
+    client = signed_in(cast.owner)
+    r = client.post("/providers/groq/", {"groq-base_url": "", "groq-api_key": KEY})
+    assert r.status_code == 302
+    assert r["Location"] == "/providers/"
+    provider = Provider.objects.get(team=cast.team)
+    assert (provider.kind, provider.api_key, provider.created_by) == ("groq", KEY, cast.owner)
+    page = client.get(r["Location"])
+    assert "Saved the Groq credentials." in html(page)
+    assert "Configured for this team" in card(page, "groq")
+    assert KEY not in html(page)
+
+
+def test_an_admin_saves_with_htmx_and_gets_the_card_back(cast: Cast) -> None:
+    r = signed_in(admin_of(cast)).post(
+        "/providers/vllm/", {"vllm-base_url": "http://gpu.internal:8000/v1/"}, **HTMX
+    )
+    assert r.status_code == 200
+    assert json.loads(r["HX-Trigger"]) == {"toast": {"value": "Saved the vLLM credentials."}}
+    page = html(r)
+    assert page.lstrip().startswith('<section id="provider-vllm"')
+    assert "Configured for this team" in page
+    assert "http://gpu.internal:8000/v1" in page
+    assert Provider.objects.get().base_url == "http://gpu.internal:8000/v1"
+
+
+def test_a_blank_key_keeps_the_stored_one(cast: Cast) -> None:
+    stored(cast)
+    client = signed_in(cast.owner)
+    page = html(client.get("/providers/"))
+    assert "•••••• stored — leave blank to keep" in page
+    r = client.post(
+        "/providers/openai/",
+        {"openai-base_url": "https://eu.api.openai.com/v1", "openai-api_key": ""},
+    )
+    assert r.status_code == 302
+    provider = Provider.objects.get()
+    assert provider.api_key == KEY
+    assert provider.base_url == "https://eu.api.openai.com/v1"
+
+
+def test_a_new_key_replaces_the_stored_one(cast: Cast) -> None:
+    stored(cast)
+    signed_in(cast.owner).post("/providers/openai/", {"openai-api_key": NEW_KEY})
+    assert Provider.objects.get().api_key == NEW_KEY
+
+
+def test_a_bad_base_url_is_shown_under_its_field(cast: Cast) -> None:
+    r = signed_in(cast.owner).post(
+        "/providers/openai/", {"openai-base_url": "ftp://x.example.com", "openai-api_key": KEY}
+    )
+    assert r.status_code == 200
+    assert "Enter an http:// or https:// URL" in field_errors(r, "openai-base_url")
+    assert '<details class="min-w-0 flex-1" open>' in card(r, "openai")
+    assert 'value="ftp://x.example.com"' in card(r, "openai")  # what was typed, to correct
+    assert KEY not in html(r)  # not even the key just typed
+    assert not Provider.objects.exists()
+
+
+def test_a_bad_base_url_with_htmx_comes_back_in_the_card(cast: Cast) -> None:
+    r = signed_in(cast.owner).post(
+        "/providers/vllm/", {"vllm-base_url": "", "vllm-api_key": KEY}, **HTMX
+    )
+    assert r.status_code == 200  # htmx swaps only successful responses
+    assert "HX-Trigger" not in r
+    assert "vLLM has no usual address" in field_errors(r, "vllm-base_url")
+    assert KEY not in html(r)
+
+
+def test_a_missing_key_is_shown_under_its_field(cast: Cast) -> None:
+    r = signed_in(cast.owner).post("/providers/together/", {"together-api_key": ""})
+    assert "Together AI needs an API key." in field_errors(r, "together-api_key")
+
+
+@pytest.mark.parametrize("role", ["member", "viewer"])
+def test_members_and_viewers_cannot_change_credentials(cast: Cast, role: str) -> None:
+    stored(cast)
+    client = signed_in(getattr(cast, role))
+    assert client.post("/providers/openai/", {"openai-api_key": NEW_KEY}).status_code == 403
+    assert client.post("/providers/groq/", {"groq-api_key": NEW_KEY}).status_code == 403
+    assert client.post("/providers/openai/delete/").status_code == 403
+    assert Provider.objects.get().api_key == KEY
+
+
+def test_an_unknown_kind_is_404(cast: Cast) -> None:
+    client = signed_in(cast.owner)
+    assert client.post("/providers/custom/", {"custom-api_key": KEY}).status_code == 404
+    assert client.post("/providers/anthropic/delete/").status_code == 404
+    assert not Provider.objects.exists()
+
+
+# Removing.
+
+
+def test_an_owner_removes_the_teams_credentials(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"openai": {"api_key": "sk-operator-0000000000000000"}}
+    stored(cast)
+    client = signed_in(cast.owner)
+    r = client.post("/providers/openai/delete/")
+    assert r.status_code == 302
+    assert not Provider.objects.exists()
+    page = client.get("/providers/")
+    assert "Removed the OpenAI credentials." in html(page)
+    assert "Install default" in card(page, "openai")
+
+
+def test_removing_with_htmx_swaps_the_card(cast: Cast) -> None:
+    stored(cast)
+    r = signed_in(cast.owner).post("/providers/openai/delete/", **HTMX)
+    assert r.status_code == 200
+    assert json.loads(r["HX-Trigger"]) == {"toast": {"value": "Removed the OpenAI credentials."}}
+    assert "Not configured" in html(r)
+
+
+def test_removing_what_the_team_never_stored_is_404(cast: Cast) -> None:
+    Provider.objects.create(team=cast.other_team, kind="openai", credentials={"api_key": KEY})
+    assert signed_in(cast.owner).post("/providers/openai/delete/").status_code == 404
+    assert Provider.objects.filter(team=cast.other_team).exists()
+
+
+def test_an_outsider_cannot_reach_the_teams_credentials(cast: Cast) -> None:
+    stored(cast)
+    client = signed_in(cast.outsider)  # owner of Globex
+    assert client.post("/providers/openai/delete/").status_code == 404
+    assert KEY[-4:] not in html(client.get("/providers/"))
+    client.post("/providers/openai/", {"openai-api_key": NEW_KEY})  # saves Globex's own
+    assert Provider.objects.get(team=cast.team).api_key == KEY
+
+
+# Methods.
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/providers/"),
+        ("delete", "/providers/"),
+        ("get", "/providers/openai/"),
+        ("put", "/providers/openai/"),
+        ("get", "/providers/openai/delete/"),
+    ],
+)
+def test_wrong_methods_are_405(cast: Cast, method: str, path: str) -> None:
+    assert getattr(signed_in(cast.owner), method)(path).status_code == 405
+
+
+# The activity log.
+
+
+def test_the_activity_page_shows_the_change_but_not_the_key(cast: Cast) -> None:
+    client = signed_in(cast.owner)
+    client.post("/providers/openai/", {"openai-api_key": KEY})
+    client.post("/providers/openai/", {"openai-api_key": NEW_KEY})
+    page = html(client.get("/activity/"))
+    assert "updated LLM provider" in page
+    assert "OpenAI" in page
+    assert KEY not in page
+    assert NEW_KEY not in page
