@@ -17,6 +17,7 @@ from django_htmx.http import trigger_client_event
 
 from activity.services import Actor
 from parley.errors import InvalidInput
+from providers.selectors import provider_problem
 from teams.access import DashboardRequest, require_writer, team_required
 from teams.models import Team
 from tools.selectors import tool_list
@@ -176,7 +177,18 @@ def _detail_context(request: DashboardRequest, agent: Agent) -> dict[str, Any]:
         f'<script src="{origin}/widget/live-avatar.js"></script>',
         "meet_url": f"{origin}/meet/{agent.id}",
         "publish_choices": PublishStatus.choices,
+        "llm_problem": _llm_problem(agent, configuration),
     }
+
+
+def _llm_problem(agent: Agent, configuration: dict[str, Any]) -> str | None:
+    """Why this agent cannot answer yet, said plainly, or None."""
+    llm = configuration.get("llm", {})
+    if llm.get("custom_url"):
+        return None
+    if llm.get("provider", "openai") == "custom":
+        return "This agent's LLM provider is custom but it has no custom URL: edit the agent."
+    return provider_problem(team=agent.team, kind=llm.get("provider", "openai"))
 
 
 @require_GET

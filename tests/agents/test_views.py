@@ -644,3 +644,24 @@ def test_deleting_is_refused_to_viewers_outsiders_single_use_and_other_methods(
     assert signed_in(cast.owner).post(f"/agents/{once.id}/delete/").status_code == 403
     assert signed_in(cast.owner).put(f"/agents/{agent.id}/delete/").status_code == 405
     assert Agent.objects.count() == 3
+
+
+def test_the_detail_page_says_plainly_when_the_agent_has_no_llm(
+    cast: Cast, settings: Any
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {}
+    agent = AgentFactory(team=cast.team)  # OpenAI by default, and no key anywhere
+    page = unescape(signed_in(cast.viewer).get(f"/agents/{agent.id}/").content.decode())
+    assert "This agent cannot answer yet." in page
+    assert "Providers page" in page
+    assert "OPENAI_API_KEY" in page
+
+
+def test_the_detail_page_has_no_warning_when_a_provider_is_configured(
+    cast: Cast, settings: Any
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"openai": {"api_key": "sk-operator-key"}}
+    agent = AgentFactory(team=cast.team)
+    page = signed_in(cast.viewer).get(f"/agents/{agent.id}/").content.decode()
+    assert "data-llm-problem" not in page
+    assert "sk-operator-key" not in page
