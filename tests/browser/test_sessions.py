@@ -193,3 +193,22 @@ def test_the_session_timeline(page: Page, now: datetime) -> None:
     screenshot(page, "session-detail")
     page.set_viewport_size({"width": 375, "height": 740})
     assert not has_horizontal_scroll(page)
+
+
+def test_a_running_session_shows_new_events_as_they_happen(page: Page) -> None:
+    member = MembershipFactory(role=Role.VIEWER)
+    session = session_create(agent=AgentFactory(team=member.team), type=SessionType.CHAT)
+    session_status_set(session=session, status=SessionStatus.RUNNING)
+    sign_in(page, member.user.email)
+    page.goto(f"/sessions/{session.id}/")
+    timeline = page.get_by_role("list", name="Timeline")
+    expect(timeline).not_to_contain_text("Is it raining in Oslo?")
+    session_event_append(
+        session=session,
+        kind=EventKind.MESSAGE,
+        data={"role": "user", "content": "Is it raining in Oslo?"},
+    )
+    expect(timeline).to_contain_text("Is it raining in Oslo?", timeout=6000)
+    session_status_set(session=session, status=SessionStatus.STOPPED, reason="done")
+    expect(page.get_by_text("done", exact=True).first).to_be_visible(timeout=6000)
+    expect(page.locator("[data-live]")).to_have_count(0)

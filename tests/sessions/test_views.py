@@ -426,3 +426,12 @@ def test_the_detail_links_to_an_agent_that_still_exists(viewer: Client, cast: Ca
 
 def test_a_session_with_no_events_says_so(viewer: Client, session: Session) -> None:
     assert "This session has no events yet." in viewer.get(detail_url(session)).content.decode()
+
+
+def test_a_running_sessions_page_refreshes_itself_and_an_ended_ones_does_not(
+    viewer: Client, cast: Cast
+) -> None:
+    session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
+    assert "data-live" in viewer.get(detail_url(session)).content.decode()
+    session_status_set(session=session, status=SessionStatus.STOPPED)
+    assert "data-live" not in viewer.get(detail_url(session)).content.decode()
