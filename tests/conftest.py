@@ -76,7 +76,9 @@ def user_factory() -> type[UserFactory]:
 
 
 @pytest.fixture(scope="session")
-def _receiver_server() -> Iterator[HTTPServer]:
+def loopback_server() -> Iterator[HTTPServer]:
+    """One threaded HTTP server on 127.0.0.1 for the whole run: webhook receivers, scripted
+    LLMs. Threaded, so a slow handler does not hold up the next request."""
     server = HTTPServer(host="127.0.0.1", threaded=True)
     server.start()
     yield server
@@ -84,9 +86,9 @@ def _receiver_server() -> Iterator[HTTPServer]:
 
 
 @pytest.fixture
-def receiver(_receiver_server: HTTPServer, settings: Any) -> Iterator[HTTPServer]:
-    """A webhook receiver on 127.0.0.1, which the operator's allow-list lets Parley call (loopback
-    is refused otherwise). Threaded, so a slow handler does not hold up the next request."""
+def receiver(loopback_server: HTTPServer, settings: Any) -> Iterator[HTTPServer]:
+    """The loopback server, which the operator's allow-list lets Parley call (loopback is
+    refused otherwise), cleared after the test."""
     settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    yield _receiver_server
-    _receiver_server.clear()
+    yield loopback_server
+    loopback_server.clear()

@@ -18,18 +18,10 @@ LOOPBACK = Policy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", threaded=True)
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def llm(server: HTTPServer) -> Iterator[ScriptedLLM]:
-    yield ScriptedLLM(server)
-    server.clear()
+def llm(loopback_server: HTTPServer) -> Iterator[ScriptedLLM]:
+    yield ScriptedLLM(loopback_server)
+    loopback_server.clear()
 
 
 def collect(llm: ScriptedLLM, policy: Policy = LOOPBACK, **kwargs: Any) -> tuple[list[str], Any]:
@@ -127,9 +119,11 @@ def test_a_cut_stream_fails_and_keeps_what_was_said(llm: ScriptedLLM) -> None:
     assert "ended before the reply was complete" in failure.error.message
 
 
-def test_an_error_inside_the_stream_is_a_failure(llm: ScriptedLLM, server: HTTPServer) -> None:
-    server.clear()
-    server.expect_request("/v1/chat/completions").respond_with_data(
+def test_an_error_inside_the_stream_is_a_failure(
+    llm: ScriptedLLM, loopback_server: HTTPServer
+) -> None:
+    loopback_server.clear()
+    loopback_server.expect_request("/v1/chat/completions").respond_with_data(
         'data: {"error": {"message": "context length exceeded"}}\n\n',
         content_type="text/event-stream",
     )

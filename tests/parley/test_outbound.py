@@ -35,19 +35,11 @@ def get(policy: Policy, url: str, **kwargs: Any) -> Any:
     return send(policy, OutboundRequest("GET", url), **kwargs)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    """A threaded receiver on 127.0.0.1, so a slow handler does not hold up the next request."""
-    server = HTTPServer(host="127.0.0.1", threaded=True)
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def receiver(server: HTTPServer) -> Iterator[HTTPServer]:
-    yield server
-    server.clear()
+def receiver(loopback_server: HTTPServer) -> Iterator[HTTPServer]:
+    """The shared loopback server; these tests pass their own policy, not the settings."""
+    yield loopback_server
+    loopback_server.clear()
 
 
 def closed_port() -> int:
