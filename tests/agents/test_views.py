@@ -646,9 +646,7 @@ def test_deleting_is_refused_to_viewers_outsiders_single_use_and_other_methods(
     assert Agent.objects.count() == 3
 
 
-def test_the_detail_page_says_plainly_when_the_agent_has_no_llm(
-    cast: Cast, settings: Any
-) -> None:
+def test_the_detail_page_says_plainly_when_the_agent_has_no_llm(cast: Cast, settings: Any) -> None:
     settings.LLM_PROVIDER_DEFAULTS = {}
     agent = AgentFactory(team=cast.team)  # OpenAI by default, and no key anywhere
     page = unescape(signed_in(cast.viewer).get(f"/agents/{agent.id}/").content.decode())
