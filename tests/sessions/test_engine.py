@@ -2,6 +2,7 @@
 tools served by a real webhook receiver."""
 
 import json
+import socket
 import time
 from typing import Any
 
@@ -268,3 +269,19 @@ def test_a_custom_url_on_a_private_address_is_refused_without_the_allow_list(
     assert result.failed
     assert "ask your operator to allow it" in result.error
     assert llm.requests == []
+
+
+def test_a_webhook_that_is_down_is_an_error_the_model_hears(llm: ScriptedLLM) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tool = ToolFactory(name="get_weather", server_url=f"http://127.0.0.1:{port}/weather")
+    session = a_session(llm, [tool])
+    llm.will(calls(("get_weather", {"city": "Paris"})), says("The weather service is down."))
+    result = turn(session, "Weather?")
+    assert result.reply == "The weather service is down."
+    tool_message = llm.requests[1]["messages"][-1]
+    assert tool_message["content"].startswith("Error: the tool get_weather failed:")
+    assert "refused the connection" in tool_message["content"]
+    call = next(data for kind, data in timeline(session) if kind == "tool_call")
+    assert call["outcome"] == "unreachable"
