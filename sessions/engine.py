@@ -11,7 +11,7 @@ the error recorded, and the agent's failure message sent: the session stays usab
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
@@ -223,7 +223,7 @@ class _Conversation:
         policy = Policy.from_settings()
         if self.context.trusted_host:
             trusted = policy.allowed_hosts | {self.context.trusted_host}
-            policy = Policy(**{**policy.__dict__, "allowed_hosts": trusted})
+            policy = replace(policy, allowed_hosts=trusted)
         async with OutboundClient(policy) as llm_client, OutboundClient() as tool_client:
             for round_ in range(settings.CHAT_MAX_TOOL_ROUNDS + 1):
                 last = round_ == settings.CHAT_MAX_TOOL_ROUNDS
