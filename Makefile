@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+ASGI_PORT ?= 8001
 
 .PHONY: run test lint pytest install css chromium clean
 
@@ -22,12 +23,14 @@ $(CSS): $(INSTALLED) assets/app.css $(shell find templates -name '*.html')
 
 css: $(CSS)
 
-## Run Parley on http://127.0.0.1:8000 with the embedded defaults, printing the demo login.
+## Run Parley on http://127.0.0.1:8000 with the embedded defaults, printing the demo login: the web
+## server, the async server (ASGI_PORT), a Celery worker and beat, from the Procfile. Ctrl-C stops all.
 run: $(INSTALLED) $(CSS)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py demo
-	$(BIN)/gunicorn config.wsgi --config python:config.gunicorn --bind $(HOST):$(PORT)
+	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) PORT=$(PORT) ASGI_PORT=$(ASGI_PORT) \
+	  $(BIN)/honcho start
 
 ## Lint, type-check and run the whole test suite.
 test: lint pytest
@@ -48,4 +51,4 @@ chromium:
 	fi
 
 clean:
-	rm -rf $(VENV) staticfiles static/build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) staticfiles static/build var .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Session, SessionEvent
+from .models import CallbackDelivery, Session, SessionEvent
 
 
 class SessionEventInline(admin.TabularInline):
@@ -36,3 +36,17 @@ class SessionEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: SessionEvent | None = None) -> bool:
         return False
+
+
+@admin.register(CallbackDelivery)
+class CallbackDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["session", "attempt", "outcome", "status_code", "url", "created_at"]
+    list_filter = ["outcome"]
+    search_fields = ["session__id", "url"]
+    list_select_related = ["session"]
+    readonly_fields = [f.name for f in CallbackDelivery._meta.fields]
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: CallbackDelivery | None = None
+    ) -> bool:
+        return False  # a record of what was sent

@@ -1,12 +1,26 @@
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.db import transaction
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from agents.configuration import AgentConfiguration
 from agents.models import Agent
+from config.celery import enqueue_on_commit
 from parley.errors import Conflict
 
-from .models import TRANSITIONS, EventKind, Session, SessionEvent, SessionStatus, SessionType
+from .models import (
+    TRANSITIONS,
+    EventKind,
+    Session,
+    SessionEvent,
+    SessionStatus,
+    SessionType,
+)
+from .tasks import deliver_end_of_conversation
 
 
 @transaction.atomic
@@ -85,4 +99,80 @@ def session_end(
         locked.metadata = {**locked.metadata, "end": ended_by}
         locked.save(update_fields=["metadata"])
     session_status_set(session=locked, status=SessionStatus.STOPPED, reason=reason)
+    if session_callback_url(session=locked):
+        enqueue_on_commit(deliver_end_of_conversation, str(locked.id))
     return locked, True
+
+
+# The lifecycle sweep: sessions left open past their agent's limits are ended.
+
+OPEN = (SessionStatus.STARTING, SessionStatus.RUNNING)
+IDLE_TIMEOUT = AgentConfiguration.model_fields["idle_timeout_seconds"].default
+MAX_DURATION = AgentConfiguration.model_fields["max_duration_seconds"].default
+
+
+def _limit(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _expiry(
+    started: datetime, active: datetime | None, limits: tuple[Any, Any], now: datetime
+) -> str:
+    """Why the session is over its limits ("max_duration", "idle_timeout"), or "" if it is not.
+    `limits`: the agent's idle_timeout_seconds and max_duration_seconds, as stored."""
+    if now - started >= timedelta(seconds=_limit(limits[1], MAX_DURATION)):
+        return "max_duration"
+    if active is not None and now - active >= timedelta(seconds=_limit(limits[0], IDLE_TIMEOUT)):
+        return "idle_timeout"
+    return ""
+
+
+@transaction.atomic
+def _session_end_if_expired(session_id: UUID, now: datetime) -> bool:
+    """Read again under lock: a message that arrived since the sweep looked keeps it open."""
+    session = (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("agent")
+        .filter(pk=session_id, status__in=OPEN)
+        .first()
+    )
+    if session is None:
+        return False
+    config = session.agent.configuration if session.agent is not None else {}
+    limits = (config.get("idle_timeout_seconds"), config.get("max_duration_seconds"))
+    active = max(session.last_activity_at, session.replying_since or session.last_activity_at)
+    reason = _expiry(session.started_at, active, limits, now)
+    return bool(reason) and session_end(session=session, reason=reason)[1]
+
+
+def sessions_end_expired(*, now: datetime | None = None) -> int:
+    """End the open sessions idle past their agent's `idle_timeout_seconds` (reason
+    "idle_timeout") or running past its `max_duration_seconds` ("max_duration"); the number
+    ended. A reply under way counts as activity from when it began. One query, on the status
+    index, reads the open sessions with their agents' two limits; each expired one is then
+    ended in its own transaction."""
+    now = now or timezone.now()
+    rows = Session.objects.filter(status__in=OPEN).values_list(
+        "id",
+        "started_at",
+        Greatest("last_activity_at", Coalesce("replying_since", "last_activity_at")),
+        KeyTextTransform("idle_timeout_seconds", "agent__configuration"),
+        KeyTextTransform("max_duration_seconds", "agent__configuration"),
+    )
+    expired = [row[0] for row in rows if _expiry(row[1], row[2], (row[3], row[4]), now)]
+    return sum(_session_end_if_expired(session_id, now) for session_id in expired)
+
+
+def _callback_config(session: Session) -> dict[str, Any]:
+    document = session.agent.configuration if session.agent is not None else {}
+    section = document.get("end_of_conversation") if isinstance(document, dict) else None
+    return section if isinstance(section, dict) else {}
+
+
+def session_callback_url(*, session: Session) -> str | None:
+    """The agent's end_of_conversation.callback_url, if it has one."""
+    url = _callback_config(session).get("callback_url")
+    return url if isinstance(url, str) and url else None

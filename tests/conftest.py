@@ -1,5 +1,6 @@
 """The fixed cast: a team with an owner, a member and a viewer, and an outsider in another team."""
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -92,3 +93,11 @@ def receiver(loopback_server: HTTPServer, settings: Any) -> Iterator[HTTPServer]
     settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     yield loopback_server
     loopback_server.clear()
+
+
+def wait_until_logged(server: HTTPServer, count: int, timeout: float = 5) -> None:
+    """Wait for a slow handler to finish, so its late entry lands in this test's log and not
+    in the next test's."""
+    deadline = time.monotonic() + timeout
+    while len(server.log) < count and time.monotonic() < deadline:
+        time.sleep(0.02)

@@ -1,12 +1,14 @@
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from analytics.models import AgentDailyStats
 from providers.models import Provider
-from sessions.models import EventKind, SessionType
+from sessions.models import CallbackDelivery, EventKind, SessionType
 from sessions.services import session_create, session_event_append
 from tests.conftest import Cast, signed_in
 from tests.factories import AgentFactory, ToolFactory, UserFactory
@@ -25,6 +27,13 @@ def admin_client(cast: Cast) -> Client:
 def _session_event(cast: Cast) -> Any:
     session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
     return session_event_append(session=session, kind=EventKind.MESSAGE, data={"text": "hi"})
+
+
+def _callback_delivery(cast: Cast) -> CallbackDelivery:
+    session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
+    return CallbackDelivery.objects.create(
+        session=session, team=cast.team, url="https://hooks.example.com/ended", attempt=1
+    )
 
 
 # Each admin: a row to find, and the text it shows in the changelist.
@@ -48,6 +57,13 @@ ROWS: dict[str, Callable[[Cast], Any]] = {
     "providers_provider": lambda cast: Provider.objects.create(
         team=cast.team, kind="groq", credentials={"api_key": "gsk_admin-listed-0000"}
     ),
+    "conversations_callbackdelivery": _callback_delivery,
+    "analytics_agentdailystats": lambda cast: AgentDailyStats.objects.create(
+        agent=AgentFactory(team=cast.team, name="Support bot"),
+        team=cast.team,
+        day=date(2026, 3, 10),
+        sessions=4,
+    ),
 }
 # What to type in the search box to find that row.
 SEARCH: dict[str, Callable[[Any], str]] = {
@@ -61,6 +77,8 @@ SEARCH: dict[str, Callable[[Any], str]] = {
     "conversations_sessionevent": lambda event: str(event.session_id),
     "tools_toolexecution": lambda execution: execution.tool_name,
     "providers_provider": lambda provider: provider.kind,
+    "conversations_callbackdelivery": lambda delivery: str(delivery.session_id),
+    "analytics_agentdailystats": lambda stats: stats.agent.name,
 }
 
 

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
 from cachetools import LRUCache, cached
@@ -21,7 +21,9 @@ from django.utils import timezone
 from jsonschema.validators import validator_for
 from standardwebhooks import Webhook
 
+from config.celery import enqueue_on_commit
 from parley.outbound import Delivery, OutboundClient, OutboundError, OutboundRequest
+from parley.records import body_capped, reply_record, text_cut, url_without_credentials
 from sessions.models import EventKind, Session
 from sessions.services import session_event_append
 
@@ -155,15 +157,6 @@ def _shown_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: v if k.lower() in visible else REDACTED for k, v in headers.items()}
 
 
-def _shown_url(url: str) -> str:
-    """The URL without any user:password it carries."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))
-
-
 def tool_request(
     tool: Tool, arguments: Any, *, session: Session | None, message_id: str
 ) -> tuple[OutboundRequest, dict[str, Any]]:
@@ -183,7 +176,7 @@ def tool_request(
     headers |= _auth_headers(tool.auth_config or {}, body, message_id)
     request = OutboundRequest(tool.method, url, headers, body if payload is not None else None)
     shown = {
-        "url": _shown_url(url),
+        "url": url_without_credentials(url),
         "method": tool.method,
         "headers": _shown_headers(headers),
         "payload": payload,
@@ -192,12 +185,6 @@ def tool_request(
 
 
 # The reply: the LLM's result, and the record's copy.
-
-
-def _cut(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return text[:limit] + f"… [cut: the reply was {len(text)} characters]"
 
 
 def _as_text(content: Any) -> str:
@@ -210,29 +197,13 @@ def _result_for_llm(tool: Tool, delivery: Delivery) -> str:
     error = delivery.error
     if error is None:
         text = _as_text(delivery.content) if delivery.content not in (None, "") else ""
-        return _cut(text, settings.TOOL_RESULT_MAX_CHARS) or "OK (the tool returned no content)"
-    said = f": {_cut(_as_text(delivery.content), 500)}" if delivery.content else ""
+        return text_cut(text, settings.TOOL_RESULT_MAX_CHARS) or "OK (the tool returned no content)"
+    said = f": {text_cut(_as_text(delivery.content), 500)}" if delivery.content else ""
     return f"Error: the tool {tool.name} failed: {error.message}{said}"
 
 
 def _capped(value: Any) -> Any:
-    """A body for the record: as it is when small, else its first characters as text."""
-    limit = settings.TOOL_RECORD_BODY_MAX_CHARS
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return value if len(text) <= limit else _cut(text, limit)
-
-
-def _response_record(delivery: Delivery) -> dict[str, Any] | None:
-    if delivery.status is None:
-        return None
-    body = delivery.content if delivery.error is None or delivery.body else None
-    return {
-        "status": delivery.status,
-        "status_text": delivery.reason,
-        "headers": {k: REDACTED if k == "set-cookie" else v for k, v in delivery.headers.items()},
-        "body": _capped(body),
-        "content_type": delivery.content_type,
-    }
+    return body_capped(value, settings.TOOL_RECORD_BODY_MAX_CHARS)
 
 
 def _scrubbed(text: str, tool: Tool) -> str:
@@ -260,7 +231,7 @@ def _timeline_event(execution: ToolExecution, result: str) -> dict[str, Any]:
         "tool_id": str(execution.tool_id) if execution.tool_id else None,
         "execution_id": str(execution.id),
         "arguments": execution.arguments,
-        "result": _cut(result, settings.TOOL_RECORD_BODY_MAX_CHARS),
+        "result": text_cut(result, settings.TOOL_RECORD_BODY_MAX_CHARS),
         "duration_ms": execution.duration_ms,
         "outcome": execution.outcome,
         "status_code": execution.status_code,
@@ -331,7 +302,9 @@ async def _call(
         delivery = await outbound.send(request, timeout=timeout)
     error: OutboundError | None = delivery.error
     execution.status_code = delivery.status
-    execution.response = _scrubbed_json(_response_record(delivery), tool)
+    execution.response = _scrubbed_json(
+        reply_record(delivery, limit=settings.TOOL_RECORD_BODY_MAX_CHARS), tool
+    )
     outcome = error.outcome if error else ExecutionOutcome.SUCCESS
     message = _scrubbed(error.message, tool) if error else ""
     _finish(execution, outcome, duration_ms=delivery.duration_ms, error=message)
@@ -348,7 +321,7 @@ def _queued(execution: ToolExecution) -> ToolExecution:
 
     execution.outcome = ExecutionOutcome.PENDING
     _validated(execution).save()
-    transaction.on_commit(lambda: tool_execution_run.delay(str(execution.id)))
+    enqueue_on_commit(tool_execution_run, str(execution.id))
     return execution
 
 

@@ -1,9 +1,10 @@
 import statistics
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from parley.errors import NotFound
 from teams.models import Team
@@ -114,3 +115,20 @@ def tool_execution_stats(*, tool: Tool, since: datetime) -> ExecutionStats:
     rate = 100 * counts["succeeded"] / finished_count if finished_count else None
     p50, p95 = _percentiles([d for d in durations if d is not None])
     return ExecutionStats(counts["calls"], finished_count, rate, p50, p95)
+
+
+# Async calls whose queued message never reached a worker (the reconciler queues them again).
+STRANDED_AFTER = timedelta(minutes=1)
+STRANDED_WINDOW = timedelta(days=1)
+
+
+def tool_executions_stranded(*, now: datetime | None = None) -> list[str]:
+    """Ids of async tool calls queued over a minute ago and still pending: their message never
+    reached a worker. Running them twice is safe: a worker claims a call before making it."""
+    now = now or timezone.now()
+    stranded = ToolExecution.objects.filter(
+        started_at__gte=now - STRANDED_WINDOW,
+        started_at__lt=now - STRANDED_AFTER,
+        outcome=ExecutionOutcome.PENDING,
+    )
+    return [str(pk) for pk in stranded.values_list("id", flat=True)]

@@ -1,12 +1,15 @@
 """Parley's settings. Everything that varies between installs comes from the environment,
 read through the one `env` reader below, which refuses values it cannot parse."""
 
+import base64
+import hashlib
+import hmac
 from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
 from environs import Env
-from marshmallow.validate import URL
+from marshmallow.validate import URL, Regexp
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -41,6 +44,7 @@ INSTALLED_APPS = [
     "providers",
     "sessions.apps.SessionsConfig",
     "activity",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -103,12 +107,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# How long the cache and the broker wait on Redis, to connect and then for each answer: a Redis
+# that refuses connections, or accepts them and never answers, costs a request at most this.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 2, "socket_timeout": 2}
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            "OPTIONS": dict(REDIS_TIMEOUTS),
         }
     }
 
@@ -195,15 +202,32 @@ SESSION_TOKEN_MAX_AGE = env.int("SESSION_TOKEN_MAX_AGE", default=24 * 3600)
 # server when that runs apart, e.g. https://chat.parley.example.com.
 CHAT_BASE_URL = env.str("CHAT_BASE_URL", default="")
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+# Background jobs (Celery). With Redis they go through it. The embedded default has no Redis, so
+# its worker and beat (both started by `make run`) pass jobs through files under var/celery/.
+VAR_DIR = BASE_DIR / "var"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    _queue = str(VAR_DIR / "celery" / "queue")
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": _queue,
+        "data_folder_out": _queue,
+        "control_folder": str(VAR_DIR / "celery" / "control"),
+    }
+else:
+    # A publish to a broker that is down fails within REDIS_TIMEOUTS, tried once, instead of
+    # hanging the request; config.celery.enqueue leaves the job to the reconciler.
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_TIMEOUTS)
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-expired-single-use-agents": {
         "task": "agents.tasks.sweep_expired_agents",
@@ -213,7 +237,36 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tools.tasks.prune_tool_executions",
         "schedule": crontab(minute=17),
     },
+    "end-expired-sessions": {
+        "task": "sessions.tasks.end_expired_sessions",
+        "schedule": timedelta(seconds=30),
+    },
+    "reconcile-queued-jobs": {
+        "task": "sessions.tasks.reconcile_queued_jobs",
+        "schedule": timedelta(minutes=1),
+    },
+    "rollup-agent-daily-stats": {
+        "task": "analytics.tasks.rollup_agent_daily_stats",
+        "schedule": crontab(minute=7),
+    },
 }
+# End-of-conversation callbacks: signed with this Standard Webhooks secret ("whsec_" and base64),
+# one for the install; unset, it is derived from SECRET_KEY. Each POST may take
+# CALLBACK_TIMEOUT_SECONDS; a failure worth retrying is tried again after 15 s, 30 s, 60 s…
+_callback_secret = Regexp(
+    r"^(whsec_)?[A-Za-z0-9+/]{24,}={0,2}$", error="must be whsec_ followed by base64"
+)
+CALLBACK_SIGNING_SECRET = (
+    env.str("CALLBACK_SIGNING_SECRET", default="", validate=lambda v: not v or _callback_secret(v))
+    or "whsec_"
+    + base64.b64encode(
+        hmac.new(SECRET_KEY.encode(), b"parley.callback-signing", hashlib.sha256).digest()
+    ).decode()
+)
+CALLBACK_TIMEOUT_SECONDS = env.float("CALLBACK_TIMEOUT_SECONDS", default=10)
+CALLBACK_MAX_ATTEMPTS = env.int("CALLBACK_MAX_ATTEMPTS", default=8)
+CALLBACK_RETRY_BASE_SECONDS = env.float("CALLBACK_RETRY_BASE_SECONDS", default=15)
+
 # Expired single-use agents stop working at once; the sweep deletes them after this long.
 SINGLE_USE_AGENT_RETENTION = timedelta(days=env.int("SINGLE_USE_AGENT_RETENTION_DAYS", default=30))
 

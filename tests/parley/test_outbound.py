@@ -15,6 +15,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from parley.outbound import OutboundClient, OutboundRequest, Outcome, Policy, address_class
+from tests.conftest import wait_until_logged
 
 LOOPBACK = Policy(
     allowed_networks=(ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -304,6 +305,7 @@ def test_a_slow_reply_times_out(receiver: HTTPServer) -> None:
     assert delivery.error.outcome == Outcome.TIMEOUT
     assert delivery.error.message == "no complete reply within 0.5 seconds"
     assert time.monotonic() - started < 1.5
+    wait_until_logged(receiver, 1)
 
 
 def test_the_deadline_covers_the_whole_call_not_each_read(receiver: HTTPServer) -> None:

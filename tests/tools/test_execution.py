@@ -16,6 +16,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from sessions.models import EventKind
+from tests.conftest import wait_until_logged
 from tests.factories import SessionFactory, ToolFactory
 from tools.execution import ToolRun, tool_execute
 from tools.models import ExecutionOutcome, ExecutionSource, Tool, ToolExecution
@@ -238,6 +239,7 @@ def test_a_timeout_is_an_error_string_not_an_exception(receiver: HTTPServer) -> 
     )
     assert result.execution.outcome == ExecutionOutcome.TIMEOUT
     assert 900 <= result.execution.duration_ms < 1400
+    wait_until_logged(receiver, 1)
 
 
 def test_a_refused_address_is_explained(settings: Any) -> None:

@@ -1,0 +1,15 @@
+from datetime import date, timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+
+@shared_task
+def rollup_agent_daily_stats(day: str | None = None) -> int:
+    """Recompute the per-agent daily figures of `day` (an ISO date), or of yesterday and today:
+    a session started late yesterday may have ended since the last run."""
+    from .services import agent_daily_stats_compute
+
+    today = timezone.localdate()
+    days = [date.fromisoformat(day)] if day else [today - timedelta(days=1), today]
+    return sum(agent_daily_stats_compute(day=d) for d in days)
