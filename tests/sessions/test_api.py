@@ -15,7 +15,7 @@ from pytest_httpserver import HTTPServer
 from agents.configuration import AgentConfiguration
 from agents.models import Agent, AgentKind
 from sessions.models import EventKind, Session, SessionStatus
-from tests.conftest import Cast
+from tests.conftest import Cast, signed_in
 from tests.factories import AgentFactory, ToolFactory
 from tests.http import post
 from tests.llm_server import ScriptedLLM, calls, says
@@ -330,3 +330,9 @@ def test_sessions_are_listed_and_read_with_their_events(
     assert [e["kind"] for e in detail["events"]] == ["status_change", "message", "status_change"]
     assert outsider_api.get(f"/v1/sessions/{session_id}").status_code == 404
     assert outsider_api.get("/v1/sessions").json()["count"] == 0
+
+
+def test_a_signed_in_member_can_preview_a_draft(cast: Cast, llm: ScriptedLLM) -> None:
+    agent = an_agent(cast, llm, publish_status="draft")
+    assert start(signed_in(cast.member), agent).status_code == 200
+    assert start(signed_in(cast.outsider), agent).status_code == 403
