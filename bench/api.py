@@ -46,14 +46,49 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds the ExitStack, which stops the servers
 
 
-def _parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+@dataclass(frozen=True)
+class Process:
+    """A process this run started, and what /proc says about it (Linux only)."""
+
+    port: int
+    pid: int
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def cpu_seconds(self) -> float:
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return math.nan
+        fields = stat.rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def memory_mib(self, field: str = "VmHWM") -> float:
+        """VmRSS (resident now) or VmHWM (the most it has been resident)."""
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return math.nan
+        for line in status.splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+        return math.nan
+
+
+def add_database_url_argument(parser: argparse.ArgumentParser) -> None:
+    """--database-url, as every benchmark takes it."""
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", ""),
         help="PostgreSQL server to create the throwaway database on "
         "(default $BENCH_DATABASE_URL; empty: a temporary SQLite file)",
     )
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_database_url_argument(parser)
     parser.add_argument("--requests", type=int, default=500, help="per endpoint and round")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads")
     parser.add_argument("--rounds", type=int, default=8, help="Parley and minimal alternate")

@@ -58,10 +58,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api import (  # noqa: E402
+    Process,
     _busy_cpu_seconds,
     _exit_on_sigterm,
     _free_port,
     _throwaway_database,
+    add_database_url_argument,
 )
 
 if TYPE_CHECKING:
@@ -97,12 +99,7 @@ SERVER_ENVIRONMENT = {
 
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", ""),
-        help="PostgreSQL server to create the throwaway database on "
-        "(default $BENCH_DATABASE_URL; empty: a temporary SQLite file)",
-    )
+    add_database_url_argument(parser)
     parser.add_argument("--requests", type=int, default=300, help="timed messages of each kind")
     parser.add_argument("--warmup", type=int, default=30, help="unmeasured messages of each kind")
     parser.add_argument(
@@ -124,36 +121,6 @@ def _parse_args() -> argparse.Namespace:
 
 
 # The processes: the scripted LLM, the webhook receiver and Parley.
-
-
-@dataclass(frozen=True)
-class Process:
-    """A process this run started, and what /proc says about it (Linux only)."""
-
-    port: int
-    pid: int
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def cpu_seconds(self) -> float:
-        try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return math.nan
-        fields = stat.rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def memory_mib(self, field: str = "VmHWM") -> float:
-        """VmRSS (resident now) or VmHWM (the most it has been resident)."""
-        try:
-            status = Path(f"/proc/{self.pid}/status").read_text()
-        except OSError:
-            return math.nan
-        for line in status.splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-        return math.nan
 
 
 @contextmanager

@@ -38,7 +38,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import _busy_cpu_seconds, _exit_on_sigterm, _throwaway_database  # noqa: E402
+from bench.api import (  # noqa: E402
+    _busy_cpu_seconds,
+    _exit_on_sigterm,
+    _throwaway_database,
+    add_database_url_argument,
+)
 
 GOAL_P95_MS = 150.0
 DEEP_PAGES = 50
@@ -51,12 +56,7 @@ END_REASONS = ["caller hung up", "conversation finished", "idle timeout", "max d
 
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", ""),
-        help="PostgreSQL server to create the throwaway database on "
-        "(default $BENCH_DATABASE_URL; empty: a temporary SQLite file)",
-    )
+    add_database_url_argument(parser)
     parser.add_argument("--agents", type=int, default=1_000)
     parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=50, help="timed requests per page")

@@ -44,7 +44,13 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import _busy_cpu_seconds, _exit_on_sigterm, _throwaway_database  # noqa: E402
+from bench.api import (  # noqa: E402
+    Process,
+    _busy_cpu_seconds,
+    _exit_on_sigterm,
+    _throwaway_database,
+    add_database_url_argument,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -68,12 +74,7 @@ SCHEMA = {
 
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", ""),
-        help="PostgreSQL server to create the throwaway database on "
-        "(default $BENCH_DATABASE_URL; empty: a temporary SQLite file)",
-    )
+    add_database_url_argument(parser)
     parser.add_argument("--requests", type=int, default=2000, help="timed calls of each kind")
     parser.add_argument("--warmup", type=int, default=200, help="unmeasured calls of each kind")
     parser.add_argument("--concurrency", type=int, default=200, help="calls at once per burst")
@@ -89,26 +90,8 @@ def _parse_args() -> argparse.Namespace:
     return args
 
 
-@dataclass(frozen=True)
-class Receiver:
-    port: int
-    pid: int
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def cpu_seconds(self) -> float:
-        """User and system CPU time of the receiver so far, from /proc (Linux only)."""
-        try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return math.nan
-        fields = stat.rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @contextmanager
-def _receiver() -> Iterator[Receiver]:
+def _receiver() -> Iterator[Process]:
     """bench/receiver.py in its own process, on a port it picks and prints."""
     command = [sys.executable, str(ROOT / "bench" / "receiver.py")]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -117,7 +100,7 @@ def _receiver() -> Iterator[Receiver]:
         line = process.stdout.readline()
         if not line.strip().isdigit():
             raise RuntimeError(f"the receiver did not start (exit status {process.poll()})")
-        yield Receiver(port=int(line), pid=process.pid)
+        yield Process(port=int(line), pid=process.pid)
     finally:
         process.terminate()
         try:
@@ -127,7 +110,7 @@ def _receiver() -> Iterator[Receiver]:
             process.wait()
 
 
-def _create_tools(receiver: Receiver) -> tuple["Tool", "Tool"]:
+def _create_tools(receiver: Process) -> tuple["Tool", "Tool"]:
     """Schema, a team and its two tools, as an operator would make them; each tool is then
     read back from the database, as the engine's callers load it (secrets decrypted once)."""
     from django.core.management import call_command
@@ -280,7 +263,7 @@ async def _concurrent(slow: "Tool", args: argparse.Namespace) -> tuple[Bursts, B
     return engine, bare
 
 
-def _cpu_note(receiver: Receiver, measured: Callable[[], Any]) -> tuple[Any, str]:
+def _cpu_note(receiver: Process, measured: Callable[[], Any]) -> tuple[Any, str]:
     """Runs `measured`, and says how busy the CPUs were meanwhile and with what."""
     busy, ours, theirs = _busy_cpu_seconds(), time.process_time(), receiver.cpu_seconds()
     began = time.perf_counter()
@@ -372,7 +355,7 @@ def _recorded(tool_ids: list[Any]) -> Counter[str]:
     return Counter(outcomes)
 
 
-def _run(args: argparse.Namespace, receiver: Receiver) -> bool:
+def _run(args: argparse.Namespace, receiver: Process) -> bool:
     """Everything after the setup; False when a call failed or was not recorded."""
     hook, slow = _create_tools(receiver)
     setup = _describe(args)
