@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from asgiref.sync import async_to_sync
 from django.core.cache import cache
 from django.test import Client
@@ -137,8 +138,10 @@ def test_an_expired_single_use_agent_is_gone(cast: Cast, llm: ScriptedLLM) -> No
 def test_starts_from_one_address_are_limited(cast: Cast, llm: ScriptedLLM, settings: Any) -> None:
     settings.SESSION_STARTS_PER_ADDRESS_PER_MINUTE = 2
     agent = an_agent(cast, llm)
-    assert [start(Client(), agent).status_code for _ in range(3)] == [200, 200, 429]
-    assert "your address" in start(Client(), agent).json()["error"]
+    # Within one minute's window: the limit counts per calendar minute.
+    with time_machine.travel(timezone.now().replace(second=10), tick=False):
+        assert [start(Client(), agent).status_code for _ in range(3)] == [200, 200, 429]
+        assert "your address" in start(Client(), agent).json()["error"]
 
 
 def test_a_teams_running_sessions_are_capped(cast: Cast, llm: ScriptedLLM, settings: Any) -> None:
