@@ -320,6 +320,9 @@ class OutboundClient:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
         await self._http.aclose()
 
     async def _check(self, url: httpx.URL) -> None:
@@ -466,3 +469,39 @@ class OutboundClient:
                 delivery.status in (408, 425, 429) or delivery.status >= 500,
             )
         return delivery
+
+
+class _LoopClients:
+    """An event loop's shared clients, one per policy, closed when the loop shuts down: the
+    keeper task waits until `asyncio.run` (or uvicorn, or asgiref) cancels what is left."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.clients: dict[Policy, OutboundClient] = {}
+        self.keeper = loop.create_task(self._close_at_shutdown(loop))
+
+    async def _close_at_shutdown(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            _loop_clients.pop(loop, None)
+            for client in self.clients.values():
+                await client.aclose()
+
+
+_loop_clients: dict[asyncio.AbstractEventLoop, _LoopClients] = {}
+
+
+def outbound_client(policy: Policy | None = None) -> OutboundClient:
+    """The running event loop's client for `policy`, kept open while the loop runs, so that
+    every call from this process reuses its connections (and TLS sessions): a new client and
+    connection cost a call 1 ms more on loopback (bench/chat.py), a TLS handshake more over the
+    internet. Do not close it."""
+    loop = asyncio.get_running_loop()
+    policy = policy or Policy.from_settings()
+    shared = _loop_clients.get(loop)
+    if shared is None:
+        shared = _loop_clients[loop] = _LoopClients(loop)
+    client = shared.clients.get(policy)
+    if client is None:
+        client = shared.clients[policy] = OutboundClient(policy)
+    return client

@@ -3,13 +3,13 @@ time. The thinking is the engine's (sessions.engine); this is the bookkeeping ar
 
 from datetime import timedelta
 
-from asgiref.sync import sync_to_async
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
+from parley.db import database
 from parley.errors import Conflict
 
-from .engine import Turn, TurnListener, session_greet, session_turn
+from .engine import Turn, TurnContext, TurnListener, session_greet, session_turn, turn_begin
 from .models import Session, SessionStatus
 from .services import session_status_set
 
@@ -21,19 +21,32 @@ ANSWERING = (
 )
 
 
-def session_turn_claim(session: Session) -> None:
-    """One message at a time: claimed in the database, so it holds across web processes."""
-    now = timezone.now()
-    free = Q(replying_since__isnull=True) | Q(replying_since__lt=now - TURN_ABANDONED_AFTER)
-    claimed = Session.objects.filter(free, pk=session.pk, status__in=_LIVE).update(
-        replying_since=now, last_activity_at=now
+@transaction.atomic(savepoint=False)
+def session_turn_claim(session: Session) -> int:
+    """One message at a time: claimed under the session's row lock, so it holds across web
+    processes. Returns the event number taken, in the same update, for the user's message."""
+    locked = (
+        Session.objects.select_for_update()
+        .only("status", "replying_since", "last_event_seq")
+        .get(pk=session.pk)
     )
-    if claimed == 1:
-        return
-    session.refresh_from_db(fields=["status", "replying_since"])
-    if session.is_over:
+    now = timezone.now()
+    if locked.status not in _LIVE:
         raise Conflict("This session has ended; start a new one to go on talking.")
-    raise Conflict(ANSWERING)
+    if locked.replying_since and locked.replying_since > now - TURN_ABANDONED_AFTER:
+        raise Conflict(ANSWERING)
+    seq = locked.last_event_seq + 1
+    Session.objects.filter(pk=session.pk).update(
+        replying_since=now, last_activity_at=now, last_event_seq=seq
+    )
+    return seq
+
+
+@transaction.atomic(savepoint=False)
+def session_turn_begin(session: Session, content: str) -> TurnContext:
+    """Claim the turn, read what it needs and record the user's message: one transaction, so
+    one trip to the database before the LLM is asked."""
+    return turn_begin(session, content, seq=session_turn_claim(session))
 
 
 def session_turn_release(session: Session) -> None:
@@ -45,7 +58,7 @@ def session_turn_release(session: Session) -> None:
 async def session_open(*, session: Session, listener: TurnListener | None = None) -> str:
     """Say the agent's first message and mark the session running."""
     first = await session_greet(session=session, listener=listener)
-    await sync_to_async(session_status_set)(session=session, status=SessionStatus.RUNNING)
+    await database(session_status_set)(session=session, status=SessionStatus.RUNNING)
     return first
 
 
@@ -55,8 +68,10 @@ async def session_message(
     """Answer a message sent to the session. A second message while the agent is still
     answering the first is refused (Conflict) rather than queued or interleaved: the client
     sends it when the reply has finished, so the conversation stays in order."""
-    await sync_to_async(session_turn_claim)(session)
+    context = await database(session_turn_begin)(session, content)
     try:
-        return await session_turn(session=session, content=content, listener=listener)
+        return await session_turn(
+            session=session, content=content, listener=listener, context=context
+        )
     finally:
-        await sync_to_async(session_turn_release)(session)
+        await database(session_turn_release)(session)

@@ -14,19 +14,20 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
 
 from agents.configuration import AgentConfiguration
+from parley.db import database
 from parley.errors import ParleyError
 from parley.llm import LLMEndpoint, LLMFailure, LLMReply, ToolCallRequest, chat_stream
-from parley.outbound import OutboundClient, Policy
+from parley.outbound import OutboundClient, Policy, outbound_client
 from providers.selectors import provider_resolve
 from tools.execution import ToolRun, tool_execute
 from tools.models import Tool
 
 from .models import EventKind, Session, SessionEvent
-from .services import session_event_append
+from .services import session_event_append, session_event_insert
 
 
 class TurnListener(Protocol):
@@ -66,8 +67,9 @@ class Turn:
 
 
 @dataclass
-class _Context:
-    """Everything a turn needs from the database, read once before the LLM is called."""
+class TurnContext:
+    """Everything a turn needs from the database, read once before the LLM is called: what
+    `turn_begin` returns."""
 
     config: AgentConfiguration
     tools: dict[str, Tool]
@@ -110,7 +112,7 @@ def _history(session: Session, limit: int) -> list[dict[str, Any]]:
     return said[::-1]
 
 
-def _turn_context(session: Session) -> _Context:
+def _turn_context(session: Session) -> TurnContext:
     agent = session.agent
     document = agent.configuration if agent is not None else {}
     config = AgentConfiguration.model_validate(document)
@@ -120,11 +122,11 @@ def _turn_context(session: Session) -> _Context:
     try:
         endpoint, trusted = _endpoint(session, config)
     except ParleyError as missing:
-        return _Context(config, tools, history, None, None, missing.message)
+        return TurnContext(config, tools, history, None, None, missing.message)
     except LookupError:  # "custom" names no provider: the agent's custom_url is the endpoint
         why = "The agent's LLM provider is custom, but it has no llm.custom_url: set one."
-        return _Context(config, tools, history, None, None, why)
-    return _Context(config, tools, history, endpoint, trusted)
+        return TurnContext(config, tools, history, None, None, why)
+    return TurnContext(config, tools, history, endpoint, trusted)
 
 
 def _function(tool: Tool) -> dict[str, Any]:
@@ -142,12 +144,26 @@ def _record(session: Session, kind: EventKind, data: dict[str, Any]) -> None:
     session_event_append(session=session, kind=kind, data=data)
 
 
-record = sync_to_async(_record)
+record = database(_record)
+
+
+@transaction.atomic(savepoint=False)
+def turn_begin(session: Session, content: str, *, seq: int | None = None) -> TurnContext:
+    """Read what the turn needs (the history before this message) and record the user's message,
+    in one transaction: the message is stored before the LLM is called. `seq`: the event number
+    the caller took for the message under the session's lock, in this same transaction."""
+    context = _turn_context(session)
+    said = {"role": "user", "content": content}
+    if seq is None:
+        _record(session, EventKind.MESSAGE, said)
+    else:
+        session_event_insert(session=session, seq=seq, kind=EventKind.MESSAGE, data=said)
+    return context
 
 
 async def _call_tool(
     call: ToolCallRequest,
-    context: _Context,
+    context: TurnContext,
     session: Session,
     outbound: OutboundClient,
     listener: TurnListener,
@@ -185,7 +201,7 @@ class _Conversation:
     def __init__(
         self,
         session: Session,
-        context: _Context,
+        context: TurnContext,
         endpoint: LLMEndpoint,
         listener: TurnListener,
     ) -> None:
@@ -225,29 +241,30 @@ class _Conversation:
         if self.context.trusted_host:
             trusted = policy.allowed_hosts | {self.context.trusted_host}
             policy = replace(policy, allowed_hosts=trusted)
-        async with OutboundClient(policy) as llm_client, OutboundClient() as tool_client:
-            for round_ in range(settings.CHAT_MAX_TOOL_ROUNDS + 1):
-                last = round_ == settings.CHAT_MAX_TOOL_ROUNDS
-                reply = await self._ask(llm_client, messages, [] if last else tools)
-                self._account(reply, round_ == 0)
-                if not reply.tool_calls or last:
-                    self.turn.reply = "".join(self.said)
-                    return self.turn
-                messages.append(_assistant_calls(reply))
-                results = await asyncio.gather(
-                    *(
-                        _call_tool(c, self.context, self.session, tool_client, self.listener)
-                        for c in reply.tool_calls
-                    )
+        # The event loop's clients, kept open: each turn reuses their connections.
+        llm_client, tool_client = outbound_client(policy), outbound_client()
+        for round_ in range(settings.CHAT_MAX_TOOL_ROUNDS + 1):
+            last = round_ == settings.CHAT_MAX_TOOL_ROUNDS
+            reply = await self._ask(llm_client, messages, [] if last else tools)
+            self._account(reply, round_ == 0)
+            if not reply.tool_calls or last:
+                self.turn.reply = "".join(self.said)
+                return self.turn
+            messages.append(_assistant_calls(reply))
+            results = await asyncio.gather(
+                *(
+                    _call_tool(c, self.context, self.session, tool_client, self.listener)
+                    for c in reply.tool_calls
                 )
-                for call, result, run in results:
-                    messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
-                    if run is not None:
-                        self.turn.tool_runs.append(run)
+            )
+            for call, result, run in results:
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+                if run is not None:
+                    self.turn.tool_runs.append(run)
         raise AssertionError("the last round answers without tools")  # pragma: no cover
 
 
-async def _fail(session: Session, context: _Context, turn: Turn, listener: TurnListener) -> Turn:
+async def _fail(session: Session, context: TurnContext, turn: Turn, listener: TurnListener) -> Turn:
     """Send the agent's failure message, and record it as such."""
     message = context.config.llm.failure_message
     await listener.text(message)
@@ -259,12 +276,18 @@ async def _fail(session: Session, context: _Context, turn: Turn, listener: TurnL
 
 
 async def session_turn(
-    *, session: Session, content: str, listener: TurnListener | None = None
+    *,
+    session: Session,
+    content: str,
+    listener: TurnListener | None = None,
+    context: TurnContext | None = None,
 ) -> Turn:
-    """Answer one user message. Never raises because the LLM or a tool failed."""
+    """Answer one user message. Never raises because the LLM or a tool failed. `context` is what
+    `turn_begin(session, content)` returned, when the caller began the turn in a transaction of
+    its own (with its own bookkeeping); otherwise the turn begins here."""
     listener = listener or Silent()
-    context = await sync_to_async(_turn_context)(session)  # the history before this message
-    await record(session, EventKind.MESSAGE, {"role": "user", "content": content})
+    if context is None:
+        context = await database(turn_begin)(session, content)
     if context.endpoint is None:
         await record(
             session,
@@ -296,7 +319,7 @@ def _assistant_event(turn: Turn) -> dict[str, Any]:
 
 async def _failed_turn(
     session: Session,
-    context: _Context,
+    context: TurnContext,
     conversation: _Conversation,
     failure: LLMFailure,
     listener: TurnListener,
@@ -315,7 +338,7 @@ async def _failed_turn(
 
 async def session_greet(*, session: Session, listener: TurnListener | None = None) -> str:
     """Say the agent's first message, if it has one, and record it."""
-    context = await sync_to_async(_turn_context)(session)
+    context = await database(_turn_context)(session)
     message = context.config.llm.first_message
     if message:
         await (listener or Silent()).text(message)

@@ -40,7 +40,7 @@ def session_create(
     return session
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def session_event_append(
     *, session: Session, kind: EventKind, data: dict[str, Any]
 ) -> SessionEvent:
@@ -49,6 +49,14 @@ def session_event_append(
     locked = Session.objects.select_for_update().only("last_event_seq").get(pk=session.pk)
     seq = locked.last_event_seq + 1
     Session.objects.filter(pk=session.pk).update(last_event_seq=seq)
+    return session_event_insert(session=session, seq=seq, kind=kind, data=data)
+
+
+def session_event_insert(
+    *, session: Session, seq: int, kind: EventKind, data: dict[str, Any]
+) -> SessionEvent:
+    """The event numbered `seq`, a number the caller took from the session's row under its lock
+    (in the transaction that stored it as `last_event_seq`)."""
     session.last_event_seq = seq
     return SessionEvent.objects.create(session=session, seq=seq, kind=kind, data=data)
 

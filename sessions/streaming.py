@@ -13,19 +13,19 @@ from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
+from parley.db import database
 from parley.errors import InvalidInput, ParleyError, Unauthorized
 from parley.llm import ToolCallRequest
 from teams.auth import caller_for_key
 from tools.execution import ToolRun
 
 from .access import session_for_caller
-from .chat import session_turn_claim, session_turn_release
-from .engine import Turn, session_turn
+from .chat import session_turn_begin, session_turn_release
+from .engine import Turn, TurnContext, session_turn
 from .models import Session
 
 MAX_MESSAGE_CHARS = 20_000
@@ -52,6 +52,13 @@ def _session(request: HttpRequest, session_id: UUID) -> Session:
     key, token = _credentials(request)
     team = caller_for_key(key, write=True).team if key else None
     return session_for_caller(session_id=session_id, team=team, token=token)
+
+
+def _begin(request: HttpRequest, session_id: UUID) -> tuple[Session, str, TurnContext]:
+    """Everything before the LLM is asked, in one trip to the database's thread."""
+    session = _session(request, session_id)
+    content = _content(request)
+    return session, content, session_turn_begin(session, content)
 
 
 def _content(request: HttpRequest) -> str:
@@ -111,14 +118,16 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-async def _stream(session: Session, content: str) -> AsyncIterator[bytes]:
+async def _stream(session: Session, content: str, context: TurnContext) -> AsyncIterator[bytes]:
     relay = _Relay()
 
     async def answer() -> Turn:
         try:
-            return await session_turn(session=session, content=content, listener=relay)
+            return await session_turn(
+                session=session, content=content, listener=relay, context=context
+            )
         finally:
-            await sync_to_async(session_turn_release)(session)
+            await database(session_turn_release)(session)
             await relay.queue.put(DONE)
 
     task = asyncio.create_task(answer())
@@ -130,11 +139,11 @@ async def _stream(session: Session, content: str) -> AsyncIterator[bytes]:
     yield _sse("done", {"message": _message(turn), "tool_calls": _tool_calls(turn)})
 
 
-async def _answer(session: Session, content: str) -> JsonResponse:
+async def _answer(session: Session, content: str, context: TurnContext) -> JsonResponse:
     try:
-        turn = await session_turn(session=session, content=content)
+        turn = await session_turn(session=session, content=content, context=context)
     finally:
-        await sync_to_async(session_turn_release)(session)
+        await database(session_turn_release)(session)
     body = {"success": True, "message": _message(turn), "tool_calls": _tool_calls(turn)}
     if turn.failed:
         body["error"] = turn.error
@@ -149,14 +158,14 @@ async def session_messages(request: HttpRequest, session_id: UUID) -> HttpRespon
         response["Allow"] = "POST"
         return response
     try:
-        session = await sync_to_async(_session)(request, session_id)
-        content = _content(request)
-        await sync_to_async(session_turn_claim)(session)
+        session, content, context = await database(_begin)(request, session_id)
     except ParleyError as exc:
         return _error(exc)
     if "text/event-stream" not in request.headers.get("Accept", ""):
-        return await _answer(session, content)
-    stream = StreamingHttpResponse(_stream(session, content), content_type="text/event-stream")
+        return await _answer(session, content, context)
+    stream = StreamingHttpResponse(
+        _stream(session, content, context), content_type="text/event-stream"
+    )
     stream["Cache-Control"] = "no-cache"
     stream["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the tokens back
     return stream

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from asgiref.sync import sync_to_async
 from cachetools import LRUCache, cached
 from django.conf import settings
 from django.db import transaction
@@ -22,6 +21,7 @@ from jsonschema.validators import validator_for
 from standardwebhooks import Webhook
 
 from config.celery import enqueue_on_commit
+from parley.db import database
 from parley.outbound import Delivery, OutboundClient, OutboundError, OutboundRequest
 from parley.records import body_capped, reply_record, text_cut, url_without_credentials
 from sessions.models import EventKind, Session
@@ -341,17 +341,17 @@ async def tool_execute(
     if problems and (tool.strict_params or not isinstance(arguments, dict)):
         result = _invalid(tool, problems)
         _finish(execution, ExecutionOutcome.INVALID_ARGUMENTS, duration_ms=0, error=result)
-        await sync_to_async(_record)(execution, result)
+        await database(_record)(execution, result)
         return ToolRun(execution, result, problems)
     if execution.is_async:
-        await sync_to_async(_queued)(execution)
+        await database(_queued)(execution)
         result = (
             f"The tool {tool.name} was started and runs in the background; "
             "its result will be recorded when it arrives."
         )
         return ToolRun(execution, result, problems)
     delivery, result = await _call(tool, execution, session, outbound)
-    await sync_to_async(_record)(execution, result)
+    await database(_record)(execution, result)
     return ToolRun(execution, result, problems, delivery)
 
 
@@ -366,14 +366,14 @@ def _claimed(execution_id: uuid.UUID) -> ToolExecution | None:
 async def tool_execution_complete(*, execution_id: uuid.UUID) -> ToolRun | None:
     """Make a queued call of an async tool and record its result; None if it was not queued,
     was taken by another worker, or its tool has since been deleted (recorded as refused)."""
-    execution = await sync_to_async(_claimed)(execution_id)
+    execution = await database(_claimed)(execution_id)
     if execution is None:
         return None
     if execution.tool is None:
         message = "the tool was deleted before its queued call could be made"
         _finish(execution, ExecutionOutcome.REFUSED, duration_ms=0, error=message)
-        await sync_to_async(_record)(execution, f"Error: {message}")
+        await database(_record)(execution, f"Error: {message}")
         return None
     delivery, result = await _call(execution.tool, execution, execution.session, None)
-    await sync_to_async(_record)(execution, result)
+    await database(_record)(execution, result)
     return ToolRun(execution, result, delivery=delivery)
