@@ -325,6 +325,10 @@ class OutboundClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     async def _check(self, url: httpx.URL) -> None:
         if refusal := self.policy.url_refusal(url):
             raise _fail(Outcome.REFUSED, refusal)

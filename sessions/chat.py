@@ -21,10 +21,10 @@ ANSWERING = (
 )
 
 
-@transaction.atomic(savepoint=False)
-def session_turn_claim(session: Session) -> int:
-    """One message at a time: claimed under the session's row lock, so it holds across web
-    processes. Returns the event number taken, in the same update, for the user's message."""
+def _turn_claim(session: Session) -> int:
+    """One message at a time: claimed under the session's row lock (in the caller's transaction),
+    so it holds across web processes. Returns the event number taken, in the same update, for
+    the user's message."""
     locked = (
         Session.objects.select_for_update()
         .only("status", "replying_since", "last_event_seq")
@@ -42,11 +42,11 @@ def session_turn_claim(session: Session) -> int:
     return seq
 
 
-@transaction.atomic(savepoint=False)
+@transaction.atomic
 def session_turn_begin(session: Session, content: str) -> TurnContext:
     """Claim the turn, read what it needs and record the user's message: one transaction, so
     one trip to the database before the LLM is asked."""
-    return turn_begin(session, content, seq=session_turn_claim(session))
+    return turn_begin(session, content, seq=_turn_claim(session))
 
 
 def session_turn_release(session: Session) -> None:

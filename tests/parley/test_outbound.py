@@ -14,7 +14,14 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from parley.outbound import OutboundClient, OutboundRequest, Outcome, Policy, address_class
+from parley.outbound import (
+    OutboundClient,
+    OutboundRequest,
+    Outcome,
+    Policy,
+    address_class,
+    outbound_client,
+)
 from tests.conftest import wait_until_logged
 
 LOOPBACK = Policy(
@@ -322,3 +329,39 @@ def test_the_deadline_covers_the_whole_call_not_each_read(receiver: HTTPServer) 
     delivery = get(LOOPBACK, receiver.url_for("/trickle"), timeout=0.6)
     assert delivery.error.outcome == Outcome.TIMEOUT
     assert time.monotonic() - started < 1.5
+
+
+# The event loop's shared clients.
+
+
+def test_a_loop_shares_one_client_per_policy_and_closes_them_when_it_ends(
+    receiver: HTTPServer,
+) -> None:
+    receiver.expect_request("/shared").respond_with_data("ok")
+    other = Policy(allowed_networks=LOOPBACK.allowed_networks, max_redirects=0)
+
+    async def go() -> tuple[OutboundClient, ...]:
+        first, again, another = (
+            outbound_client(LOOPBACK),
+            outbound_client(LOOPBACK),
+            outbound_client(other),
+        )
+        for _ in range(2):
+            delivery = await first.send(
+                OutboundRequest("GET", receiver.url_for("/shared")), timeout=5
+            )
+            assert delivery.ok
+        return first, again, another
+
+    with ThreadPoolExecutor(1) as pool:
+        first, again, another = pool.submit(asyncio.run, go()).result()
+    assert first is again
+    assert another is not first
+    assert first.closed
+    assert another.closed
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, _client_of_a_new_loop()).result() is not first
+
+
+async def _client_of_a_new_loop() -> OutboundClient:
+    return outbound_client(LOOPBACK)
