@@ -24,8 +24,8 @@ failed reply, or a turn that did not make exactly one successful tool call. Repo
 the wall time and messages per second, the server's CPU per message, its resident memory (VmRSS
 sampled every 50 ms) and the database connections it holds (sampled every 250 ms: its open
 files of the SQLite database, or PostgreSQL's pg_stat_activity), and the other processes' peak
-memory. `--conn-max-age` sets DB_CONN_MAX_AGE for the server, as in bench/api.py; without it the
-server keeps config/asgi.py's default.
+memory. `--conn-max-age` sets DB_CONN_MAX_AGE for the server, as in bench/api.py, and `--no-pool`
+turns PostgreSQL's connection pool off; without them the server keeps config/asgi.py's defaults.
 
 The exit status is 1 if anything failed, in either part, or a tool call was not recorded.
 """
@@ -111,6 +111,9 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--chunk-ms", type=float, default=5, help="the LLM's time between pieces")
     parser.add_argument(
         "--conn-max-age", type=int, default=None, help="DB_CONN_MAX_AGE for the server"
+    )
+    parser.add_argument(
+        "--no-pool", action="store_true", help="DB_POOL=false for the server (PostgreSQL)"
     )
     args = parser.parse_args()
     if args.requests < 100 or args.warmup < 0 or args.latency_sessions < 1:
@@ -513,11 +516,13 @@ async def _at_once(server: Process, fixture: Fixture, args: argparse.Namespace) 
 # The report.
 
 
-def _server_conn_max_age() -> str:
-    """CONN_MAX_AGE as the server has it: config.asgi may set its own default."""
+def _server_connections() -> str:
+    """How the server keeps database connections: config.asgi sets its own defaults."""
     code = (
         "import config.asgi; from django.conf import settings; "
-        "print(settings.DATABASES['default']['CONN_MAX_AGE'])"
+        "db = settings.DATABASES['default']; pool = db.get('OPTIONS', {}).get('pool'); "
+        'print(f"DB_CONN_MAX_AGE={db[\'CONN_MAX_AGE\']}, " + (f"a pool of '
+        "{pool['min_size']}-{pool['max_size']} connections\" if pool else 'no pool'))"
     )
     env = os.environ | SERVER_ENVIRONMENT
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True)
@@ -534,12 +539,12 @@ def _describe(args: argparse.Namespace) -> str:
         import sqlite3
 
         database = f"SQLite {sqlite3.sqlite_version}"
-    conn_max_age = _server_conn_max_age()
+    connections = _server_connections()
     loop = "uvloop" if find_spec("uvloop") else "asyncio"
     http = "httptools" if find_spec("httptools") else "h11"
     uvicorn = importlib.metadata.version("uvicorn")
     return (
-        f"{database}, DB_CONN_MAX_AGE={conn_max_age}; uvicorn {uvicorn} ({loop}, {http}), one "
+        f"{database}, {connections}; uvicorn {uvicorn} ({loop}, {http}), one "
         f"process; {os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, Python "
         f"{platform.python_version()}\n"
         f"The LLM: first piece after {args.ttft_ms:g} ms, then one every {args.chunk_ms:g} ms. "
@@ -676,6 +681,8 @@ def main() -> int:
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
         if args.conn_max_age is not None:
             os.environ["DB_CONN_MAX_AGE"] = str(args.conn_max_age)
+        if args.no_pool:
+            os.environ["DB_POOL"] = "false"
         import django
         from django.db import connections
 

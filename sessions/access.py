@@ -102,10 +102,19 @@ def session_start(
         return session_create(agent=agent, type=type, metadata=metadata)
 
 
-def session_for_caller(*, session_id: UUID, team: Team | None, token: str | None) -> Session:
+def session_for_caller(
+    *, session_id: UUID, team: Team | None, token: str | None, lock: bool = False
+) -> Session:
     """The session, if the caller's team owns it or the caller holds its token. Another team's
-    session is not found, exactly like one that does not exist."""
-    session = Session.objects.select_related("team", "agent").filter(id=session_id).first()
+    session is not found, exactly like one that does not exist. `lock`: its row is locked for
+    the rest of the caller's transaction."""
+    found = Session.objects.select_related("team", "agent")
+    if lock:
+        found = found.select_for_update(of=("self",))
+    try:
+        session: Session | None = found.get(id=session_id)
+    except Session.DoesNotExist:
+        session = None
     if team is not None:
         if session is None or session.team_id != team.pk:
             raise NotFound(NO_SESSION)

@@ -2,13 +2,16 @@
 time. The thinking is the engine's (sessions.engine); this is the bookkeeping around it."""
 
 from datetime import timedelta
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
 
 from parley.db import database
 from parley.errors import Conflict
+from teams.models import Team
 
+from .access import session_for_caller
 from .engine import Turn, TurnContext, TurnListener, session_greet, session_turn, turn_begin
 from .models import Session, SessionStatus
 from .services import session_status_set
@@ -22,20 +25,15 @@ ANSWERING = (
 
 
 def _turn_claim(session: Session) -> int:
-    """One message at a time: claimed under the session's row lock (in the caller's transaction),
-    so it holds across web processes. Returns the event number taken, in the same update, for
-    the user's message."""
-    locked = (
-        Session.objects.select_for_update()
-        .only("status", "replying_since", "last_event_seq")
-        .get(pk=session.pk)
-    )
+    """One message at a time. `session` was read under its row lock, in the caller's transaction,
+    so the claim holds across web processes. Returns the event number taken, in the same update,
+    for the user's message."""
     now = timezone.now()
-    if locked.status not in _LIVE:
+    if session.status not in _LIVE:
         raise Conflict("This session has ended; start a new one to go on talking.")
-    if locked.replying_since and locked.replying_since > now - TURN_ABANDONED_AFTER:
+    if session.replying_since and session.replying_since > now - TURN_ABANDONED_AFTER:
         raise Conflict(ANSWERING)
-    seq = locked.last_event_seq + 1
+    seq = session.last_event_seq + 1
     Session.objects.filter(pk=session.pk).update(
         replying_since=now, last_activity_at=now, last_event_seq=seq
     )
@@ -43,10 +41,19 @@ def _turn_claim(session: Session) -> int:
 
 
 @transaction.atomic
-def session_turn_begin(session: Session, content: str) -> TurnContext:
-    """Claim the turn, read what it needs and record the user's message: one transaction, so
-    one trip to the database before the LLM is asked."""
-    return turn_begin(session, content, seq=_turn_claim(session))
+def session_turn_begin(
+    *, session_id: UUID, team: Team | None, token: str | None, content: str
+) -> tuple[Session, TurnContext]:
+    """Find the caller's session and lock it, claim the turn, read what the turn needs and record
+    the user's message: one transaction, one trip to the database before the LLM is asked."""
+    session = session_for_caller(session_id=session_id, team=team, token=token, lock=True)
+    return session, turn_begin(session, content, seq=_turn_claim(session))
+
+
+def _begin_as_team(session: Session, content: str) -> TurnContext:
+    return session_turn_begin(
+        session_id=session.id, team=session.team, token=None, content=content
+    )[1]
 
 
 def session_turn_release(session: Session) -> None:
@@ -68,7 +75,7 @@ async def session_message(
     """Answer a message sent to the session. A second message while the agent is still
     answering the first is refused (Conflict) rather than queued or interleaved: the client
     sends it when the reply has finished, so the conversation stays in order."""
-    context = await database(session_turn_begin)(session, content)
+    context = await database(_begin_as_team)(session, content)
     try:
         return await session_turn(
             session=session, content=content, listener=listener, context=context

@@ -23,7 +23,6 @@ from parley.llm import ToolCallRequest
 from teams.auth import caller_for_key
 from tools.execution import ToolRun
 
-from .access import session_for_caller
 from .chat import session_turn_begin, session_turn_release
 from .engine import Turn, TurnContext, session_turn
 from .models import Session
@@ -48,17 +47,15 @@ def _credentials(request: HttpRequest) -> tuple[str | None, str | None]:
     return (None, value) if value.startswith("st_") else (value, None)
 
 
-def _session(request: HttpRequest, session_id: UUID) -> Session:
-    key, token = _credentials(request)
-    team = caller_for_key(key, write=True).team if key else None
-    return session_for_caller(session_id=session_id, team=team, token=token)
-
-
 def _begin(request: HttpRequest, session_id: UUID) -> tuple[Session, str, TurnContext]:
     """Everything before the LLM is asked, in one trip to the database's thread."""
-    session = _session(request, session_id)
+    key, token = _credentials(request)
+    team = caller_for_key(key, write=True).team if key else None
     content = _content(request)
-    return session, content, session_turn_begin(session, content)
+    session, context = session_turn_begin(
+        session_id=session_id, team=team, token=token, content=content
+    )
+    return session, content, context
 
 
 def _content(request: HttpRequest) -> str:

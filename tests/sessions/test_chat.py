@@ -38,6 +38,10 @@ def message(session: Session, content: str) -> Turn:
     return async_to_sync(session_message)(session=session, content=content)
 
 
+def begin(session: Session, content: str) -> None:
+    session_turn_begin(session_id=session.id, team=session.team, token=None, content=content)
+
+
 def numbered(session: Session) -> list[tuple[int, str, Any]]:
     return [(e.seq, e.kind, e.data.get("role")) for e in session.events.order_by("seq")]
 
@@ -65,7 +69,7 @@ def test_a_message_while_the_agent_answers_is_refused_and_not_recorded(
 ) -> None:
     Session.objects.filter(pk=session.pk).update(replying_since=timezone.now())
     with pytest.raises(Conflict) as refused:
-        session_turn_begin(session, "Hello?")
+        begin(session, "Hello?")
     assert refused.value.message == ANSWERING
     assert not session.events.filter(kind=EventKind.MESSAGE).exists()
 
@@ -80,7 +84,7 @@ def test_a_turn_cut_off_long_ago_is_taken_over(session: Session, llm: ScriptedLL
 def test_an_ended_session_takes_no_message(session: Session) -> None:
     session_status_set(session=session, status=SessionStatus.STOPPED)
     with pytest.raises(Conflict, match="ended"):
-        session_turn_begin(session, "Still there?")
+        begin(session, "Still there?")
     assert session.events.filter(kind=EventKind.MESSAGE).count() == 0
 
 
