@@ -51,6 +51,11 @@ class Gone(ParleyError):
     code = "gone"
 
 
+class Busy(ParleyError):
+    status = 503
+    code = "busy"
+
+
 def _field_path(loc: tuple[object, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 

@@ -9,16 +9,18 @@ is one JSON document once the reply is complete."""
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
+from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from parley.db import database
-from parley.errors import InvalidInput, ParleyError, Unauthorized
+from parley.errors import Busy, InvalidInput, ParleyError, Unauthorized
 from parley.llm import ToolCallRequest
 from teams.auth import caller_for_key
 from tools.execution import ToolRun
@@ -28,6 +30,8 @@ from .engine import Turn, TurnContext, session_turn
 from .models import Session
 
 MAX_MESSAGE_CHARS = 20_000
+BUSY = "The server is too busy to take this message right now; send it again in a moment."
+logger = logging.getLogger(__name__)
 DONE = object()
 
 
@@ -158,6 +162,11 @@ async def session_messages(request: HttpRequest, session_id: UUID) -> HttpRespon
         session, content, context = await database(_begin)(request, session_id)
     except ParleyError as exc:
         return _error(exc)
+    except OperationalError:  # the database is down, or every pooled connection is busy
+        logger.exception("A message to session %s found no database connection", session_id)
+        response = _error(Busy(BUSY))
+        response["Retry-After"] = "1"
+        return response
     if "text/event-stream" not in request.headers.get("Accept", ""):
         return await _answer(session, content, context)
     stream = StreamingHttpResponse(

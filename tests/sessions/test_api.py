@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from asgiref.sync import async_to_sync
 from django.core.cache import cache
+from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
@@ -271,6 +272,22 @@ def test_a_message_while_the_agent_answers_is_refused(cast: Cast, llm: ScriptedL
     r = send(session_id, "Hello?", token)
     assert r.status_code == 409
     assert "still answering" in r.json()["error"]
+
+
+def test_a_message_that_finds_no_database_connection_is_answered_503(
+    cast: Cast, llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session_id, token = started(cast, llm)
+
+    def exhausted(**kwargs: Any) -> None:
+        raise OperationalError("couldn't get a connection after 10.00 sec")
+
+    monkeypatch.setattr("sessions.streaming.session_turn_begin", exhausted)
+    r = send(session_id, "Hello?", token)
+    assert r.status_code == 503
+    assert r["Retry-After"] == "1"
+    assert r.json()["code"] == "busy"
+    assert "send it again" in r.json()["error"]
 
 
 def test_messages_are_posted(cast: Cast, llm: ScriptedLLM) -> None:
