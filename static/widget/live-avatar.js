@@ -210,7 +210,7 @@
 
   var STYLE = [
     ":host{--la-color:#4f46e5;font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#111827}",
-    ":host([hidden]){display:none}",
+    ":host([hidden]),[hidden]{display:none!important}",
     "*{box-sizing:border-box}",
     "button{font:inherit;cursor:pointer;border-radius:8px;border:1px solid transparent;padding:.45em .9em}",
     "button:focus-visible,textarea:focus-visible{outline:3px solid var(--la-color);outline-offset:2px}",
@@ -224,7 +224,6 @@
     "box-shadow:0 10px 30px rgba(0,0,0,.18)}",
     ".floating{position:fixed;right:20px;bottom:92px;width:370px;height:min(560px,calc(100vh - 112px));z-index:2147483000}",
     ".inline{width:100%;min-height:380px;height:100%;box-shadow:none}",
-    ".panel[hidden]{display:none}",
     "header{display:flex;align-items:center;gap:.6em;padding:.7em .9em;background:var(--la-color);color:#fff}",
     "header img{width:32px;height:32px;border-radius:50%;object-fit:cover}",
     "header h2{flex:1;margin:0;font-size:1.05em;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}",
@@ -236,9 +235,7 @@
     ".status{margin:0;padding:.35em .9em;font-size:.9em;color:#4b5563;min-height:1.9em}",
     ".status.error{color:#b91c1c;background:#fef2f2}",
     ".actions{display:flex;justify-content:center;padding:.4em}",
-    ".actions:empty,.actions[hidden]{display:none}",
     "form{display:flex;gap:.5em;padding:.6em;border-top:1px solid #e5e7eb}",
-    "form[hidden]{display:none}",
     "textarea{flex:1;font:inherit;resize:none;border:1px solid #d1d5db;border-radius:8px;padding:.45em .6em;min-height:2.4em;max-height:8em}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
     "@media (max-width:480px){.floating{left:0;right:0;bottom:0;width:100%;height:100%;border-radius:0}",
