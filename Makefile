@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 ASGI_PORT ?= 8001
 
-.PHONY: run test lint pytest install css chromium clean
+.PHONY: run test lint pytest widget-test install css chromium clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,7 @@ run: $(INSTALLED) $(CSS)
 	  $(BIN)/honcho start
 
 ## Lint, type-check and run the whole test suite.
-test: lint pytest
+test: lint pytest widget-test
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -42,6 +42,11 @@ lint: $(INSTALLED)
 
 pytest: $(INSTALLED) $(CSS) chromium
 	$(BIN)/python -m pytest
+
+# The widget's own logic, under node's test runner; a machine with only Python skips it.
+widget-test:
+	@if command -v node >/dev/null; then node --test widget-tests/; \
+	else echo "node is not installed: skipping the widget's unit tests (widget-tests/)"; fi
 
 # Browser tests drive Debian's Chromium. Installed here when missing and we may (root); without
 # it those tests are skipped with a message saying so.

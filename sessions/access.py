@@ -8,6 +8,9 @@
 - Starts are limited per agent and per client address, and a team's running sessions are
   capped (sessions.limits).
 - Talking in a session: the team's API key, or the session token handed out at its start.
+
+A refused start says why in `details.reason` too (`agent_draft`, `origin_not_allowed`,
+`single_use_used`, `single_use_expired`), so that the widget can tell a visitor in their words.
 """
 
 from dataclasses import dataclass
@@ -55,12 +58,16 @@ def _check_audience(agent: Agent, starter: Starter, config: AgentConfiguration) 
     if agent.publish_status == PublishStatus.DRAFT and not own_team:
         raise Forbidden(
             "This agent is a draft: only its team can start sessions with it. "
-            "Publish it as private or public to let others talk to it."
+            "Publish it as private or public to let others talk to it.",
+            details={"reason": "agent_draft"},
         )
     allowed = config.allowed_origins
     origin = starter.origin.rstrip("/").lower()
     if origin and allowed and "*" not in allowed and origin not in allowed and not own_team:
-        raise Forbidden(f"This agent does not accept sessions from {starter.origin}.")
+        raise Forbidden(
+            f"This agent does not accept sessions from {starter.origin}.",
+            details={"reason": "origin_not_allowed"},
+        )
 
 
 def _check_capacity(agent: Agent) -> None:
@@ -76,10 +83,16 @@ def _claim_single_use(agent: Agent) -> None:
     """Mark a single-use agent used. The conditional update lets one start win a race."""
     now = timezone.now()
     if agent.is_expired(now):
-        raise Gone("This single-use agent has expired; ask for a new link.")
+        raise Gone(
+            "This single-use agent has expired; ask for a new link.",
+            details={"reason": "single_use_expired"},
+        )
     claimed = Agent.objects.filter(id=agent.id, used_at__isnull=True).update(used_at=now)
     if claimed != 1:
-        raise Gone("This single-use agent has already been used; ask for a new link.")
+        raise Gone(
+            "This single-use agent has already been used; ask for a new link.",
+            details={"reason": "single_use_used"},
+        )
 
 
 def session_start(

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "ninja",
+    "corsheaders",
     "teams",
     "agents",
     "tools",
@@ -45,10 +46,13 @@ INSTALLED_APPS = [
     "sessions.apps.SessionsConfig",
     "activity",
     "analytics",
+    "widget",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # First of the rest: it answers the widget's preflight requests before the API sees them.
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.ApiRequestGuard",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -148,6 +152,16 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Cross-origin calls, for the <live-avatar> widget on other sites: only starting a session and
+# talking in one, from any origin (each agent's allowed_origins is checked by the start itself).
+# No credentials: the session token travels in a header, never a cookie.
+CORS_URLS_REGEX = r"^/(v1/start-agent-session|api/v1/sessions/[^/]+/(messages|end))$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["OPTIONS", "POST", "PUT"]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type"]
+CORS_EXPOSE_HEADERS: list[str] = []  # the widget reads only status codes and JSON bodies
 
 # The API answers 413 above this, before the body is read.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)

@@ -105,6 +105,7 @@ def test_a_draft_agent_starts_only_for_its_team(cast: Cast, llm: ScriptedLLM, ap
     r = start(Client(), agent)
     assert r.status_code == 403
     assert "draft" in r.json()["error"]
+    assert r.json()["details"] == {"reason": "agent_draft"}
     assert start(Client(), agent, **{"x-api-key": cast.outsider_key.secret}).status_code == 403
     assert start(Client(), agent, **{"x-api-key": cast.key.secret}).status_code == 200
 
@@ -114,6 +115,7 @@ def test_allowed_origins_are_enforced_for_browsers(cast: Cast, llm: ScriptedLLM)
     refused = start(Client(), agent, Origin="https://evil.example.net")
     assert refused.status_code == 403
     assert "https://evil.example.net" in refused.json()["error"]
+    assert refused.json()["details"] == {"reason": "origin_not_allowed"}
     assert start(Client(), agent, Origin="https://shop.example.com").status_code == 200
 
 
@@ -125,6 +127,7 @@ def test_a_single_use_agent_starts_once(cast: Cast, llm: ScriptedLLM) -> None:
     again = start(Client(), agent)
     assert again.status_code == 410
     assert "already been used" in again.json()["error"]
+    assert again.json()["details"] == {"reason": "single_use_used"}
 
 
 def test_an_expired_single_use_agent_is_gone(cast: Cast, llm: ScriptedLLM) -> None:
@@ -134,6 +137,7 @@ def test_an_expired_single_use_agent_is_gone(cast: Cast, llm: ScriptedLLM) -> No
     r = start(Client(), agent)
     assert r.status_code == 410
     assert "expired" in r.json()["error"]
+    assert r.json()["details"] == {"reason": "single_use_expired"}
 
 
 def test_starts_from_one_address_are_limited(cast: Cast, llm: ScriptedLLM, settings: Any) -> None:
