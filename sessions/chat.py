@@ -30,9 +30,12 @@ def _turn_claim(session: Session) -> int:
     for the user's message."""
     now = timezone.now()
     if session.status not in _LIVE:
-        raise Conflict("This session has ended; start a new one to go on talking.")
+        raise Conflict(
+            "This session has ended; start a new one to go on talking.",
+            details={"reason": "session_ended"},
+        )
     if session.replying_since and session.replying_since > now - TURN_ABANDONED_AFTER:
-        raise Conflict(ANSWERING)
+        raise Conflict(ANSWERING, details={"reason": "answering"})
     seq = session.last_event_seq + 1
     Session.objects.filter(pk=session.pk).update(
         replying_since=now, last_activity_at=now, last_event_seq=seq

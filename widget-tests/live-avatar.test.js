@@ -74,7 +74,11 @@ test("an error's code is the server's most specific reason", () => {
 
 test("refused messages say whether the agent is busy or the conversation over", () => {
   const busy = { code: "conflict", error: "The agent is still answering the last message." };
-  const ended = { code: "conflict", error: "This session has ended; start a new one." };
+  const ended = {
+    code: "conflict",
+    error: "This session has ended; start a new one.",
+    details: { reason: "session_ended" },
+  };
   assert.equal(widget.describeError(409, busy, "message").key, "err_busy");
   assert.equal(widget.describeError(409, ended, "message").key, "err_ended");
   assert.equal(widget.describeError(403, { code: "forbidden" }, "message").key, "err_ended");

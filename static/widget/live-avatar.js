@@ -202,7 +202,7 @@
     else if (status === 410) key = reason === "single_use_expired" || /expired/i.test(text) ? "err_expired" : "err_used";
     else if (status === 403 && reason === "origin_not_allowed") key = "err_origin";
     else if (phase === "start" && (status === 403 || status === 404)) key = "err_unavailable";
-    else if (status === 409) key = /ended/i.test(text) ? "err_ended" : "err_busy";
+    else if (status === 409) key = reason === "session_ended" ? "err_ended" : "err_busy";
     else if (phase === "message" && (status === 401 || status === 403 || status === 404)) key = "err_ended";
     else if (status >= 500) key = "err_unavailable";
     return { code: code, key: key };

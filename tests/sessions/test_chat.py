@@ -71,6 +71,7 @@ def test_a_message_while_the_agent_answers_is_refused_and_not_recorded(
     with pytest.raises(Conflict) as refused:
         begin(session, "Hello?")
     assert refused.value.message == ANSWERING
+    assert refused.value.details == {"reason": "answering"}
     assert not session.events.filter(kind=EventKind.MESSAGE).exists()
 
 
@@ -83,8 +84,9 @@ def test_a_turn_cut_off_long_ago_is_taken_over(session: Session, llm: ScriptedLL
 
 def test_an_ended_session_takes_no_message(session: Session) -> None:
     session_status_set(session=session, status=SessionStatus.STOPPED)
-    with pytest.raises(Conflict, match="ended"):
+    with pytest.raises(Conflict, match="ended") as refused:
         begin(session, "Still there?")
+    assert refused.value.details == {"reason": "session_ended"}
     assert session.events.filter(kind=EventKind.MESSAGE).count() == 0
 
 
