@@ -9,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import cache_control
+from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import condition, require_safe
 
 SCRIPT = Path(settings.BASE_DIR) / "static" / "widget" / "live-avatar.js"
@@ -33,8 +34,10 @@ def _last_modified(request: HttpRequest) -> datetime:
     return datetime.fromtimestamp(SCRIPT.stat().st_mtime, UTC)
 
 
-# Outermost, so that a 304 carries the caching rules too.
+# Outermost, so that a 304 carries the caching rules too. Gzipped for browsers that take it:
+# 7.4 KiB instead of 24 (bench/widget.py).
 @cache_control(public=True, max_age=3600)
+@gzip_page
 @require_safe
 @condition(etag_func=_etag, last_modified_func=_last_modified)
 def live_avatar_script(request: HttpRequest) -> HttpResponse:

@@ -1,5 +1,7 @@
 """The widget's script as embedding sites load it, and the CORS answers its calls get."""
 
+import gzip
+
 import pytest
 from django.test import Client
 
@@ -26,6 +28,17 @@ def test_the_script_is_javascript_that_any_site_may_load() -> None:
     assert r["Access-Control-Allow-Origin"] == "*"
     assert r.content == SCRIPT.read_bytes()
     assert b'customElements.define("live-avatar"' in r.content
+
+
+def test_a_browser_that_takes_gzip_gets_the_script_gzipped_and_revalidates_it() -> None:
+    gzipped = {"Accept-Encoding": "gzip, deflate, br"}
+    r = Client().get("/widget/live-avatar.js", headers=gzipped)
+    assert r["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in r["Vary"]
+    assert gzip.decompress(r.content) == SCRIPT.read_bytes()
+    assert len(r.content) < 60_000
+    again = Client().get("/widget/live-avatar.js", headers=gzipped | {"If-None-Match": r["ETag"]})
+    assert again.status_code == 304
 
 
 def test_the_script_is_cached_for_an_hour_and_revalidates_to_304() -> None:
