@@ -67,7 +67,6 @@ def test_a_public_agent_has_a_page_with_its_name_and_the_widget_inline(cast: Cas
         'data-endpoint="http://testserver/v1/start-agent-session"></live-avatar>'
     ) in page
     assert '<script src="/widget/live-avatar.js"></script>' in page
-    assert "sidebar" not in page
     assert 'aria-label="Main"' not in page  # not the dashboard's layout
 
 
