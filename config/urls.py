@@ -24,6 +24,7 @@ urlpatterns = [
     path("activity/", include("activity.urls")),
     path("admin/", admin.site.urls),
     path("widget/", include("widget.urls")),
+    path("meet/", include("meet.urls")),
     path("v1/", api.urls),
     re_path(r"^v1/(?P<rest>.*)$", api_not_found),
     # Sending a message streams the reply: an async view, served best by the ASGI process.

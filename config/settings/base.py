@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "activity",
     "analytics",
     "widget",
+    "meet",
 ]
 
 MIDDLEWARE = [

@@ -449,9 +449,13 @@
         this.ui.start.disabled = true;
         this.setStatus(this.t("connecting"));
         try {
+          var headers = { "Content-Type": "application/json" };
+          // Parley's own pages pass their CSRF token: a signed-in person's cookie goes along.
+          var csrf = this.getAttribute("data-csrf-token");
+          if (csrf) headers["X-CSRFToken"] = csrf;
           var init = {
             method: "POST",
-            headers: { "Content-Type": "application/json" },
+            headers: headers,
             body: JSON.stringify({ agentId: this.getAttribute("agentid") || "" }),
           };
           var sent = await this.request(this.endpoint, init);
