@@ -162,6 +162,23 @@ def agent_validate(request: DashboardRequest) -> HttpResponse:
     )
 
 
+# Stands for the session id in the URLs the test call's script fills in once the widget has one.
+SESSION_PLACEHOLDER = UUID(int=0)
+
+
+def _test_call_context(request: DashboardRequest, agent: Agent) -> dict[str, Any]:
+    """What the test call panel needs. Every member runs it, viewers too: a call changes nothing
+    about the agent, and the start endpoint lets anyone signed in to the team start its drafts.
+    A single-use agent offers none: the call would use up its one session."""
+    return {
+        "test_call": agent.kind == AgentKind.PERMANENT,
+        "start_url": request.build_absolute_uri(reverse("api:session_start")),
+        "session_placeholder": SESSION_PLACEHOLDER,
+        "timeline_url": reverse("conversations:timeline", args=[SESSION_PLACEHOLDER]),
+        "session_url": reverse("conversations:detail", args=[SESSION_PLACEHOLDER]),
+    }
+
+
 def _detail_context(request: DashboardRequest, agent: Agent) -> dict[str, Any]:
     configuration = agent.configuration
     tool_ids = configuration.get("tool_calling", {}).get("selected_tool_ids", [])
@@ -178,6 +195,7 @@ def _detail_context(request: DashboardRequest, agent: Agent) -> dict[str, Any]:
         "meet_url": f"{origin}/meet/{agent.id}",
         "publish_choices": PublishStatus.choices,
         "llm_problem": _llm_problem(agent, configuration),
+        **_test_call_context(request, agent),
     }
 
 

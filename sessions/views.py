@@ -136,16 +136,34 @@ def session_list(request: DashboardRequest) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
+def _session(request: DashboardRequest, session_id: UUID) -> Session:
+    """One of the current team's sessions; 404 for any other."""
+    return get_object_or_404(Session, team=request.membership.team, pk=session_id)
+
+
+def _timeline(session: Session) -> list[TimelineEntry]:
+    events = selectors.session_timeline(session=session)
+    return [_timeline_entry(event, session) for event in events]
+
+
 @require_GET
 @team_required
 def session_detail(request: DashboardRequest, session_id: UUID) -> HttpResponse:
-    session = get_object_or_404(Session, team=request.membership.team, pk=session_id)
-    events = selectors.session_timeline(session=session)
-    timeline = [_timeline_entry(event, session) for event in events]
+    session = _session(request, session_id)
     context = {
         "session": session,
         "duration": _duration(session, timezone.now()),
         "metadata": _pretty(session.metadata) if session.metadata else "",
-        "timeline": timeline,
+        "timeline": _timeline(session),
     }
     return render(request, "sessions/detail.html", context)
+
+
+@require_GET
+@team_required
+def session_timeline(request: DashboardRequest, session_id: UUID) -> HttpResponse:
+    """The session's events alone, for the agent page's test call: the region polls this URL
+    while the session runs."""
+    session = _session(request, session_id)
+    context = {"session": session, "timeline": _timeline(session), "poll_url": request.path}
+    return render(request, "sessions/detail.html#timeline", context)

@@ -539,6 +539,43 @@ def test_the_detail_page_is_only_for_get(cast: Cast) -> None:
     assert signed_in(cast.owner).post(f"/agents/{agent.id}/").status_code == 405
 
 
+# --- the test call -----------------------------------------------------------------------
+
+
+def test_the_test_call_runs_the_widget_against_the_agent(cast: Cast) -> None:
+    agent = agent_of(cast, name="Boat seller", publish_status="draft")
+    page = html(signed_in(cast.member).get(f"/agents/{agent.id}/"))
+    start = page.index('<section id="test-call"')
+    panel = page[start : page.index("</section>", start)]
+    widget = re.search(r"<live-avatar [^>]*>", panel)
+    assert widget, "no widget in the test call panel"
+    assert f'agentid="{agent.id}"' in widget[0]
+    assert 'data-endpoint="http://testserver/v1/start-agent-session"' in widget[0]
+    assert 'position="inline"' in widget[0]
+    assert re.search(r'data-csrf-token="\w+"', widget[0])  # the sign-in cookie goes along
+    assert '<script src="/widget/live-avatar.js"></script>' in page
+    assert 'src="/static/dashboard/test-call.js"' in page
+    placeholder = "00000000-0000-0000-0000-000000000000"
+    assert f'data-timeline-url="/sessions/{placeholder}/timeline/"' in panel
+    assert f'data-session-url="/sessions/{placeholder}/"' in panel
+    assert f'data-placeholder="{placeholder}"' in panel
+
+
+def test_viewers_may_run_a_test_call_too(cast: Cast) -> None:
+    agent = agent_of(cast, publish_status="draft")
+    assert f'<live-avatar class="block h-full" agentid="{agent.id}"' in html(
+        signed_in(cast.viewer).get(f"/agents/{agent.id}/")
+    )
+
+
+def test_a_single_use_agent_has_no_test_call_that_would_use_it_up(cast: Cast) -> None:
+    agent = single_use(cast)
+    page = html(signed_in(cast.owner).get(f"/agents/{agent.id}/"))
+    assert "<live-avatar" not in page
+    assert "test-call.js" not in page
+    assert "it would use up their one session" in page
+
+
 # --- publish --------------------------------------------------------------------------------
 
 

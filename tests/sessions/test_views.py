@@ -435,3 +435,69 @@ def test_a_running_sessions_page_refreshes_itself_and_an_ended_ones_does_not(
     assert "data-live" in viewer.get(detail_url(session)).content.decode()
     session_status_set(session=session, status=SessionStatus.STOPPED)
     assert "data-live" not in viewer.get(detail_url(session)).content.decode()
+
+
+# The timeline alone, for the agent page's test call
+
+
+def timeline_url(session: Session) -> str:
+    return f"/sessions/{session.pk}/timeline/"
+
+
+def test_the_timeline_partial_is_the_events_alone(viewer: Client, cast: Cast) -> None:
+    session = _conversation(AgentFactory(team=cast.team, name="Weather desk"))
+    response = viewer.get(timeline_url(session), headers=HTMX)
+    html = unescape(response.content.decode())
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<div id="timeline"')
+    assert "<h1" not in html
+    assert "<nav" not in html
+    assert "first token 320 ms · total 1.24 s" in html
+    assert "get_weather" in html
+    assert '"city": "Berlin"' in html
+    assert html.count('<li id="event-') == SessionEvent.objects.filter(session=session).count()
+
+
+def test_the_timeline_partial_polls_while_the_session_runs(viewer: Client, cast: Cast) -> None:
+    session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
+    html = viewer.get(timeline_url(session)).content.decode()
+    assert f'hx-get="{timeline_url(session)}" hx-trigger="every 1s"' in html
+    session_status_set(session=session, status=SessionStatus.STOPPED)
+    assert "hx-trigger" not in viewer.get(timeline_url(session)).content.decode()
+
+
+def test_the_session_page_does_not_poll_its_timeline_twice(viewer: Client, cast: Cast) -> None:
+    session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
+    html = viewer.get(detail_url(session)).content.decode()
+    assert html.count("hx-trigger=") == 1  # the whole #live region, not the timeline too
+
+
+@pytest.mark.parametrize("events", [1, 60])
+def test_the_timeline_query_count_does_not_grow_with_events(
+    viewer: Client, cast: Cast, django_assert_num_queries, events: int
+) -> None:
+    session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
+    for n in range(events - 1):
+        session_event_append(session=session, kind=EventKind.MESSAGE, data={"content": f"m{n}"})
+    # Polled every second: the Django session, the user, the membership, the session, its events.
+    with django_assert_num_queries(5):
+        response = viewer.get(timeline_url(session), headers=HTMX)
+    assert response.content.decode().count('<li id="event-') == events
+
+
+@pytest.mark.parametrize("role", ["owner", "member", "viewer"])
+def test_every_role_reads_the_timeline(cast: Cast, session: Session, role: str) -> None:
+    assert signed_in(getattr(cast, role)).get(timeline_url(session)).status_code == 200
+
+
+def test_another_teams_timeline_is_not_found(cast: Cast, session: Session) -> None:
+    outsider = signed_in(cast.outsider)
+    assert outsider.get(timeline_url(session), headers=HTMX).status_code == 404
+    assert outsider.get(f"/sessions/{UNKNOWN}/timeline/").status_code == 404
+
+
+def test_the_timeline_only_reads_and_needs_a_sign_in(viewer: Client, session: Session) -> None:
+    assert viewer.post(timeline_url(session)).status_code == 405
+    response = Client().get(timeline_url(session))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
