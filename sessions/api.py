@@ -77,6 +77,8 @@ KEY_OR_TOKEN: list[Any] = [SessionTokenAuth(), *WRITE]
 def _starter(request: HttpRequest, caller: Any) -> access.Starter:
     team = caller.team if isinstance(caller, Caller) else None
     origin = request.headers.get("Origin", "")
+    if origin == f"{request.scheme}://{request.get_host()}":
+        origin = ""  # Parley's own pages (the hosted page, the test call): not an embedding site
     return access.Starter(team=team, origin=origin, client_ip=request.META.get("REMOTE_ADDR", ""))
 
 

@@ -110,6 +110,13 @@ def test_a_draft_agent_starts_only_for_its_team(cast: Cast, llm: ScriptedLLM, ap
     assert start(Client(), agent, **{"x-api-key": cast.key.secret}).status_code == 200
 
 
+def test_parleys_own_pages_may_start_whatever_the_allowed_origins(
+    cast: Cast, llm: ScriptedLLM
+) -> None:
+    agent = an_agent(cast, llm, configuration={"allowed_origins": ["https://shop.example.com"]})
+    assert start(Client(), agent, Origin="http://testserver").status_code == 200
+
+
 def test_allowed_origins_are_enforced_for_browsers(cast: Cast, llm: ScriptedLLM) -> None:
     agent = an_agent(cast, llm, configuration={"allowed_origins": ["https://shop.example.com"]})
     refused = start(Client(), agent, Origin="https://evil.example.net")
