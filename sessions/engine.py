@@ -264,13 +264,15 @@ class _Conversation:
         raise AssertionError("the last round answers without tools")  # pragma: no cover
 
 
-async def _fail(session: Session, context: TurnContext, turn: Turn, listener: TurnListener) -> Turn:
-    """Send the agent's failure message, and record it as such."""
+async def _fail(
+    session: Session, context: TurnContext, turn: Turn, listener: TurnListener, keep: bool
+) -> Turn:
+    """Send the agent's failure message, and record it as such (`keep`)."""
     message = context.config.llm.failure_message
     await listener.text(message)
-    await record(
-        session, EventKind.MESSAGE, {"role": "assistant", "content": message, "failure": True}
-    )
+    if keep:
+        data = {"role": "assistant", "content": message, "failure": True}
+        await record(session, EventKind.MESSAGE, data)
     turn.reply, turn.failed = message, True
     return turn
 
@@ -281,10 +283,13 @@ async def session_turn(
     content: str,
     listener: TurnListener | None = None,
     context: TurnContext | None = None,
+    record_reply: bool = True,
 ) -> Turn:
     """Answer one user message. Never raises because the LLM or a tool failed. `context` is what
     `turn_begin(session, content)` returned, when the caller began the turn in a transaction of
-    its own (with its own bookkeeping); otherwise the turn begins here."""
+    its own (with its own bookkeeping); otherwise the turn begins here. `record_reply=False`:
+    the caller records what the agent said itself, as a call does with what was spoken before
+    an interruption; the user's message, tool calls and errors are recorded here all the same."""
     listener = listener or Silent()
     if context is None:
         context = await database(turn_begin)(session, content)
@@ -294,7 +299,8 @@ async def session_turn(
             EventKind.ERROR,
             {"code": "provider_not_configured", "message": context.missing},
         )
-        return await _fail(session, context, Turn(reply="", error=context.missing), listener)
+        turn = Turn(reply="", error=context.missing)
+        return await _fail(session, context, turn, listener, record_reply)
     messages = [{"role": "system", "content": context.config.llm.system_prompt}]
     messages += [*context.history, {"role": "user", "content": content}]
     conversation = _Conversation(session, context, context.endpoint, listener)
@@ -303,13 +309,14 @@ async def session_turn(
     try:
         turn = await conversation.run(messages)
     except LLMFailure as failure:
-        return await _failed_turn(session, context, conversation, failure, listener)
+        return await _failed_turn(session, context, conversation, failure, listener, record_reply)
     turn.total_ms = (loop.time() - started) * 1000
-    await record(session, EventKind.MESSAGE, _assistant_event(turn))
+    if record_reply:
+        await record(session, EventKind.MESSAGE, assistant_event(turn))
     return turn
 
 
-def _assistant_event(turn: Turn) -> dict[str, Any]:
+def assistant_event(turn: Turn) -> dict[str, Any]:
     data: dict[str, Any] = {"role": "assistant", "content": turn.reply}
     if turn.ttft_ms is not None:
         data["ttft_ms"] = round(turn.ttft_ms)
@@ -323,17 +330,18 @@ async def _failed_turn(
     conversation: _Conversation,
     failure: LLMFailure,
     listener: TurnListener,
+    keep: bool,
 ) -> Turn:
     turn = conversation.turn
     turn.error = failure.error.message
-    if said := "".join(conversation.said):
+    if keep and (said := "".join(conversation.said)):
         data = {"role": "assistant", "content": said, "interrupted": True}
         await record(session, EventKind.MESSAGE, data)
     code = f"llm_{failure.error.outcome}"
     await record(
         session, EventKind.ERROR, {"code": code, "message": f"The LLM failed: {turn.error}"}
     )
-    return await _fail(session, context, turn, listener)
+    return await _fail(session, context, turn, listener, keep)
 
 
 async def session_greet(*, session: Session, listener: TurnListener | None = None) -> str:

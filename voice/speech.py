@@ -15,7 +15,13 @@ OFFLINE_TTS = frozenset({"piper"})
 
 def speech_check(*, team: Team, config: AgentConfiguration) -> None:
     """Raise a ParleyError naming what to configure when a cloud provider the agent uses has no
-    key; offline providers need none."""
+    key, or an offline model is missing or cannot do the agent's language."""
+    from .offline import piper_voice_path, whisper_check
+
+    if config.stt.provider in OFFLINE_STT:
+        whisper_check(config.stt)
+    if config.tts.provider in OFFLINE_TTS:
+        piper_voice_path(config.tts)
     cloud.cloud_speech_check(team=team, config=config)
 
 

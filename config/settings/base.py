@@ -338,3 +338,6 @@ DAILY_API_KEY = env.str("DAILY_API_KEY", default="")
 DAILY_API_URL = env.str("DAILY_API_URL", default="https://api.daily.co/v1")
 # How long the web process waits for a worker to answer a call's offer (models load on the first).
 VOICE_OFFER_TIMEOUT_SECONDS = env.float("VOICE_OFFER_TIMEOUT_SECONDS", default=20)
+# Threads one Whisper transcription uses, and how much the speech pipeline logs.
+VOICE_STT_THREADS = env.int("VOICE_STT_THREADS", default=2)
+VOICE_LOG_LEVEL = env.str("VOICE_LOG_LEVEL", default="WARNING")

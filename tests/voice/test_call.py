@@ -1,0 +1,133 @@
+"""Calls end to end, offline: a Python WebRTC peer speaks synthesized questions into a call held
+by a real voice worker (Whisper and Piper models from their packages, a scripted LLM, a local
+webhook receiver for tools), records the agent's reply and transcribes it."""
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from pytest_httpserver import HTTPServer
+
+from agents.configuration import AgentConfiguration
+from sessions.models import EventKind, Session, SessionStatus
+from tests.factories import AgentFactory, ToolFactory
+from tests.llm_server import ScriptedLLM, calls, says
+
+from .conftest import RunningWorker, send_offer, start_call
+from .peer import Peer, speech, transcribe
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def llm(receiver: HTTPServer) -> ScriptedLLM:
+    return ScriptedLLM(receiver)
+
+
+def agent_for(scripted: ScriptedLLM, team: Any, **configuration: Any) -> Any:
+    llm_config = {"custom_url": scripted.base_url, "model": "m", "first_message": ""}
+    document = AgentConfiguration.model_validate(
+        {"llm": llm_config | configuration.pop("llm", {}), **configuration}
+    ).as_document()
+    return AgentFactory(team=team, publish_status="public", configuration=document)
+
+
+async def until(check: Callable[[], Any], timeout: float = 20, what: str = "") -> Any:
+    """Wait for `check()` (run on a thread: it may read the database) to be true."""
+    deadline = time.monotonic() + timeout
+    while not (result := await asyncio.to_thread(check)):
+        assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
+        await asyncio.sleep(0.05)
+    return result
+
+
+async def connect(agent: Any, mode: str = "voice") -> tuple[Peer, dict[str, Any]]:
+    started = await asyncio.to_thread(lambda: start_call(Client(), agent.id, mode))
+    assert started.status_code == 200, started.content
+    body = started.json()
+    peer = Peer(video=mode == "video")
+    offer = await peer.offer()
+    answer = await asyncio.to_thread(lambda: send_offer(Client(), body, offer))
+    assert answer.status_code == 200, answer.content
+    await peer.answer(answer.json())
+    await until(lambda: peer.pc.connectionState == "connected", what="the connection")
+    return peer, body
+
+
+def events(session_id: str, kind: str = EventKind.MESSAGE) -> list[dict[str, Any]]:
+    rows = Session.objects.get(pk=session_id).events.filter(kind=kind).order_by("seq")
+    return [row.data for row in rows]
+
+
+async def quiet_after(peer: Peer, moment: float, silence: float = 1.5) -> None:
+    """Wait for the agent's reply after `moment`, then for it to finish."""
+    await until(lambda: peer.heard.first_sound_after(moment), what="the agent's reply")
+    while (last := peer.heard.last_sound()) is None or time.monotonic() - last < silence:
+        await asyncio.sleep(0.1)
+
+
+def test_a_spoken_question_is_transcribed_answered_with_a_tool_and_spoken_back(
+    voice_worker: RunningWorker, llm: ScriptedLLM, receiver: HTTPServer, cast: Any
+) -> None:
+    receiver.expect_request("/weather", method="POST").respond_with_json({"sky": "sunny"})
+    tool = ToolFactory(team=cast.team, name="weather", server_url=receiver.url_for("/weather"))
+    agent = agent_for(
+        llm,
+        cast.team,
+        llm={"first_message": "Hello! Ask me anything."},
+        tool_calling={"selected_tool_ids": [str(tool.id)]},
+    )
+    llm.will(
+        calls(("weather", {"city": "Paris"})),
+        says("The weather in Paris is sunny", " and twenty two degrees."),
+    )
+
+    async def call() -> tuple[str, dict[str, Any], float]:
+        peer, started = await connect(agent)
+        greeted = await until(lambda: peer.heard.first_sound_after(0), what="the greeting")
+        await quiet_after(peer, greeted)
+        spoken = peer.mic.say(speech("What is the weather in Paris?"))
+        await quiet_after(peer, spoken)
+        reply = transcribe(peer.heard.audio(since=spoken))
+        latency = peer.heard.first_sound_after(spoken) - spoken
+        await peer.close()
+        return reply, started, latency
+
+    reply, started, latency = asyncio.run(call())
+
+    assert "sunny" in reply.lower()
+    assert latency < 5
+    said = events(started["sessionId"])
+    assert said[0] == {"role": "assistant", "content": "Hello! Ask me anything."}
+    assert said[1]["role"] == "user"
+    assert "weather in paris" in said[1]["content"].lower()
+    assert said[2]["role"] == "assistant"
+    assert said[2]["content"] == "The weather in Paris is sunny and twenty two degrees."
+    assert {"latency_ms", "stt_ms", "llm_ms", "tts_ms", "turn_detection_ms"} <= said[2].keys()
+    tool_calls = events(started["sessionId"], EventKind.TOOL_CALL)
+    assert tool_calls[0]["tool_name"] == "weather"
+    first_request = llm.requests[0]
+    assert first_request["messages"][-1]["role"] == "user"
+    assert "paris" in first_request["messages"][-1]["content"].lower()
+
+
+def test_hanging_up_ends_the_session(
+    voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any
+) -> None:
+    agent = agent_for(llm, cast.team)
+
+    async def call() -> str:
+        peer, started = await connect(agent)
+        await until(
+            lambda: Session.objects.get(pk=started["sessionId"]).status == SessionStatus.RUNNING
+        )
+        await peer.close()
+        await until(lambda: Session.objects.get(pk=started["sessionId"]).is_over, what="the end")
+        return started["sessionId"]
+
+    session = Session.objects.get(pk=asyncio.run(call()))
+    assert session.status == SessionStatus.STOPPED
+    assert session.end_reason == "the caller hung up"

@@ -1,0 +1,322 @@
+"""One call's real-time pipeline, built on pipecat:
+
+    transport in → speech-to-text → user turn (voice activity, end of turn, interruptions)
+      → the conversation engine's thinking step → text-to-speech → [avatar] → transport out
+      → what was spoken, recorded
+
+The thinking step is sessions.engine.session_turn itself: the same prompt, history, tools
+(through the webhook engine) and failure message as a chat; the engine records the user's
+words, tool calls and errors. What the agent said is recorded here from the text that reached
+the transport with its audio, so that after an interruption the unspoken rest is not recorded
+as said. Each answered turn also records its latency: end of the user's speech → first agent
+audio, with the turn detection, speech-to-text, LLM and text-to-speech parts.
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import transaction
+from django.utils import timezone
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    Frame,
+    InterruptionFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TranscriptionFrame,
+    TTSTextFrame,
+    UserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.turns.user_mute.always_user_mute_strategy import AlwaysUserMuteStrategy
+from pipecat.turns.user_start.transcription_user_turn_start_strategy import (
+    TranscriptionUserTurnStartStrategy,
+)
+from pipecat.turns.user_start.vad_user_turn_start_strategy import VADUserTurnStartStrategy
+from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
+    SpeechTimeoutUserTurnStopStrategy,
+)
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+from agents.configuration import AgentConfiguration, TurnDetectionConfig
+from parley.db import database
+from parley.llm import ToolCallRequest
+from sessions.engine import Turn, record, session_turn
+from sessions.models import EventKind, Session
+from tools.execution import ToolRun
+
+# Voice activity ends after this much silence; the rest of the agent's silence_duration_ms is
+# waited out by the turn strategy, which also waits for the transcript.
+VAD_STOP_SECONDS = 0.2
+
+
+@dataclass
+class TurnClock:
+    """When each step of the current turn happened (loop time, seconds)."""
+
+    speech_end: float | None = None
+    transcript: float | None = None
+    turn_end: float | None = None
+    first_token: float | None = None
+    first_audio: float | None = None
+
+    def latency(self) -> dict[str, int] | None:
+        """The turn's latency and its parts in ms, once the agent's first audio went out."""
+        if None in (self.speech_end, self.turn_end, self.first_token, self.first_audio):
+            return None
+        assert self.speech_end and self.turn_end and self.first_token and self.first_audio
+
+        def ms(a: float, b: float) -> int:
+            return max(0, round((b - a) * 1000))
+
+        parts = {
+            "latency_ms": ms(self.speech_end, self.first_audio),
+            "turn_detection_ms": ms(self.speech_end, self.turn_end),
+            "llm_ms": ms(self.turn_end, self.first_token),
+            "tts_ms": ms(self.first_token, self.first_audio),
+        }
+        if self.transcript is not None:
+            parts["stt_ms"] = ms(self.speech_end, self.transcript)
+        return parts
+
+
+@dataclass
+class Call:
+    """What one call's processors share: its session and agent, the turn under way, and what
+    has been spoken of the agent's current reply."""
+
+    session: Session
+    config: AgentConfiguration
+    clock: TurnClock = field(default_factory=TurnClock)
+    spoken: list[str] = field(default_factory=list)
+    turn: Turn | None = None
+    greeting: bool = False
+    answering: bool = False
+    turns: int = 0
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    end_reason: str = ""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    async def said(self, *, interrupted: bool) -> None:
+        """Record what the agent has spoken of its reply so far, if anything."""
+        text = " ".join(piece.strip() for piece in self.spoken if piece.strip())
+        turn, clock, greeting = self.turn, self.clock, self.greeting
+        self.spoken, self.turn, self.greeting = [], None, False
+        if not text:
+            return
+        data: dict[str, Any] = {"role": "assistant", "content": text}
+        if interrupted:
+            data["interrupted"] = True
+        if turn is not None:
+            if turn.failed:
+                data["failure"] = True
+            if turn.ttft_ms is not None:
+                data["ttft_ms"] = round(turn.ttft_ms)
+            data |= turn.usage
+        if not greeting and (latency := clock.latency()) is not None:
+            data |= latency
+        await _record_said(self.session, data)
+
+
+def _said(session: Session, data: dict[str, Any]) -> None:
+    from sessions.services import session_event_append
+
+    with transaction.atomic():
+        session_event_append(session=session, kind=EventKind.MESSAGE, data=data)
+        Session.objects.filter(pk=session.pk).update(last_activity_at=timezone.now())
+
+
+_record_said = database(_said)
+
+
+class _Listener:
+    """The engine's reply, as pipecat frames: the text goes on to text-to-speech."""
+
+    def __init__(self, thinking: "EngineThinking") -> None:
+        self.thinking = thinking
+
+    async def text(self, piece: str) -> None:
+        call = self.thinking.call
+        if call.clock.first_token is None:
+            call.clock.first_token = call.now()
+        await self.thinking.push_frame(LLMTextFrame(piece))
+
+    async def tool_started(self, call: ToolCallRequest) -> None:
+        return None
+
+    async def tool_finished(self, call: ToolCallRequest, run: ToolRun) -> None:
+        return None
+
+
+class EngineThinking(FrameProcessor):
+    """The thinking step: each finished user turn goes to the conversation engine, and its
+    reply comes out as LLM text frames. An interruption cancels the turn under way (pipecat
+    cancels the frame being processed)."""
+
+    def __init__(self, call: Call, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.call = call
+        self._heard = 0  # how many of the context's messages have been answered
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame):
+            await self._answer(frame.context)
+            return
+        await self.push_frame(frame, direction)
+
+    def _new_words(self, context: LLMContext) -> str:
+        messages = context.get_messages()
+        new, self._heard = messages[self._heard :], len(messages)
+        said = [m.get("content") for m in new if isinstance(m, dict) and m.get("role") == "user"]
+        return " ".join(str(text).strip() for text in said if text).strip()
+
+    async def _answer(self, context: LLMContext) -> None:
+        content = self._new_words(context)
+        if not content:
+            return
+        call = self.call
+        await call.said(interrupted=bool(call.spoken))  # a reply still being spoken
+        call.clock.turn_end = call.now()
+        call.turns += 1
+        call.answering = True
+        await self.push_frame(LLMFullResponseStartFrame())
+        try:
+            call.turn = await session_turn(
+                session=call.session,
+                content=content,
+                listener=_Listener(self),
+                record_reply=False,
+            )
+        finally:
+            call.answering = False
+        await self.push_frame(LLMFullResponseEndFrame())
+
+    async def greet(self) -> None:
+        """Say the agent's first message."""
+        message = self.call.config.llm.first_message
+        if not message:
+            return
+        self.call.greeting = True
+        await self.push_frame(LLMFullResponseStartFrame())
+        await self.push_frame(LLMTextFrame(message))
+        await self.push_frame(LLMFullResponseEndFrame())
+
+
+class SpokenRecorder(FrameProcessor):
+    """After the transport: the text frames that come through went out with their audio.
+    What was spoken is recorded when the agent stops speaking, or when it is interrupted."""
+
+    def __init__(self, call: Call, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.call = call
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        call = self.call
+        if isinstance(frame, TTSTextFrame) and direction == FrameDirection.DOWNSTREAM:
+            call.spoken.append(frame.text)
+        elif isinstance(frame, InterruptionFrame):
+            await call.said(interrupted=True)
+        elif isinstance(frame, BotStoppedSpeakingFrame) and not call.answering:
+            await call.said(interrupted=False)
+        await self.push_frame(frame, direction)
+
+
+class TurnTimer(BaseObserver):
+    """Marks the moments of a turn as frames pass: the end of the user's speech (voice
+    activity stopped, less the silence it waited for), the transcript, the first agent audio."""
+
+    def __init__(self, call: Call, vad_stop_seconds: float) -> None:
+        super().__init__()
+        self.call = call
+        self.vad_stop = vad_stop_seconds
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        frame, clock, now = data.frame, self.call.clock, self.call.now()
+        if isinstance(frame, UserStartedSpeakingFrame):
+            if clock.first_audio is not None or clock.speech_end is not None:
+                self.call.clock = TurnClock()
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            clock.speech_end = now - self.vad_stop
+            clock.transcript = clock.first_token = clock.first_audio = None
+        elif isinstance(frame, TranscriptionFrame) and clock.transcript is None:
+            clock.transcript = now
+        elif isinstance(frame, BotStartedSpeakingFrame) and clock.first_audio is None:
+            if clock.first_token is not None:
+                clock.first_audio = now
+
+
+def user_turn_params(turn: TurnDetectionConfig) -> LLMUserAggregatorParams:
+    """The agent's turn_detection settings as pipecat's: threshold is the voice activity
+    confidence; interrupt_duration_ms how long the user must speak to take the turn;
+    silence_duration_ms the silence that ends it; interrupt_mode whether speaking over the
+    agent interrupts it (interrupt), is heard and answered after (append), or is not
+    listened to at all while the agent speaks (ignore)."""
+    silence = turn.silence_duration_ms / 1000
+    vad_stop = min(VAD_STOP_SECONDS, silence)
+    vad = SileroVADAnalyzer(
+        params=VADParams(
+            confidence=turn.threshold,
+            start_secs=turn.interrupt_duration_ms / 1000,
+            stop_secs=vad_stop,
+        )
+    )
+    interrupts = turn.interrupt_mode == "interrupt"
+    strategies = UserTurnStrategies(
+        start=[
+            VADUserTurnStartStrategy(enable_interruptions=interrupts),
+            TranscriptionUserTurnStartStrategy(enable_interruptions=interrupts),
+        ],
+        stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=max(0.0, silence - vad_stop))],
+    )
+    mute = [AlwaysUserMuteStrategy()] if turn.interrupt_mode == "ignore" else []
+    return LLMUserAggregatorParams(
+        vad_analyzer=vad, user_turn_strategies=strategies, user_mute_strategies=mute
+    )
+
+
+@dataclass
+class Parts:
+    """A call's pipeline and the pieces its runner needs to reach."""
+
+    pipeline: Pipeline
+    thinking: EngineThinking
+    observers: list[BaseObserver]
+
+
+def pipeline_build(
+    *, call: Call, transport: Any, stt: Any, tts: Any, video: Any | None = None
+) -> Parts:
+    params = user_turn_params(call.config.turn_detection)
+    user = LLMContextAggregatorPair(LLMContext(), user_params=params).user()
+    thinking = EngineThinking(call)
+    steps = [transport.input(), stt, user, thinking, tts]
+    if video is not None:
+        steps.append(video)
+    steps += [transport.output(), SpokenRecorder(call)]
+    stop = params.vad_analyzer.params.stop_secs if params.vad_analyzer else VAD_STOP_SECONDS
+    return Parts(Pipeline(steps), thinking, [TurnTimer(call, stop)])
+
+
+sync = sync_to_async  # re-exported for the runner's small database steps
+
+__all__ = ["Call", "Parts", "pipeline_build", "record", "sync"]

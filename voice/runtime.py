@@ -1,0 +1,150 @@
+"""Running one call: its transport (WebRTC straight to the browser, or a Daily room), its
+speech services, its pipeline, and the limits that end it (idle timeout, max duration)."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.conf import settings
+from pipecat.frames.frames import TTSSpeakFrame
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.transports.base_transport import TransportParams
+from pipecat.workers.runner import WorkerRunner
+
+from agents.configuration import AgentConfiguration
+from sessions.models import Session, SessionType
+
+from .pipeline import Call, pipeline_build
+from .speech import stt_service, tts_service
+
+AUDIO_OUT_RATE = 24000
+VIDEO_SIZE = 320  # the avatar's frames, square
+VIDEO_FPS = 12
+
+
+def _config(session: Session) -> AgentConfiguration:
+    document = session.agent.configuration if session.agent is not None else {}
+    return AgentConfiguration.model_validate(document)
+
+
+def _video(session: Session) -> bool:
+    return session.type == SessionType.VIDEO
+
+
+def _params(session: Session, cls: type = TransportParams, **extra: Any) -> Any:
+    video = _video(session)
+    return cls(
+        audio_in_enabled=True,
+        audio_out_enabled=True,
+        video_out_enabled=video,
+        video_out_is_live=video,
+        video_out_width=VIDEO_SIZE,
+        video_out_height=VIDEO_SIZE,
+        video_out_framerate=VIDEO_FPS,
+        **extra,
+    )
+
+
+def _ice_servers() -> list[Any]:
+    from pipecat.transports.smallwebrtc.connection import IceServer
+
+    servers = []
+    for entry in settings.VOICE_ICE_SERVERS:
+        urls = entry.get("urls") or entry.get("url")
+        server = IceServer(urls=urls)
+        if entry.get("username"):
+            server.username, server.credential = entry["username"], entry.get("credential")
+        servers.append(server)
+    return servers
+
+
+async def webrtc_transport(session: Session, sdp: str) -> tuple[Any, dict[str, Any]]:
+    """Answer the browser's offer: the call's WebRTC transport and the SDP answer."""
+    from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
+    from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+
+    connection = SmallWebRTCConnection(ice_servers=_ice_servers() or None)
+    await connection.initialize(sdp=sdp, type="offer")
+    transport = SmallWebRTCTransport(webrtc_connection=connection, params=_params(session))
+    answer = connection.get_answer()
+    return transport, {"type": "answer", "sdp": answer["sdp"], "pc_id": answer["pc_id"]}
+
+
+def daily_transport(session: Session, room_url: str, token: str) -> Any:
+    """The agent's seat in a Daily room (pipecat's DailyTransport; needs the cloud extra)."""
+    from pipecat.transports.daily.transport import DailyParams, DailyTransport
+
+    name = session.agent_name or "Agent"
+    return DailyTransport(room_url, token, name, params=_params(session, DailyParams))
+
+
+def _avatar(session: Session, config: AgentConfiguration) -> Any | None:
+    if not _video(session):
+        return None
+    from .avatar import avatar_processor
+
+    return avatar_processor(config=config, name=session.agent_name, size=VIDEO_SIZE, fps=VIDEO_FPS)
+
+
+async def call_run(
+    handle: Any, transport: Any, *, on_connected: Callable[[Session], Awaitable[None]]
+) -> None:
+    """Run the call until it ends: the caller hangs up or leaves, it is idle for the agent's
+    idle_timeout_seconds, it reaches max_duration_seconds, or Parley ends it."""
+    session = handle.session
+    config = _config(session)
+    call = Call(session=session, config=config)
+    stt = stt_service(team=session.team, config=config)
+    tts = tts_service(team=session.team, config=config)
+    parts = pipeline_build(
+        call=call, transport=transport, stt=stt, tts=tts, video=_avatar(session, config)
+    )
+    worker = PipelineWorker(
+        parts.pipeline,
+        params=PipelineParams(
+            enable_metrics=True, audio_in_sample_rate=16000, audio_out_sample_rate=AUDIO_OUT_RATE
+        ),
+        observers=parts.observers,
+        idle_timeout_secs=config.idle_timeout_seconds,
+        cancel_on_idle_timeout=True,
+    )
+    handle.pipeline_worker = worker
+
+    async def greet() -> None:
+        await on_connected(session)
+        if config.llm.first_message:
+            call.greeting = True
+            await worker.queue_frame(TTSSpeakFrame(config.llm.first_message))
+
+    @transport.event_handler("on_client_connected")
+    async def _connected(transport: Any, client: Any) -> None:
+        await greet()
+
+    @transport.event_handler("on_client_disconnected")
+    async def _disconnected(transport: Any, client: Any) -> None:
+        await handle.end("the caller hung up")
+
+    if hasattr(transport, "_register_event_handler") and "on_first_participant_joined" in getattr(
+        transport, "_event_handlers", {}
+    ):
+
+        @transport.event_handler("on_first_participant_joined")
+        async def _joined(transport: Any, participant: Any) -> None:
+            await greet()
+
+    @worker.event_handler("on_idle_timeout")
+    async def _idle(worker: Any) -> None:
+        handle.end_reason = handle.end_reason or "idle timeout"
+
+    loop = asyncio.get_running_loop()
+    limit = loop.call_later(
+        config.max_duration_seconds,
+        lambda: asyncio.ensure_future(handle.end("max duration reached")),
+    )
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    try:
+        await runner.run()
+    finally:
+        limit.cancel()
+        await call.said(interrupted=True)
