@@ -32,7 +32,7 @@ run: $(INSTALLED) $(CSS)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py demo
-	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) PORT=$(PORT) ASGI_PORT=$(ASGI_PORT) \
+	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) PORT=$(PORT) ASGI_PORT=$(ASGI_PORT) VOICE_PORT=$(VOICE_PORT) \
 	  CHAT_BASE_URL="$${CHAT_BASE_URL:-http://$(HOST):$(ASGI_PORT)}" $(BIN)/honcho start
 
 ## Lint, type-check and run the whole test suite.

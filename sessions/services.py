@@ -109,6 +109,10 @@ def session_end(
     session_status_set(session=locked, status=SessionStatus.STOPPED, reason=reason)
     if session_callback_url(session=locked):
         enqueue_on_commit(deliver_end_of_conversation, str(locked.id))
+    if locked.worker_id is not None:  # a call still held by a voice worker: it hangs up
+        from voice.tasks import call_hang_up
+
+        enqueue_on_commit(call_hang_up, str(locked.id), reason)
     return locked, True
 
 

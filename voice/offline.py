@@ -11,6 +11,7 @@ Each model is loaded once per worker process and shared by all its calls (a Whis
   GPL-3.0-or-later and an optional extra (`pip install parley[piper]`).
 """
 
+import contextlib
 import functools
 import threading
 from pathlib import Path
@@ -92,7 +93,7 @@ def whisper_stt(stt: STTConfig) -> Any:
 
     class SharedWhisperSTTService(WhisperSTTService):
         def _load(self) -> None:
-            self._model = _whisper(whisper_model_source(stt))  # type: ignore[assignment]
+            self._model = _whisper(whisper_model_source(stt))
 
     language = stt.language.split("-")[0].split("_")[0].lower()
     return SharedWhisperSTTService(
@@ -161,7 +162,5 @@ def piper_tts(tts: TTSConfig) -> Any:
 def models_preload(stt: STTConfig | None = None, tts: TTSConfig | None = None) -> None:
     """Load the default models now, so that the first call does not wait for them."""
     _whisper(whisper_model_source(stt or STTConfig()))
-    try:
+    with contextlib.suppress(SpeechUnavailable):  # no Piper here: the agents use cloud voices
         _piper(piper_voice_path(tts or TTSConfig()))
-    except SpeechUnavailable:
-        pass

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 from pipecat.audio.vad.silero import SileroVADAnalyzer
@@ -45,6 +44,7 @@ from pipecat.processors.aggregators.llm_response_universal import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.turns.user_mute.always_user_mute_strategy import AlwaysUserMuteStrategy
+from pipecat.turns.user_mute.base_user_mute_strategy import BaseUserMuteStrategy
 from pipecat.turns.user_start.transcription_user_turn_start_strategy import (
     TranscriptionUserTurnStartStrategy,
 )
@@ -57,7 +57,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from agents.configuration import AgentConfiguration, TurnDetectionConfig
 from parley.db import database
 from parley.llm import ToolCallRequest
-from sessions.engine import Turn, record, session_turn
+from sessions.engine import Turn, session_turn
 from sessions.models import EventKind, Session
 from tools.execution import ToolRun
 
@@ -78,21 +78,22 @@ class TurnClock:
 
     def latency(self) -> dict[str, int] | None:
         """The turn's latency and its parts in ms, once the agent's first audio went out."""
-        if None in (self.speech_end, self.turn_end, self.first_token, self.first_audio):
+        speech_end, turn_end = self.speech_end, self.turn_end
+        first_token, first_audio = self.first_token, self.first_audio
+        if speech_end is None or turn_end is None or first_token is None or first_audio is None:
             return None
-        assert self.speech_end and self.turn_end and self.first_token and self.first_audio
 
         def ms(a: float, b: float) -> int:
             return max(0, round((b - a) * 1000))
 
         parts = {
-            "latency_ms": ms(self.speech_end, self.first_audio),
-            "turn_detection_ms": ms(self.speech_end, self.turn_end),
-            "llm_ms": ms(self.turn_end, self.first_token),
-            "tts_ms": ms(self.first_token, self.first_audio),
+            "latency_ms": ms(speech_end, first_audio),
+            "turn_detection_ms": ms(speech_end, turn_end),
+            "llm_ms": ms(turn_end, first_token),
+            "tts_ms": ms(first_token, first_audio),
         }
         if self.transcript is not None:
-            parts["stt_ms"] = ms(self.speech_end, self.transcript)
+            parts["stt_ms"] = ms(speech_end, self.transcript)
         return parts
 
 
@@ -261,8 +262,7 @@ class TurnTimer(BaseObserver):
         elif isinstance(frame, TranscriptionFrame) and clock.transcript is None:
             clock.transcript = now
         elif isinstance(frame, BotStartedSpeakingFrame) and clock.first_audio is None:
-            if clock.first_token is not None:
-                clock.first_audio = now
+            clock.first_audio = now if clock.first_token is not None else None
 
 
 def user_turn_params(turn: TurnDetectionConfig) -> LLMUserAggregatorParams:
@@ -288,7 +288,9 @@ def user_turn_params(turn: TurnDetectionConfig) -> LLMUserAggregatorParams:
         ],
         stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=max(0.0, silence - vad_stop))],
     )
-    mute = [AlwaysUserMuteStrategy()] if turn.interrupt_mode == "ignore" else []
+    mute: list[BaseUserMuteStrategy] = (
+        [AlwaysUserMuteStrategy()] if turn.interrupt_mode == "ignore" else []
+    )
     return LLMUserAggregatorParams(
         vad_analyzer=vad, user_turn_strategies=strategies, user_mute_strategies=mute
     )
@@ -315,8 +317,3 @@ def pipeline_build(
     steps += [transport.output(), SpokenRecorder(call)]
     stop = params.vad_analyzer.params.stop_secs if params.vad_analyzer else VAD_STOP_SECONDS
     return Parts(Pipeline(steps), thinking, [TurnTimer(call, stop)])
-
-
-sync = sync_to_async  # re-exported for the runner's small database steps
-
-__all__ = ["Call", "Parts", "pipeline_build", "record", "sync"]

@@ -6,7 +6,7 @@ heartbeat fresh; a call goes to the live worker with the most room, and is refus
 503 when none has any. The browser's WebRTC offer comes to Parley's API and is passed on to the
 worker that holds the call (voice.signalling)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +21,7 @@ from agents.configuration import AgentConfiguration
 from agents.models import Agent
 from parley.errors import Busy
 from sessions.models import Session, SessionStatus, SessionType, Transport
+from sessions.services import session_status_set
 from sessions.tokens import session_token_issue
 
 from .daily import daily_check_configured
@@ -102,3 +103,28 @@ def call_start(*, session: Session, request: HttpRequest) -> dict[str, Any]:
         "iceServers": settings.VOICE_ICE_SERVERS,
         "endUrl": _absolute(request, reverse("agenthuman:session_end", args=[session.id])),
     }
+
+
+# When workers go quiet
+
+DEAD = "The voice worker holding this call stopped answering."
+
+
+@transaction.atomic
+def workers_reap(*, now: datetime | None = None) -> int:
+    """Give up on workers silent for VOICE_WORKER_DEAD_AFTER_SECONDS, and fail the calls of
+    every stopped worker that are still open, rather than leave them running. How many calls
+    were failed."""
+    now = now or timezone.now()
+    silent_since = now - timedelta(seconds=settings.VOICE_WORKER_DEAD_AFTER_SECONDS)
+    VoiceWorker.objects.filter(stopped_at__isnull=True, last_seen_at__lt=silent_since).update(
+        stopped_at=now
+    )
+    orphans = Session.objects.select_for_update().filter(
+        worker__stopped_at__isnull=False, status__in=OPEN
+    )
+    failed = 0
+    for session in orphans:
+        session_status_set(session=session, status=SessionStatus.FAILED, reason=DEAD)
+        failed += 1
+    return failed

@@ -7,6 +7,7 @@ brings): a browser's WebRTC offer, a Daily room to join, a call to end. It takes
 (voice.pipeline) with its own transport; the speech models are shared by all its calls."""
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import signal
@@ -41,7 +42,7 @@ class Refused(Exception):
         return web.json_response(body, status=self.status)
 
 
-def _call_session(session_id: UUID, worker_id: UUID) -> Session:
+def _call_session(session_id: UUID, worker_id: UUID | None) -> Session:
     session = Session.objects.select_related("team", "agent").filter(pk=session_id).first()
     if session is None or session.worker_id != worker_id:
         raise Refused(404, "not_found", "This worker holds no such call.")
@@ -57,8 +58,11 @@ def _running(session: Session) -> None:
 
 
 def _ended(session: Session, reason: str, failed: bool) -> None:
+    """Record the end of a call this worker held; it holds it no more."""
     with transaction.atomic():
         current = Session.objects.select_for_update().get(pk=session.pk)
+        Session.objects.filter(pk=session.pk).update(worker=None)
+        current.worker = None
         if current.is_over:
             return
         if failed:
@@ -103,18 +107,15 @@ class Worker:
         self.record = await create(name=self.name, url=self.url, capacity=self.capacity)
         return self.record
 
-    async def heartbeat(self) -> None:
-        assert self.record is not None
-        beat = database(VoiceWorker.objects.filter(pk=self.record.pk).update)
+    async def heartbeat(self, record: VoiceWorker) -> None:
+        beat = database(VoiceWorker.objects.filter(pk=record.pk).update)
         while not self.stopping.is_set():
             try:
                 await beat(last_seen_at=timezone.now())
             except Exception:  # a database blip must not end the calls; the next beat retries
                 logger.exception("Heartbeat failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), settings.VOICE_HEARTBEAT_SECONDS)
-            except TimeoutError:
-                pass
 
     async def unregister(self) -> None:
         if self.record is not None:
@@ -147,8 +148,8 @@ class Worker:
             body = await request.json()
         except ValueError:
             raise Refused(400, "bad_request", "The body must be JSON.") from None
-        assert self.record is not None
-        session = await database(_call_session)(session_id, self.record.pk)
+        worker_id = self.record.pk if self.record is not None else None
+        session = await database(_call_session)(session_id, worker_id)
         return session, body if isinstance(body, dict) else {}
 
     async def offer(self, request: web.Request) -> web.Response:
@@ -246,11 +247,11 @@ class Worker:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stopping.set)
-        await self.register()
+        record = await self.register()
         runner = web.AppRunner(self.app(), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
-        beating = asyncio.create_task(self.heartbeat())
+        beating = asyncio.create_task(self.heartbeat(record))
         logger.info(
             "Voice worker %s serving %s, %d calls at most", self.name, self.url, self.capacity
         )

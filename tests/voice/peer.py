@@ -71,6 +71,23 @@ class Heard:
                 return at
         return None
 
+    def gaps_after(self, moment: float, length: float = 0.5) -> list[tuple[float, float]]:
+        """(start, end) of each silence at least `length` long after `moment`."""
+        gaps, start = [], None
+        for at, chunk in self.chunks:
+            if at <= moment:
+                continue
+            quiet = np.abs(chunk).max(initial=0) <= SILENT
+            if quiet and start is None:
+                start = at
+            elif not quiet and start is not None:
+                if at - start >= length:
+                    gaps.append((start, at))
+                start = None
+        if start is not None and self.chunks and self.chunks[-1][0] - start >= length:
+            gaps.append((start, self.chunks[-1][0]))
+        return gaps
+
     def audio(self, since: float = 0.0) -> np.ndarray:
         parts = [chunk for at, chunk in self.chunks if at >= since]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)

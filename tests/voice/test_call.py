@@ -131,3 +131,66 @@ def test_hanging_up_ends_the_session(
     session = Session.objects.get(pk=asyncio.run(call()))
     assert session.status == SessionStatus.STOPPED
     assert session.end_reason == "the caller hung up"
+
+
+LONG_REPLY = (
+    "Paris is the capital of France. ",
+    "It sits on the river Seine. ",
+    "It has many museums, the Louvre among them. ",
+    "The Eiffel Tower was built for a world fair. ",
+    "Its cafes are famous all over the world. ",
+    "Millions of people visit it every year.",
+)
+
+
+def test_speaking_over_the_agent_stops_it_and_the_unspoken_rest_is_not_recorded(
+    voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any
+) -> None:
+    agent = agent_for(llm, cast.team)
+    llm.will(says(*LONG_REPLY), says("Sure, ask away."))
+
+    async def call() -> tuple[dict[str, Any], float, float]:
+        peer, started = await connect(agent)
+        await asyncio.sleep(0.5)
+        asked = peer.mic.say(speech("Tell me about Paris."))
+        await until(lambda: peer.heard.first_sound_after(asked), what="the reply")
+        await asyncio.sleep(2.5)
+        interrupting = time.monotonic()
+        done = peer.mic.say(speech("Wait, I have a question."))
+        await quiet_after(peer, done)
+        # When the agent's long reply fell silent, after the interruption began.
+        stopped = peer.heard.gaps_after(interrupting)[0][0]
+        await peer.close()
+        return started, interrupting, stopped
+
+    started, interrupting, stopped = asyncio.run(call())
+
+    assert stopped - interrupting < 1.5  # at once: the time the voice activity check takes
+
+    said = events(started["sessionId"])
+    cut = said[1]
+    assert cut["role"] == "assistant"
+    assert cut["interrupted"] is True
+    assert cut["content"].startswith("Paris is the capital of France.")
+    assert "Millions of people" not in cut["content"]
+    assert said[2]["role"] == "user"
+    assert "question" in said[2]["content"].lower()
+    assert said[3] == said[3] | {"role": "assistant", "content": "Sure, ask away."}
+
+
+def test_a_silent_call_ends_at_the_idle_timeout(
+    voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any
+) -> None:
+    agent = agent_for(llm, cast.team, idle_timeout_seconds=10)
+
+    async def call() -> str:
+        peer, started = await connect(agent)
+        await until(
+            lambda: Session.objects.get(pk=started["sessionId"]).is_over, timeout=30, what="end"
+        )
+        await peer.close()
+        return started["sessionId"]
+
+    session = Session.objects.get(pk=asyncio.run(call()))
+    assert session.status == SessionStatus.STOPPED
+    assert session.end_reason == "idle timeout"
