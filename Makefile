@@ -27,7 +27,8 @@ $(CSS): $(INSTALLED) assets/app.css $(shell find templates -name '*.html')
 css: $(CSS)
 
 ## Run Parley on http://127.0.0.1:8000 with the embedded defaults, printing the demo login: the web
-## server, the async server (ASGI_PORT), a Celery worker and beat, from the Procfile. Ctrl-C stops all.
+## server, the async server (ASGI_PORT), a voice worker (VOICE_PORT), a Celery worker and beat, from
+## the Procfile. Ctrl-C stops all.
 run: $(INSTALLED) $(CSS)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
