@@ -6,21 +6,26 @@ loopback server answering its HTTP API."""
 import logging
 import os
 import re
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
 
 from agents.configuration import AgentConfiguration
 from agents.models import Agent
+from config.celery import app as celery_app
 from sessions.models import Session, SessionStatus, SessionType, Transport
 from sessions.services import session_end
 from tests.conftest import Cast
@@ -474,6 +479,83 @@ def test_only_ended_daily_calls_have_their_room_deleted(
     session = a_daily_call(standin, worker)
     assert delete_daily_room(str(session.id)) is False  # still open: the room stays
     assert len(standin.rooms) == 1
+
+
+# Through a real Celery worker and broker (PostgreSQL and Redis, as in CI).
+
+REAL_WORKER_MARKS = (
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a Redis server (REDIS_URL)"),
+    pytest.mark.skipif(
+        "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
+        reason="the worker must share the test database, which SQLite keeps in memory",
+    ),
+    pytest.mark.usefixtures("celery_process"),
+)
+
+
+def through_a_real_worker(test: Callable[..., None]) -> Callable[..., None]:
+    for mark in REAL_WORKER_MARKS:
+        test = mark(test)
+    return test
+
+
+@pytest.fixture
+def celery_process(standin: DailyStandIn) -> Iterator[subprocess.Popen[bytes]]:
+    """A Celery worker on the test database, calling the Daily stand-in; tasks are queued."""
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DAILY_API_URL": standin.url,
+        "DAILY_API_KEY": standin.key,
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo"]
+    proc = subprocess.Popen(
+        [*command, "-Q", "celery"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    celery_app.conf.task_always_eager = False
+    yield proc
+    celery_app.conf.task_always_eager = True
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"the worker did not {what} within 30 s"
+        time.sleep(0.2)
+
+
+@through_a_real_worker
+def test_a_real_worker_ends_an_emptied_call_and_deletes_its_room(
+    standin: DailyStandIn, worker: VoiceWorker, receiver: HTTPServer
+) -> None:
+    session = a_daily_call(standin, worker, idle=60)
+    Session.objects.filter(pk=session.pk).update(started_at=timezone.now() - timedelta(minutes=5))
+    sync_daily_rooms.delay()
+    over = Session.objects.filter(pk=session.pk, status=SessionStatus.STOPPED)
+    wait_for(lambda: over.filter(remote__has_key="deleted_at").exists(), "end the call")
+    assert over.get().end_reason == NOBODY_CAME
+    assert standin.rooms == {}
+    assert [r.path for r in worker_calls(receiver, END)] == [f"/calls/{session.id}/end"]
+
+
+@through_a_real_worker
+def test_a_real_worker_deletes_the_room_of_a_call_that_ended(
+    standin: DailyStandIn, worker: VoiceWorker
+) -> None:
+    session = a_daily_call(standin, worker)
+    ended, _ = session_end(session=session, reason="ended by the client")
+    daily_room_release_later(ended)  # queued at once: no transaction is open
+    deleted = Session.objects.filter(pk=session.pk, remote__has_key="deleted_at")
+    wait_for(deleted.exists, "delete the room")
+    assert standin.rooms == {}
+    (request,) = standin.seen("DELETE")
+    assert request.path == f"/rooms/{session.remote['room_name']}"
 
 
 # Against Daily itself, when a key is at hand.
