@@ -113,6 +113,10 @@ def session_end(
         from voice.tasks import call_hang_up
 
         enqueue_on_commit(call_hang_up, str(locked.id), reason)
+    if locked.transport:
+        from voice.daily import daily_room_release_later
+
+        daily_room_release_later(locked)
     return locked, True
 
 

@@ -6,8 +6,11 @@ from django.db import transaction
 
 from sessions.models import Session
 
+from .daily_tasks import delete_daily_room, sync_daily_rooms
 from .services import workers_reap
 from .signalling import call_hang_up as hang_up
+
+__all__ = ["call_hang_up", "delete_daily_room", "reap_silent_workers", "sync_daily_rooms"]
 
 
 @shared_task(name="voice.tasks.reap_silent_workers")

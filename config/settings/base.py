@@ -341,3 +341,5 @@ VOICE_OFFER_TIMEOUT_SECONDS = env.float("VOICE_OFFER_TIMEOUT_SECONDS", default=2
 # Threads one Whisper transcription uses, and how much the speech pipeline logs.
 VOICE_STT_THREADS = env.int("VOICE_STT_THREADS", default=2)
 VOICE_LOG_LEVEL = env.str("VOICE_LOG_LEVEL", default="WARNING")
+# How long one request to Daily's REST API may take.
+DAILY_TIMEOUT_SECONDS = env.float("DAILY_TIMEOUT_SECONDS", default=10)
