@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from voice.models import VoiceWorker
@@ -37,6 +38,12 @@ class RunningWorker:
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.worker.stopping.set)
         self.thread.join(20)
+
+
+@pytest.fixture(autouse=True)
+def _start_limits_cleared() -> None:
+    """Calls start from one address in these tests; the per-address limit counts in the cache."""
+    cache.clear()
 
 
 @pytest.fixture
