@@ -78,12 +78,14 @@ def daily_transport(session: Session, room_url: str, token: str) -> Any:
     return DailyTransport(room_url, token, name, params=_params(session, DailyParams))
 
 
-def _avatar(session: Session, config: AgentConfiguration) -> Any | None:
+async def _avatar(session: Session, config: AgentConfiguration) -> Any | None:
     if not _video(session):
         return None
     from .avatar import avatar_processor
 
-    return avatar_processor(config=config, name=session.agent_name, size=VIDEO_SIZE, fps=VIDEO_FPS)
+    return await avatar_processor(
+        config=config, name=session.agent_name, size=VIDEO_SIZE, fps=VIDEO_FPS
+    )
 
 
 async def call_run(
@@ -96,9 +98,8 @@ async def call_run(
     call = Call(session=session, config=config)
     stt = stt_service(team=session.team, config=config)
     tts = tts_service(team=session.team, config=config)
-    parts = pipeline_build(
-        call=call, transport=transport, stt=stt, tts=tts, video=_avatar(session, config)
-    )
+    video = await _avatar(session, config)
+    parts = pipeline_build(call=call, transport=transport, stt=stt, tts=tts, video=video)
     worker = PipelineWorker(
         parts.pipeline,
         params=PipelineParams(

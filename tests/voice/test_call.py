@@ -194,3 +194,24 @@ def test_a_silent_call_ends_at_the_idle_timeout(
     session = Session.objects.get(pk=asyncio.run(call()))
     assert session.status == SessionStatus.STOPPED
     assert session.end_reason == "idle timeout"
+
+
+def test_a_video_call_shows_the_agents_face(
+    voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any
+) -> None:
+    agent = agent_for(
+        llm, cast.team, llm={"first_message": "Hi there."}, video={"provider": "image"}
+    )
+
+    async def call() -> tuple[int, str]:
+        peer, started = await connect(agent, "video")
+        greeted = await until(lambda: peer.heard.first_sound_after(0), what="the greeting")
+        await quiet_after(peer, greeted)
+        await until(lambda: peer.video_frames > 10, what="video frames")
+        frames = peer.video_frames
+        await peer.close()
+        return frames, started["type"]
+
+    frames, kind = asyncio.run(call())
+    assert kind == "video"
+    assert frames > 10
