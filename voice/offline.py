@@ -96,9 +96,10 @@ def whisper_stt(stt: STTConfig) -> Any:
             self._model = _whisper(whisper_model_source(stt))
 
     language = stt.language.split("-")[0].split("_")[0].lower()
-    return SharedWhisperSTTService(
-        settings=WhisperSTTService.Settings(model=whisper_model_source(stt), language=language)
-    )
+    options = WhisperSTTService.Settings(model=whisper_model_source(stt), language=language)
+    if not settings.VOICE_SHARED_MODELS:  # pipecat's own: a model per call, beam search
+        return WhisperSTTService(settings=options, compute_type="int8")
+    return SharedWhisperSTTService(settings=options)
 
 
 def _bundled_piper() -> Path | None:
@@ -145,6 +146,9 @@ def piper_tts(tts: TTSConfig) -> Any:
     from pipecat.services.tts_service import TTSService
 
     path = piper_voice_path(tts)
+    if not settings.VOICE_SHARED_MODELS:  # pipecat's own: the voice loaded for each call
+        voice = PiperTTSService.Settings(model=None, voice=path.stem, language=None)
+        return PiperTTSService(download_dir=path.parent, settings=voice)
 
     class SharedPiperTTSService(PiperTTSService):
         def __init__(self, **kwargs: Any) -> None:

@@ -343,3 +343,6 @@ VOICE_STT_THREADS = env.int("VOICE_STT_THREADS", default=2)
 VOICE_LOG_LEVEL = env.str("VOICE_LOG_LEVEL", default="WARNING")
 # How long one request to Daily's REST API may take.
 DAILY_TIMEOUT_SECONDS = env.float("DAILY_TIMEOUT_SECONDS", default=10)
+# One Whisper model and Piper voice per worker, shared by its calls, Whisper decoding greedily
+# (the default); false: pipecat's own services, loaded for each call (bench/voice.py compares).
+VOICE_SHARED_MODELS = env.bool("VOICE_SHARED_MODELS", default=True)
