@@ -73,7 +73,15 @@ class TimelineEntry:
 
 # The timings each kind may carry in its data, in milliseconds, and what to call them.
 TIMINGS: dict[str, list[tuple[str, str]]] = {
-    EventKind.MESSAGE: [("ttft_ms", "first token"), ("total_ms", "total")],
+    EventKind.MESSAGE: [
+        # A call's turn: end of the person's speech to the agent's first audio, and its parts.
+        ("latency_ms", "voice to voice"),
+        ("stt_ms", "speech-to-text"),
+        ("llm_ms", "LLM"),
+        ("tts_ms", "text-to-speech"),
+        ("ttft_ms", "first token"),
+        ("total_ms", "total"),
+    ],
     EventKind.TOOL_CALL: [("duration_ms", "took")],
 }
 # Kinds the timeline lays out field by field; the others also show their data as JSON.

@@ -501,3 +501,24 @@ def test_the_timeline_only_reads_and_needs_a_sign_in(viewer: Client, session: Se
     response = Client().get(timeline_url(session))
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_calls_turn_shows_its_voice_latency_and_an_interruption(
+    viewer: Client, cast: Cast
+) -> None:
+    session = SessionFactory(agent=AgentFactory(team=cast.team), type="voice")
+    spoken = {
+        "role": "assistant",
+        "content": "Paris is the capital of France.",
+        "interrupted": True,
+        "latency_ms": 640,
+        "stt_ms": 300,
+        "llm_ms": 110,
+        "tts_ms": 90,
+    }
+    session_event_append(session=session, kind=EventKind.MESSAGE, data=spoken)
+    html = unescape(viewer.get(detail_url(session)).content.decode())
+    assert (
+        "voice to voice 640 ms · speech-to-text 300 ms · LLM 110 ms · text-to-speech 90 ms" in html
+    )
+    assert "interrupted</span>" in html
