@@ -239,7 +239,9 @@ class Reply:
 
 
 async def _start(client: "httpx.AsyncClient", server: Process, agent_id: str) -> Started:
-    response = await client.post(server.url("/v1/start-agent-session"), json={"agentId": agent_id})
+    response = await client.post(
+        server.url("/v1/start-agent-session"), json={"agentId": agent_id, "mode": "chat"}
+    )
     if response.status_code != 200:
         raise RuntimeError(f"starting a session: HTTP {response.status_code} {response.text}")
     body = response.json()

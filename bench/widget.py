@@ -94,7 +94,8 @@ WIDGET_REPLY = """({content}) => {
 FETCH_START = """async ({agent, endpoint}) => {
   const began = performance.now();
   const response = await fetch(endpoint, {method: "POST",
-    headers: {"Content-Type": "application/json"}, body: JSON.stringify({agentId: agent})});
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({agentId: agent, mode: "chat"})});
   const started = await response.json();
   const took = performance.now() - began;
   window.benchSession = started;

@@ -456,7 +456,7 @@
           var init = {
             method: "POST",
             headers: headers,
-            body: JSON.stringify({ agentId: this.getAttribute("agentid") || "" }),
+            body: JSON.stringify({ agentId: this.getAttribute("agentid") || "", mode: "chat" }),
           };
           var sent = await this.request(this.endpoint, init);
           if (!sent.response.ok) return this.fail(sent.response.status, sent.body, "start");

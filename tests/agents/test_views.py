@@ -495,7 +495,7 @@ def test_the_detail_page_summarises_the_configuration_and_how_to_use_it(cast: Ca
     assert f"curl http://testserver/v1/agent/{agent.id}" in page
     assert f"curl -X PATCH http://testserver/v1/agent/{agent.id}" in page
     assert "curl http://testserver/v1/start-agent-session" in page
-    assert f'{{"agentId": "{agent.id}"}}' in page
+    assert f'{{"agentId": "{agent.id}", "mode": "chat"}}' in page
     assert 'id="test-call"' in page
     assert 'data-copy="embed-snippet"' in page
 

@@ -91,7 +91,9 @@ def _start(cast: Cast, llm: ScriptedLLM) -> dict[str, Any]:
     ).as_document()
     agent = AgentFactory(team=cast.team, publish_status="public", configuration=document)
     r = Client().post(
-        "/v1/start-agent-session", {"agentId": str(agent.id)}, content_type="application/json"
+        "/v1/start-agent-session",
+        {"agentId": str(agent.id), "mode": "chat"},
+        content_type="application/json",
     )
     assert r.status_code == 200, r.content
     return r.json()

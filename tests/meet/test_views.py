@@ -129,7 +129,7 @@ def test_a_signed_in_person_starts_the_conversation_with_the_pages_csrf_token(
     page = text(meet(draft.id, client))
     token = re.search(r'data-csrf-token="([^"]+)"', page)
     assert token
-    body = {"agentId": str(draft.id)}
+    body = {"agentId": str(draft.id), "mode": "chat"}
     start = "/v1/start-agent-session"
     refused = client.post(start, body, content_type="application/json")
     assert refused.status_code == 403  # the cookie without the token
@@ -163,7 +163,9 @@ def test_a_single_use_link_shows_the_used_page_once_its_conversation_has_started
     agent = single_use(cast, configuration=document.as_document())
     assert meet(agent.id).status_code == 200
     started = Client().post(
-        "/v1/start-agent-session", {"agentId": str(agent.id)}, content_type="application/json"
+        "/v1/start-agent-session",
+        {"agentId": str(agent.id), "mode": "chat"},
+        content_type="application/json",
     )
     assert started.status_code == 200
     r = meet(agent.id)

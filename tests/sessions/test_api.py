@@ -48,7 +48,7 @@ def an_agent(cast: Cast, llm: ScriptedLLM, **fields: Any) -> Agent:
 def start(client: Client, agent: Agent, **headers: str) -> Any:
     return client.post(
         "/v1/start-agent-session",
-        {"agentId": str(agent.id)},
+        {"agentId": str(agent.id), "mode": "chat"},
         content_type="application/json",
         headers=headers,
     )
@@ -94,7 +94,9 @@ def test_anyone_can_start_a_public_agent_and_hears_its_first_message(
 
 def test_an_unknown_agent_is_not_found(cast: Cast) -> None:
     r = post(
-        Client(), "/v1/start-agent-session", {"agentId": "6f1c0c9e-0000-4000-8000-000000000000"}
+        Client(),
+        "/v1/start-agent-session",
+        {"agentId": "6f1c0c9e-0000-4000-8000-000000000000", "mode": "chat"},
     )
     assert r.status_code == 404
     assert r.json()["error"] == "No agent with this id exists."

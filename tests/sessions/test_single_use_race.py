@@ -42,7 +42,9 @@ def test_concurrent_starts_of_a_single_use_agent_let_exactly_one_through(
         barrier.wait()
         try:
             r = Client().post(
-                "/v1/start-agent-session", {"agentId": str(agent.id)}, "application/json"
+                "/v1/start-agent-session",
+                {"agentId": str(agent.id), "mode": "chat"},
+                "application/json",
             )
             statuses.append(r.status_code)
         finally:

@@ -93,7 +93,7 @@ def test_the_rest_of_the_api_is_not_open_to_other_sites() -> None:
 def test_an_answer_to_another_site_is_readable_there() -> None:
     r = Client().post(
         "/v1/start-agent-session",
-        {"agentId": SESSION},
+        {"agentId": SESSION, "mode": "chat"},
         content_type="application/json",
         headers={"Origin": "https://shop.example.com"},
     )
