@@ -20,7 +20,6 @@ from sessions.models import Session, SessionStatus, Transport
 from sessions.services import IDLE_TIMEOUT, session_end
 
 from .daily import BOT_USER_ID, daily_presences, daily_remote_merge, daily_room_release
-from .signalling import call_hang_up
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +49,8 @@ def _when(value: Any) -> datetime | None:
 def _end(session: Session, reason: str, remote: dict[str, Any] | None = None) -> bool:
     if remote:
         daily_remote_merge(session_id=session.pk, changes=remote)
-    ended, did_end = session_end(session=session, reason=reason)
-    if did_end:
-        call_hang_up(session=ended, reason=reason)
+    # Ending the session tells the worker to hang up (sessions.services.session_end).
+    _, did_end = session_end(session=session, reason=reason)
     return did_end
 
 

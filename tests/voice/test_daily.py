@@ -331,7 +331,10 @@ def a_daily_call(
 
 
 def test_a_call_ends_when_the_person_has_left_for_the_idle_timeout_and_its_room_goes(
-    standin: DailyStandIn, worker: VoiceWorker, receiver: HTTPServer
+    standin: DailyStandIn,
+    worker: VoiceWorker,
+    receiver: HTTPServer,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     session = a_daily_call(standin, worker, idle=60)
     room = session.remote["room_name"]
@@ -353,7 +356,10 @@ def test_a_call_ends_when_the_person_has_left_for_the_idle_timeout_and_its_room_
         assert sync_daily_rooms()["ended"] == 0
     assert worker_calls(receiver, END) == []
 
-    with time_machine.travel(begun + timedelta(minutes=12), tick=False):
+    with (
+        time_machine.travel(begun + timedelta(minutes=12), tick=False),
+        django_capture_on_commit_callbacks(execute=True),  # the hang-up goes after the commit
+    ):
         assert sync_daily_rooms() == {"ended": 1, "deleted": 1}
     session.refresh_from_db()
     assert session.status == SessionStatus.STOPPED
