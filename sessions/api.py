@@ -16,7 +16,6 @@ from ninja import Query, Router
 from ninja.pagination import paginate
 from ninja.security import HttpBearer
 
-from parley.errors import InvalidInput
 from teams.auth import READ, WRITE, ApiRequest, Caller
 from teams.models import Team
 from voice.daily import daily_session_start
@@ -43,7 +42,17 @@ from .tokens import session_token_issue
 router = Router(tags=["Sessions"])
 agent_human_router = Router(tags=["Sessions (Agent Human)"])
 
-AGENT_HUMAN_TYPES = {"agent_chat": SessionType.CHAT}
+AGENT_HUMAN_TYPES = {
+    "agent_chat": SessionType.CHAT,
+    "agent_voice": SessionType.VOICE,
+    "agent_video": SessionType.VIDEO,
+    "webrtc_video": SessionType.VIDEO,
+}
+AGENT_HUMAN_NAMES = {
+    SessionType.CHAT: "agent_chat",
+    SessionType.VOICE: "agent_voice",
+    SessionType.VIDEO: "agent_video",
+}
 AGENT_HUMAN_STATUS = {"stopped": "completed", "failed": "failed"}
 
 
@@ -167,7 +176,7 @@ def _agent_human(session: Session, **extra: Any) -> dict[str, Any]:
         "session_id": session.id,
         "agent_id": session.agent_id,
         "agent_name": session.agent_name,
-        "session_type": "agent_chat" if session.type == SessionType.CHAT else session.type,
+        "session_type": AGENT_HUMAN_NAMES.get(session.type, session.type),
         "status": AGENT_HUMAN_STATUS.get(session.status, "active"),
         "started_at": session.started_at,
         "ended_at": session.ended_at,
@@ -182,19 +191,32 @@ def _agent_human(session: Session, **extra: Any) -> dict[str, Any]:
     "/sessions", response=AgentHumanOut, auth=WRITE, operation_id="agent_human_session_start"
 )
 def agent_human_session_start(request: ApiRequest, payload: AgentHumanStartIn) -> dict[str, Any]:
-    """Start a session (Agent Human's contract). Chat for now; voice and video come later."""
-    kind = AGENT_HUMAN_TYPES.get(payload.session_type)
-    if kind is None:
-        raise InvalidInput.for_field(
-            "session_type", "only agent_chat sessions can be started on this server so far"
+    """Start a session (Agent Human's contract): agent_chat is a chat; agent_voice, agent_video
+    and webrtc_video are calls over WebRTC, whose offer goes to `offer_url`."""
+    kind = AGENT_HUMAN_TYPES[payload.session_type]
+    starter = _starter(request, request.auth)
+    if kind == SessionType.CHAT:
+        session = access.session_start(
+            agent_id=payload.agent_id, starter=starter, type=kind, metadata=payload.metadata
         )
-    session = access.session_start(
-        agent_id=payload.agent_id,
-        starter=_starter(request, request.auth),
-        type=kind,
-        metadata=payload.metadata,
-    )
-    started = _started(request, session)
+        started = _started(request, session)
+    else:
+        session = access.session_start(
+            agent_id=payload.agent_id,
+            starter=starter,
+            type=kind,
+            metadata=payload.metadata,
+            check=lambda agent, config: call_check(
+                agent=agent, config=config, transport=Transport.WEBRTC
+            ),
+        )
+        call = call_start(session=session, request=request)
+        started = {
+            "session_token": call["sessionToken"],
+            "offer_url": call["offerUrl"],
+            "ice_servers": call["iceServers"],
+            "end_url": call["endUrl"],
+        }
     session.refresh_from_db()
     return {"session": _agent_human(session), "message": "Session started successfully"} | started
 

@@ -72,7 +72,9 @@ class AgentHumanStartIn(Schema):
 
     agent_id: UUID
     session_type: AgentHumanType = Field(
-        "agent_chat", description="Only agent_chat is available so far."
+        "agent_chat",
+        description="agent_chat: a chat. agent_voice, agent_video, webrtc_video: a call over "
+        "WebRTC (send the browser's offer to offer_url).",
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -110,6 +112,8 @@ class AgentHumanOut(Schema):
     messages_url: str | None = None
     end_url: str | None = None
     first_message: str | None = None
+    offer_url: str | None = None
+    ice_servers: list[IceServer] | None = None
 
 
 class EventOut(Schema):

@@ -21,6 +21,7 @@ from tests.conftest import Cast, signed_in
 from tests.factories import AgentFactory, ToolFactory
 from tests.http import post
 from tests.llm_server import ScriptedLLM, calls, says
+from voice.models import VoiceWorker
 
 pytestmark = pytest.mark.django_db
 
@@ -192,9 +193,24 @@ def test_agent_human_errors_say_success_false(cast: Cast, llm: ScriptedLLM, api:
     voice = post(
         api, "/api/v1/sessions", {"agent_id": str(agent.id), "session_type": "agent_voice"}
     )
-    assert voice.status_code == 400
+    assert voice.status_code == 503  # no voice worker is running
     assert voice.json()["success"] is False
-    assert "agent_chat" in voice.json()["error"]
+    assert "voiceworker" in voice.json()["error"]
+
+
+def test_agent_human_voice_sessions_are_calls_over_webrtc(
+    cast: Cast, llm: ScriptedLLM, api: Client
+) -> None:
+    VoiceWorker.objects.create(name="w", url="http://127.0.0.1:9", capacity=1)
+    agent = an_agent(cast, llm)
+    body = {"agent_id": str(agent.id), "session_type": "agent_video"}
+    started = post(api, "/api/v1/sessions", body)
+    assert started.status_code == 200, started.content
+    shape = started.json()
+    assert shape["session"]["session_type"] == "agent_video"
+    assert shape["offer_url"].endswith(f"/v1/sessions/{shape['session']['session_id']}/webrtc")
+    assert shape["ice_servers"] == []
+    assert shape["session_token"].startswith("st_")
 
 
 # Talking.
