@@ -23,7 +23,7 @@ class TargetType(models.TextChoices):
     API_KEY = "api_key", "API key"
     MEMBER = "member", "member"
     INVITATION = "invitation", "invitation"
-    PROVIDER = "provider", "LLM provider"
+    PROVIDER = "provider", "provider"
 
 
 class ActivityEntry(models.Model):

@@ -1,30 +1,52 @@
-"""What Parley knows about each kind of LLM provider: its name for people, its usual address,
+"""What Parley knows about each kind of provider: its name for people, its usual address,
 whether it needs an API key, and the environment variables of the install-wide defaults.
 
-Every kind speaks OpenAI's chat-completions API at `<base_url>/chat/completions`. The settings
-read the same variable names into LLM_PROVIDER_DEFAULTS (config/settings/base.py)."""
+Two families. LLM providers all speak OpenAI's chat-completions API at
+`<base_url>/chat/completions`; the settings read their variables into LLM_PROVIDER_DEFAULTS.
+Speech providers serve voice calls (voice.cloud): a key, and for Azure a region, with no address
+to choose; the settings read their variables into SPEECH_PROVIDER_DEFAULTS. OpenAI's
+speech-to-text and voices are no kind of their own: they use the OpenAI LLM provider's key and
+address, as one OpenAI account serves both (config/settings/base.py names the same variables)."""
 
 from dataclasses import dataclass
+from typing import Literal
+
+Family = Literal["llm", "speech"]
 
 
 @dataclass(frozen=True)
 class ProviderKind:
-    kind: str  # agents.configuration.LLMProvider's value
+    kind: str  # an LLM kind is agents.configuration.LLMProvider's value
     label: str
-    # The well-known address; None where only the team or the operator can know it.
+    # The well-known address; None where only the team or the operator can know it, or, for a
+    # speech kind, where there is no address to choose.
     default_base_url: str | None
     needs_api_key: bool
     api_key_env: str | None
     base_url_env: str | None
     example_base_url: str
+    family: Family = "llm"
+    # Azure Speech: a key belongs to one region, which the service needs as well.
+    region_env: str | None = None
+    # A speech kind: what agents use it for, for the Providers page.
+    used_for: str = ""
 
     @property
     def self_hosted(self) -> bool:
         return not self.needs_api_key
 
     @property
+    def speech(self) -> bool:
+        return self.family == "speech"
+
+    @property
+    def needs_region(self) -> bool:
+        return self.region_env is not None
+
+    @property
     def env_names(self) -> tuple[str, ...]:
-        return tuple(name for name in (self.api_key_env, self.base_url_env) if name)
+        names = (self.api_key_env, self.region_env, self.base_url_env)
+        return tuple(name for name in names if name)
 
 
 def _cloud(
@@ -57,7 +79,24 @@ def _self_hosted(
     )
 
 
-CATALOG: dict[str, ProviderKind] = {
+def _speech(
+    kind: str, label: str, key_env: str, used_for: str, region_env: str | None = None
+) -> ProviderKind:
+    return ProviderKind(
+        kind=kind,
+        label=label,
+        default_base_url=None,
+        needs_api_key=True,
+        api_key_env=key_env,
+        base_url_env=None,
+        example_base_url="",
+        family="speech",
+        region_env=region_env,
+        used_for=used_for,
+    )
+
+
+LLM_KINDS: dict[str, ProviderKind] = {
     p.kind: p
     for p in (
         _cloud(
@@ -85,16 +124,49 @@ CATALOG: dict[str, ProviderKind] = {
         ),
     )
 }
+SPEECH_KINDS: dict[str, ProviderKind] = {
+    p.kind: p
+    for p in (
+        _speech(
+            "deepgram",
+            "Deepgram",
+            "DEEPGRAM_API_KEY",
+            "speech-to-text and voices (stt.provider or tts.provider deepgram)",
+        ),
+        _speech(
+            "elevenlabs", "ElevenLabs", "ELEVENLABS_API_KEY", "voices (tts.provider elevenlabs)"
+        ),
+        _speech(
+            "azure_speech",
+            "Azure Speech",
+            "AZURE_SPEECH_KEY",
+            "speech-to-text and voices (stt.provider or tts.provider azure)",
+            region_env="AZURE_SPEECH_REGION",
+        ),
+        _speech("cartesia", "Cartesia", "CARTESIA_API_KEY", "voices (tts.provider cartesia)"),
+    )
+}
+# Every kind a team can store credentials for, LLM providers first: the Providers page's order.
+CATALOG: dict[str, ProviderKind] = LLM_KINDS | SPEECH_KINDS
 KIND_CHOICES = [(p.kind, p.label) for p in CATALOG.values()]
 
 
 def provider_kind(kind: str) -> ProviderKind:
-    """The facts of one kind; LookupError for a kind Parley does not know (such as "custom",
-    whose address is the agent's own llm.custom_url)."""
+    """The facts of one kind, LLM or speech; LookupError for a kind Parley does not know (such
+    as "custom", whose address is the agent's own llm.custom_url)."""
     try:
         return CATALOG[kind]
     except KeyError:
         raise LookupError(f"{kind!r} is not a provider kind Parley knows") from None
+
+
+def llm_kind(kind: str) -> ProviderKind:
+    """The facts of one LLM kind; LookupError for a speech kind too, so that nothing where an
+    agent's LLM is expected can resolve to Deepgram's key."""
+    facts = provider_kind(kind)
+    if facts.speech:
+        raise LookupError(f"{kind!r} is a speech provider, not an LLM provider")
+    return facts
 
 
 def api_key_hint(api_key: str) -> str:

@@ -1,5 +1,5 @@
-"""Which credentials and address an agent's LLM calls use: the team's own (the Providers page),
-else the install-wide default from the environment."""
+"""Which credentials an agent's LLM calls and cloud speech services use: the team's own (the
+Providers page), else the install-wide default from the environment."""
 
 from dataclasses import dataclass, field
 from typing import Literal
@@ -7,22 +7,21 @@ from typing import Literal
 from django.conf import settings
 from django.urls import reverse
 
-from parley.errors import ParleyError
+from parley.errors import Conflict
 from teams.models import Team
 
-from .catalog import CATALOG, ProviderKind, api_key_hint, provider_kind
+from .catalog import CATALOG, ProviderKind, api_key_hint, llm_kind, provider_kind
 from .models import Provider
 
 Source = Literal["team", "install"]
 Status = Literal["team", "install", "missing"]
 
 
-class ProviderMissing(ParleyError):
+class ProviderMissing(Conflict):
     """No usable credentials for the provider an agent asks for. 409 Conflict rather than 503:
     the request is sound and nothing is down; it conflicts with the team's current setup, and
     only a person changing that setup (not a retry) fixes it."""
 
-    status = 409
     code = "provider_not_configured"
 
 
@@ -42,6 +41,17 @@ class ResolvedProvider:
 
 
 @dataclass(frozen=True)
+class SpeechKey:
+    """What a cloud speech service of an agent's call authenticates with."""
+
+    kind: str
+    label: str
+    api_key: str = field(repr=False)
+    region: str  # Azure Speech's; "" for the others
+    source: Source
+
+
+@dataclass(frozen=True)
 class ProviderStatus:
     """One kind on the Providers page: where its credentials come from, shown safely."""
 
@@ -52,6 +62,7 @@ class ProviderStatus:
     api_key_hint: str  # masked; "" when there is no key or it is the operator's
     # The operator set a usable default, which the team's own credentials (if any) override.
     has_install_default: bool
+    region: str = ""  # Azure Speech's, the team's or the operator's: no secret
 
     @property
     def kind(self) -> str:
@@ -74,6 +85,21 @@ def _install_default(facts: ProviderKind) -> ResolvedProvider | None:
     )
 
 
+def _speech_default(facts: ProviderKind) -> SpeechKey | None:
+    stored = settings.SPEECH_PROVIDER_DEFAULTS.get(facts.kind, {})
+    api_key, region = stored.get("api_key", ""), stored.get("region", "")
+    if not api_key or (facts.needs_region and not region):
+        return None
+    return SpeechKey(facts.kind, facts.label, api_key, region, "install")
+
+
+def _team_speech(facts: ProviderKind, provider: Provider) -> SpeechKey | None:
+    """Like _team_provider, the team's row whole: never the operator's region with its key."""
+    if not provider.api_key or (facts.needs_region and not provider.region):
+        return None
+    return SpeechKey(facts.kind, facts.label, provider.api_key, provider.region, "team")
+
+
 def _team_provider(facts: ProviderKind, provider: Provider) -> ResolvedProvider | None:
     """The team's row used whole: it never borrows the operator's key or address, so a team's
     key goes only where the team said."""
@@ -93,21 +119,28 @@ def _team_provider(facts: ProviderKind, provider: Provider) -> ResolvedProvider 
 
 def _missing(facts: ProviderKind, provider: Provider | None) -> ProviderMissing:
     page = reverse("providers:list")
-    if facts.needs_api_key:
-        lacking, fix, env = f"No {facts.label} credentials", "an API key", facts.api_key_env
+    details: dict[str, str | None] = {"provider": facts.kind, "page": page}
+    if facts.needs_region:
+        lacking, fix, it = f"No {facts.label} credentials", "a key and its region", "them"
+        env: str | None = f"{facts.api_key_env} and {facts.region_env}"
+        details |= {"env": facts.api_key_env, "region_env": facts.region_env}
+    elif facts.needs_api_key:
+        lacking, fix, it = f"No {facts.label} credentials", "an API key", "it"
+        env = details["env"] = facts.api_key_env
     else:
-        lacking, fix, env = f"No {facts.label} server", "its base URL", facts.base_url_env
+        lacking, fix, it = f"No {facts.label} server", "its base URL", "it"
+        env = details["env"] = facts.base_url_env
     if provider is not None:  # a row the services would not have saved; say what it lacks
         message = (
             f"{facts.label} on the Providers page is missing {fix}: an owner or admin can add "
-            f"it there ({page})."
+            f"{it} there ({page})."
         )
     else:
         message = (
             f"{lacking}: an owner or admin can add {fix} on the Providers page ({page}), "
             f"or the operator can set {env}."
         )
-    return ProviderMissing(message, details={"provider": facts.kind, "page": page, "env": env})
+    return ProviderMissing(message, details=details)
 
 
 def _resolved(facts: ProviderKind, provider: Provider | None) -> ResolvedProvider:
@@ -117,7 +150,21 @@ def _resolved(facts: ProviderKind, provider: Provider | None) -> ResolvedProvide
     return resolved
 
 
+def _speech_status(facts: ProviderKind, provider: Provider | None) -> ProviderStatus:
+    default = _speech_default(facts)
+    if provider is not None:
+        hint = api_key_hint(provider.api_key)
+        return ProviderStatus(
+            facts, "team", provider, "", hint, default is not None, provider.region
+        )
+    if default is not None:
+        return ProviderStatus(facts, "install", None, "", "", True, default.region)
+    return ProviderStatus(facts, "missing", None, "", "", False)
+
+
 def _status(facts: ProviderKind, provider: Provider | None) -> ProviderStatus:
+    if facts.speech:
+        return _speech_status(facts, provider)
     default = _install_default(facts)
     if provider is not None:
         base_url = provider.base_url or facts.default_base_url or ""
@@ -137,15 +184,30 @@ def provider_resolve(*, team: Team, kind: str) -> ResolvedProvider:
     """The provider an agent of `team` uses for `kind` (agents.configuration.LLMProvider, not
     "custom"): the team's own Provider row if it has one, else the install-wide default.
     Raises ProviderMissing, whose message says what is missing and how to fix it, when neither
-    gives an address and, for a cloud kind, an API key; LookupError for an unknown kind."""
-    facts = provider_kind(kind)
+    gives an address and, for a cloud kind, an API key; LookupError for an unknown kind or a
+    speech kind."""
+    facts = llm_kind(kind)
     return _resolved(facts, provider_get(team=team, kind=kind))
 
 
 async def aprovider_resolve(*, team: Team, kind: str) -> ResolvedProvider:
     """provider_resolve for async code, such as the conversation engine."""
-    facts = provider_kind(kind)
+    facts = llm_kind(kind)
     return _resolved(facts, await Provider.objects.filter(team=team, kind=kind).afirst())
+
+
+def speech_key_resolve(*, team: Team, kind: str) -> SpeechKey:
+    """The key (and region) a call's cloud speech service of `kind` (catalog.SPEECH_KINDS) uses:
+    the team's own, else the install-wide default. ProviderMissing, saying how to fix it, when
+    neither has one; LookupError for a kind that is not a speech kind."""
+    facts = provider_kind(kind)
+    if not facts.speech:
+        raise LookupError(f"{kind!r} is not a speech provider")
+    provider = provider_get(team=team, kind=kind)
+    found = _speech_default(facts) if provider is None else _team_speech(facts, provider)
+    if found is None:
+        raise _missing(facts, provider)
+    return found
 
 
 def provider_problem(*, team: Team, kind: str) -> str | None:
@@ -158,6 +220,7 @@ def provider_problem(*, team: Team, kind: str) -> str | None:
 
 
 def providers_overview(*, team: Team) -> list[ProviderStatus]:
-    """Every kind, in the catalog's order, with where its credentials come from: one query."""
+    """Every kind, LLM and speech, in the catalog's order, with where its credentials come from:
+    one query."""
     providers = {p.kind: p for p in Provider.objects.filter(team=team)}
     return [_status(facts, providers.get(kind)) for kind, facts in CATALOG.items()]

@@ -1,3 +1,5 @@
+import re
+
 import pydantic
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -14,7 +16,10 @@ from .models import Provider
 _http_url = pydantic.TypeAdapter(pydantic.AnyHttpUrl)
 BASE_URL_MAX = 2000
 API_KEY_MAX = 1000
+REGION_MAX = 40
 TAKEN = "Someone else saved {label} for this team at the same moment; reload and try again."
+# Azure's region names: lower-case letters and digits, such as westeurope or eastus2.
+_REGION = re.compile(r"[a-z0-9]+")
 
 
 def _url_problem(url: str, example: str) -> str | None:
@@ -38,8 +43,12 @@ def _url_problem(url: str, example: str) -> str | None:
 def _base_url(facts: ProviderKind, typed: str) -> str:
     """The address as stored: blank for the kind's usual one, else a checked http(s) URL.
     Intranet names such as http://ollama:11434/v1 are fine here; the outbound guard decides
-    at call time whether Parley may reach them."""
+    at call time whether Parley may reach them. A speech kind has no address to choose."""
     url = typed.strip().rstrip("/")
+    if facts.speech:
+        if url:
+            raise InvalidInput.for_field("base_url", f"{facts.label} has no address to set.")
+        return ""
     if not url and facts.default_base_url is None:
         raise InvalidInput.for_field(
             "base_url",
@@ -62,9 +71,39 @@ def _api_key(typed: str | None) -> str:
     return key
 
 
+def _region(facts: ProviderKind, typed: str | None) -> str:
+    region = (typed or "").strip().lower()
+    if not region:
+        raise InvalidInput.for_field(
+            "region", f"{facts.label} needs the region of its key, such as westeurope."
+        )
+    if len(region) > REGION_MAX or not _REGION.fullmatch(region):
+        raise InvalidInput.for_field(
+            "region", "Enter the region's name as Azure writes it, such as westeurope or eastus2."
+        )
+    return region
+
+
+def _credentials(
+    facts: ProviderKind, provider: Provider, api_key: str | None, region: str | None
+) -> dict[str, str]:
+    """What to store: a typed key replaces the stored one, a blank one keeps it; a cloud kind's
+    first save needs one. Azure Speech's region is saved whole each time."""
+    key = _api_key(api_key) or provider.api_key
+    if facts.needs_api_key and not key:
+        raise InvalidInput.for_field("api_key", f"{facts.label} needs an API key.")
+    credentials = {"api_key": key} if key else {}
+    if facts.needs_region:
+        credentials["region"] = _region(facts, region)
+    return credentials
+
+
 def _snapshot(provider: Provider) -> dict[str, str]:
     """What the activity log compares: the key only as its masked hint."""
-    return {"base_url": provider.base_url, "api_key": api_key_hint(provider.api_key)}
+    snapshot = {"base_url": provider.base_url, "api_key": api_key_hint(provider.api_key)}
+    if provider.region:
+        snapshot["region"] = provider.region
+    return snapshot
 
 
 def _record(
@@ -101,11 +140,17 @@ def _save(provider: Provider) -> None:
 
 @transaction.atomic
 def provider_save(
-    *, team: Team, actor: Actor, kind: str, base_url: str, api_key: str | None
+    *,
+    team: Team,
+    actor: Actor,
+    kind: str,
+    base_url: str,
+    api_key: str | None,
+    region: str | None = None,
 ) -> Provider:
-    """Create or update the team's credentials for `kind`. A blank or None `api_key` keeps the
-    stored key; a cloud kind's first save needs one. Bad input raises InvalidInput naming
-    base_url or api_key."""
+    """Create or update the team's credentials for `kind`, LLM or speech. A blank or None
+    `api_key` keeps the stored key; a cloud kind's first save needs one. `region` is Azure
+    Speech's, needed on every save. Bad input raises InvalidInput naming the field."""
     try:
         facts = provider_kind(kind)
     except LookupError as exc:
@@ -116,14 +161,11 @@ def provider_save(
         provider = Provider(team=team, kind=kind, created_by=actor.person)
     before, old_key = _snapshot(provider), provider.api_key
     provider.base_url = _base_url(facts, base_url)
-    if key := _api_key(api_key):
-        provider.credentials = {"api_key": key}
-    elif facts.needs_api_key and not old_key:
-        raise InvalidInput.for_field("api_key", f"{facts.label} needs an API key.")
+    provider.credentials = _credentials(facts, provider, api_key, region)
     provider.updated_at = timezone.now()
     _save(provider)
     after = _snapshot(provider)
-    if key and key != old_key and after["api_key"] == before["api_key"]:
+    if provider.api_key != old_key and after["api_key"] == before["api_key"]:
         after["api_key"] += " (changed)"  # a new key that looks the same once masked
     if created:
         _record(provider, actor, Action.CREATED, {}, after)

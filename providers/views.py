@@ -1,6 +1,6 @@
-"""The Providers page: every kind of LLM provider, where its credentials come from, and for
-owners and admins a form to store the team's own. Saving and removing work with HTMX (the card
-is swapped) and without it (POST, then back to the page with a message)."""
+"""The Providers page: every kind of provider, LLM then speech, where its credentials come from,
+and for owners and admins a form to store the team's own. Saving and removing work with HTMX
+(the card is swapped) and without it (POST, then back to the page with a message)."""
 
 from typing import Any
 
@@ -24,7 +24,7 @@ def _facts(kind: str) -> ProviderKind:
     try:
         return provider_kind(kind)
     except LookupError:
-        raise Http404("Parley knows no LLM provider of this kind.") from None
+        raise Http404("Parley knows no provider of this kind.") from None
 
 
 def _card(status: selectors.ProviderStatus, form: ProviderForm | None = None) -> dict[str, Any]:
@@ -40,9 +40,13 @@ def _page(request: DashboardRequest, bound: ProviderForm | None = None) -> HttpR
         for status in statuses
     ]
     context = {
-        "cards": cards,
+        "llm_cards": [card for card in cards if not card["status"].facts.speech],
+        "speech_cards": [card for card in cards if card["status"].facts.speech],
         "can_manage": request.membership.role in ADMIN_ROLES,
-        "none_configured": all(status.status == "missing" for status in statuses),
+        # Agents cannot answer at all; a missing speech key only stops calls, which say so.
+        "none_configured": all(
+            status.status == "missing" for status in statuses if not status.facts.speech
+        ),
     }
     return render(request, PAGE, context)
 
@@ -86,8 +90,9 @@ def provider_save(request: DashboardRequest, kind: str) -> HttpResponse:
                 team=team,
                 actor=actor,
                 kind=kind,
-                base_url=form.cleaned_data["base_url"],
+                base_url=form.cleaned_data.get("base_url", ""),
                 api_key=form.cleaned_data["api_key"],
+                region=form.cleaned_data.get("region"),
             )
         except (InvalidInput, Conflict) as exc:
             form.add_service_error(exc)

@@ -214,6 +214,21 @@ for _kind, _name in _LLM_API_KEYS.items():
 for _kind, _name in _LLM_BASE_URLS.items():
     if _url := env.str(_name, default="", validate=_http_url).rstrip("/"):
         LLM_PROVIDER_DEFAULTS.setdefault(_kind, {})["base_url"] = _url
+# Speech providers' install-wide defaults for voice calls, {kind: {"api_key", "region"}}, holding
+# only the kinds with something set; a team's own (the Providers page) win. OpenAI's speech uses
+# the OpenAI LLM provider's (OPENAI_API_KEY, OPENAI_BASE_URL). providers/catalog.py names them too.
+_SPEECH_API_KEYS = {
+    "deepgram": "DEEPGRAM_API_KEY",
+    "elevenlabs": "ELEVENLABS_API_KEY",
+    "azure_speech": "AZURE_SPEECH_KEY",
+    "cartesia": "CARTESIA_API_KEY",
+}
+SPEECH_PROVIDER_DEFAULTS: dict[str, dict[str, str]] = {}
+for _kind, _name in _SPEECH_API_KEYS.items():
+    if _key := env.str(_name, default="").strip():
+        SPEECH_PROVIDER_DEFAULTS.setdefault(_kind, {})["api_key"] = _key
+if _region := env.str("AZURE_SPEECH_REGION", default="").strip().lower():
+    SPEECH_PROVIDER_DEFAULTS.setdefault("azure_speech", {})["region"] = _region
 
 # The conversation engine: how long to wait for an LLM to connect and, then, between pieces of
 # its streamed reply; and how many rounds of tool calls one user turn may take.

@@ -18,6 +18,7 @@ KEY = "sk-proj-browser-7d8e9f0a1b2c3d4e5f"
 def _no_install_defaults(settings: Any) -> None:
     """Whatever the environment running the tests holds, no provider has an install default."""
     settings.LLM_PROVIDER_DEFAULTS = {}
+    settings.SPEECH_PROVIDER_DEFAULTS = {}
 
 
 def test_an_owner_adds_a_key_sees_it_masked_and_fixes_a_bad_address(page: Page) -> None:
@@ -69,6 +70,28 @@ def test_the_page_without_javascript_saves_and_removes(browser: Browser, live_se
     context.close()
 
 
+def test_an_owner_adds_an_azure_speech_key_and_region(page: Page) -> None:
+    owner = MembershipFactory(role=Role.OWNER)
+    sign_in(page, owner.user.email)
+    page.goto("/providers/")
+    expect(page.get_by_role("heading", name="Speech providers")).to_be_visible()
+    azure = page.locator("#provider-azure_speech")
+    expect(azure).to_contain_text("AZURE_SPEECH_REGION")
+    azure.get_by_text("Add credentials").click()
+    expect(azure.get_by_label("Base URL")).to_have_count(0)
+    azure.get_by_label("API key").fill(KEY)
+    azure.get_by_role("button", name="Save Azure Speech").click()
+    expect(azure.locator("#field-azure_speech-region")).to_contain_text("needs the region")
+    azure.get_by_label("API key").fill(KEY)  # never put back into the page, even when refused
+    azure.get_by_label("Region").fill("westeurope")
+    azure.get_by_role("button", name="Save Azure Speech").click()
+    expect(page.locator("#toasts")).to_contain_text("Saved the Azure Speech credentials.")
+    expect(azure.locator("[data-region]")).to_have_text("westeurope")
+    expect(azure.locator("[data-api-key]")).to_have_text("sk-…4e5f")
+    assert KEY not in page.content()
+    assert Provider.objects.get().credentials == {"api_key": KEY, "region": "westeurope"}
+
+
 def test_the_page_with_every_status_fits_a_phone(page: Page, settings: Any) -> None:
     settings.LLM_PROVIDER_DEFAULTS = {
         "groq": {"api_key": "gsk_operator-0000000000000000"},
@@ -81,12 +104,14 @@ def test_the_page_with_every_status_fits_a_phone(page: Page, settings: Any) -> N
         base_url="https://eu.api.openai.com/v1",
         credentials={"api_key": KEY},
     )
+    Provider.objects.create(team=owner.team, kind="deepgram", credentials={"api_key": KEY})
     sign_in(page, owner.user.email)
     page.goto("/providers/")
     expect(page.locator("#provider-openai")).to_contain_text("Configured for this team")
     expect(page.locator("#provider-groq")).to_contain_text("Install default")
     expect(page.locator("#provider-ollama")).to_contain_text("http://ollama.internal:11434/v1")
     expect(page.locator("#provider-google")).to_contain_text("Not configured")
+    expect(page.locator("#provider-deepgram")).to_contain_text("Configured for this team")
     assert KEY not in page.content()
     page.locator("#provider-vllm").get_by_text("Add credentials").click()  # a form, open
     page.set_viewport_size({"width": 375, "height": 740})

@@ -9,7 +9,14 @@ from django.conf import settings
 from environs import EnvValidationError
 
 from agents.configuration import LLMProvider
-from providers.catalog import CATALOG, api_key_hint, provider_kind
+from providers.catalog import (
+    CATALOG,
+    LLM_KINDS,
+    SPEECH_KINDS,
+    api_key_hint,
+    llm_kind,
+    provider_kind,
+)
 
 BASE_SETTINGS = Path(settings.BASE_DIR) / "config" / "settings" / "base.py"
 
@@ -25,7 +32,24 @@ def read_settings(monkeypatch: pytest.MonkeyPatch, **environment: str) -> dict[s
 
 
 def test_every_llm_provider_an_agent_can_name_has_an_entry_except_custom() -> None:
-    assert set(CATALOG) == set(get_args(LLMProvider)) - {"custom"}
+    assert set(LLM_KINDS) == set(get_args(LLMProvider)) - {"custom"}
+    assert list(CATALOG) == list(LLM_KINDS) + list(SPEECH_KINDS)
+
+
+def test_speech_kinds_need_a_key_and_no_address() -> None:
+    assert list(SPEECH_KINDS) == ["deepgram", "elevenlabs", "azure_speech", "cartesia"]
+    for facts in SPEECH_KINDS.values():
+        assert facts.speech
+        assert facts.needs_api_key
+        assert (facts.default_base_url, facts.base_url_env) == (None, None)
+    assert provider_kind("azure_speech").env_names == ("AZURE_SPEECH_KEY", "AZURE_SPEECH_REGION")
+    assert [kind for kind, facts in CATALOG.items() if facts.needs_region] == ["azure_speech"]
+
+
+def test_a_speech_kind_is_no_llm_kind() -> None:
+    assert llm_kind("groq").label == "Groq"
+    with pytest.raises(LookupError, match="speech provider, not an LLM provider"):
+        llm_kind("deepgram")
 
 
 def test_cloud_kinds_need_a_key_and_self_hosted_ones_an_address() -> None:
@@ -53,21 +77,31 @@ def test_settings_read_every_variable_the_catalog_names(monkeypatch: pytest.Monk
             environment[facts.api_key_env] = f"key-for-{facts.kind}"
         if facts.base_url_env:
             environment[facts.base_url_env] = f"http://{facts.kind}.internal:8000/v1/"
-    defaults = read_settings(monkeypatch, **environment)["LLM_PROVIDER_DEFAULTS"]
-    for kind, facts in CATALOG.items():
+        if facts.region_env:
+            environment[facts.region_env] = " WestEurope "
+    read = read_settings(monkeypatch, **environment)
+    defaults = read["LLM_PROVIDER_DEFAULTS"]
+    for kind, facts in LLM_KINDS.items():
         expected = {}
         if facts.api_key_env:
             expected["api_key"] = f"key-for-{kind}"
         if facts.base_url_env:
             expected["base_url"] = f"http://{kind}.internal:8000/v1"  # the slash dropped
         assert defaults[kind] == expected
+    assert read["SPEECH_PROVIDER_DEFAULTS"] == {
+        "deepgram": {"api_key": "key-for-deepgram"},
+        "elevenlabs": {"api_key": "key-for-elevenlabs"},
+        "azure_speech": {"api_key": "key-for-azure_speech", "region": "westeurope"},
+        "cartesia": {"api_key": "key-for-cartesia"},
+    }
 
 
 def test_settings_hold_only_the_kinds_with_something_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    defaults = read_settings(monkeypatch, GROQ_API_KEY=" gsk_abc ", OPENAI_API_KEY="")[
-        "LLM_PROVIDER_DEFAULTS"
-    ]
-    assert defaults == {"groq": {"api_key": "gsk_abc"}}
+    read = read_settings(
+        monkeypatch, GROQ_API_KEY=" gsk_abc ", OPENAI_API_KEY="", DEEPGRAM_API_KEY=" dg-key "
+    )
+    assert read["LLM_PROVIDER_DEFAULTS"] == {"groq": {"api_key": "gsk_abc"}}
+    assert read["SPEECH_PROVIDER_DEFAULTS"] == {"deepgram": {"api_key": "dg-key"}}
 
 
 def test_a_base_url_that_is_not_http_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,19 +1,22 @@
-"""How the engine finds an agent's provider: the team's own credentials, else the install-wide
-default, else an error that says what to do."""
+"""How the engine (and a call's speech services) find an agent's provider: the team's own
+credentials, else the install-wide default, else an error that says what to do."""
 
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 
+from parley.errors import Conflict
 from providers.models import Provider
 from providers.selectors import (
     ProviderMissing,
     ResolvedProvider,
+    SpeechKey,
     aprovider_resolve,
     provider_problem,
     provider_resolve,
     providers_overview,
+    speech_key_resolve,
 )
 from tests.conftest import Cast
 
@@ -170,6 +173,10 @@ def test_the_overview_lists_every_kind_with_where_it_comes_from(
         "ollama",
         "vllm",
         "llamacpp",
+        "deepgram",
+        "elevenlabs",
+        "azure_speech",
+        "cartesia",
     ]
     assert overview["openai"].status == "team"
     assert overview["openai"].has_install_default
@@ -178,3 +185,86 @@ def test_the_overview_lists_every_kind_with_where_it_comes_from(
     assert overview["groq"].api_key_hint == ""  # the operator's key is not hinted at
     assert overview["google"].status == "missing"
     assert overview["vllm"].base_url == ""
+
+
+# Speech providers' keys, for voice calls.
+
+DEEPGRAM_KEY = "dg-team-0123456789abcdefghij"
+
+
+def test_a_speech_key_is_the_teams_own_else_the_install_default(cast: Cast, settings: Any) -> None:
+    settings.SPEECH_PROVIDER_DEFAULTS = {"deepgram": {"api_key": "dg-operator-key"}}
+    install = speech_key_resolve(team=cast.team, kind="deepgram")
+    assert (install.api_key, install.region, install.source) == ("dg-operator-key", "", "install")
+    stored(cast, kind="deepgram", credentials={"api_key": DEEPGRAM_KEY})
+    team = speech_key_resolve(team=cast.team, kind="deepgram")
+    assert team == SpeechKey("deepgram", "Deepgram", DEEPGRAM_KEY, "", "team")
+    assert DEEPGRAM_KEY not in repr(team)
+
+
+def test_azure_speech_needs_a_key_and_a_region_from_one_place(cast: Cast, settings: Any) -> None:
+    settings.SPEECH_PROVIDER_DEFAULTS = {"azure_speech": {"api_key": "az-operator-key"}}
+    with pytest.raises(ProviderMissing) as caught:  # a key without its region does not serve
+        speech_key_resolve(team=cast.team, kind="azure_speech")
+    assert caught.value.message == (
+        "No Azure Speech credentials: an owner or admin can add a key and its region on the "
+        "Providers page (/providers/), or the operator can set AZURE_SPEECH_KEY and "
+        "AZURE_SPEECH_REGION."
+    )
+    assert caught.value.details == {
+        "provider": "azure_speech",
+        "page": "/providers/",
+        "env": "AZURE_SPEECH_KEY",
+        "region_env": "AZURE_SPEECH_REGION",
+    }
+    settings.SPEECH_PROVIDER_DEFAULTS["azure_speech"]["region"] = "eastus"
+    assert speech_key_resolve(team=cast.team, kind="azure_speech").region == "eastus"
+    stored(cast, kind="azure_speech", credentials={"api_key": "az-team", "region": "westeurope"})
+    resolved = speech_key_resolve(team=cast.team, kind="azure_speech")
+    assert (resolved.api_key, resolved.region) == ("az-team", "westeurope")
+
+
+def test_no_speech_key_anywhere_says_where_to_add_one(cast: Cast) -> None:
+    stored(cast, kind="elevenlabs", credentials={"api_key": "el-key"})  # another kind
+    with pytest.raises(ProviderMissing) as caught:
+        speech_key_resolve(team=cast.team, kind="deepgram")
+    error = caught.value
+    assert isinstance(error, Conflict)
+    assert (error.status, error.code) == (409, "provider_not_configured")
+    assert error.message == (
+        "No Deepgram credentials: an owner or admin can add an API key on the Providers page "
+        "(/providers/), or the operator can set DEEPGRAM_API_KEY."
+    )
+
+
+def test_another_teams_speech_key_is_never_used(cast: Cast) -> None:
+    Provider.objects.create(team=cast.other_team, kind="deepgram", credentials={"api_key": "k"})
+    with pytest.raises(ProviderMissing):
+        speech_key_resolve(team=cast.team, kind="deepgram")
+
+
+def test_speech_and_llm_kinds_do_not_resolve_as_each_other(cast: Cast, settings: Any) -> None:
+    settings.SPEECH_PROVIDER_DEFAULTS = {"deepgram": {"api_key": "dg-operator-key"}}
+    stored(cast, kind="deepgram", credentials={"api_key": DEEPGRAM_KEY})
+    with pytest.raises(LookupError, match="not an LLM provider"):
+        provider_resolve(team=cast.team, kind="deepgram")
+    with pytest.raises(LookupError, match="not an LLM provider"):
+        async_to_sync(aprovider_resolve)(team=cast.team, kind="deepgram")
+    with pytest.raises(LookupError, match="not a speech provider"):
+        speech_key_resolve(team=cast.team, kind="openai")
+
+
+def test_the_overview_shows_speech_kinds_with_regions_but_no_keys(
+    cast: Cast, settings: Any
+) -> None:
+    settings.SPEECH_PROVIDER_DEFAULTS = {
+        "azure_speech": {"api_key": "az-operator-key", "region": "eastus"},
+        "cartesia": {"api_key": "ca-operator-key"},
+    }
+    stored(cast, kind="deepgram", credentials={"api_key": DEEPGRAM_KEY})
+    overview = {status.kind: status for status in providers_overview(team=cast.team)}
+    deepgram, azure = overview["deepgram"], overview["azure_speech"]
+    assert (deepgram.status, deepgram.api_key_hint, deepgram.base_url) == ("team", "dg-…ghij", "")
+    assert (azure.status, azure.region, azure.api_key_hint) == ("install", "eastus", "")
+    assert overview["cartesia"].status == "install"
+    assert overview["elevenlabs"].status == "missing"

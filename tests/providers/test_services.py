@@ -10,7 +10,7 @@ from activity.models import ActivityEntry
 from activity.services import Actor
 from parley.errors import InvalidInput
 from providers.models import Provider
-from providers.selectors import provider_resolve
+from providers.selectors import provider_resolve, speech_key_resolve
 from providers.services import provider_delete, provider_save
 from tests.conftest import Cast
 
@@ -158,3 +158,75 @@ def test_deleting_forgets_the_credentials_and_logs_it(cast: Cast, settings: Any)
     assert not Provider.objects.exists()
     assert ActivityEntry.objects.filter(action="deleted", target_label="OpenAI").exists()
     assert provider_resolve(team=cast.team, kind="openai").source == "install"
+
+
+# Speech providers.
+
+DEEPGRAM_KEY = "dg-first-0a1b2c3d4e5f6a7b8c9d"
+AZURE_KEY = "az-first-9f8e7d6c5b4a3f2e1d0c"
+
+
+def test_a_speech_key_is_saved_encrypted_with_no_address(cast: Cast) -> None:
+    provider = save(cast, kind="deepgram", api_key=DEEPGRAM_KEY)
+    assert (provider.kind, provider.base_url, provider.credentials) == (
+        "deepgram",
+        "",
+        {"api_key": DEEPGRAM_KEY},
+    )
+    assert DEEPGRAM_KEY not in raw_credentials("deepgram")
+    assert speech_key_resolve(team=cast.team, kind="deepgram").api_key == DEEPGRAM_KEY
+
+
+def test_a_speech_kind_has_no_address_to_set(cast: Cast) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        save(cast, kind="elevenlabs", base_url="https://api.elevenlabs.io")
+    assert caught.value.details["errors"] == [
+        {"field": "base_url", "message": "ElevenLabs has no address to set."}
+    ]
+
+
+def test_a_speech_kinds_first_save_needs_a_key(cast: Cast) -> None:
+    with pytest.raises(InvalidInput, match=r"api_key: Cartesia needs an API key\."):
+        save(cast, kind="cartesia", api_key="")
+
+
+def test_azure_speech_stores_its_region_with_the_key(cast: Cast) -> None:
+    provider = save(cast, kind="azure_speech", api_key=AZURE_KEY, region=" WestEurope ")
+    assert provider.credentials == {"api_key": AZURE_KEY, "region": "westeurope"}
+    assert "westeurope" not in raw_credentials("azure_speech")  # encrypted along with the key
+    moved = save(cast, kind="azure_speech", api_key="", region="eastus2")  # the key is kept
+    assert moved.credentials == {"api_key": AZURE_KEY, "region": "eastus2"}
+    assert speech_key_resolve(team=cast.team, kind="azure_speech").region == "eastus2"
+
+
+@pytest.mark.parametrize(
+    ("region", "message"),
+    [
+        (None, "Azure Speech needs the region of its key, such as westeurope."),
+        ("  ", "Azure Speech needs the region of its key, such as westeurope."),
+        ("west europe", "Enter the region's name as Azure writes it"),
+        ("https://westeurope.api.cognitive.microsoft.com", "Enter the region's name"),
+        ("a" * 41, "Enter the region's name"),
+    ],
+)
+def test_a_missing_or_bad_region_is_refused_on_its_field(
+    cast: Cast, region: str | None, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        save(cast, kind="azure_speech", api_key=AZURE_KEY, region=region)
+    problem = caught.value.details["errors"][0]
+    assert problem["field"] == "region"
+    assert message in problem["message"]
+    assert not Provider.objects.exists()
+
+
+def test_the_log_shows_a_region_change_and_only_the_masked_key(cast: Cast) -> None:
+    save(cast, kind="azure_speech", api_key=AZURE_KEY, region="westeurope")
+    save(cast, kind="azure_speech", api_key=None, region="eastus")
+    created, updated = ActivityEntry.objects.filter(team=cast.team).order_by("id")
+    assert (created.target_label, created.changes["region"]) == (
+        "Azure Speech",
+        [None, "westeurope"],
+    )
+    assert updated.changes == {"region": ["westeurope", "eastus"]}
+    assert AZURE_KEY not in logged(cast)

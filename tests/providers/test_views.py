@@ -304,7 +304,97 @@ def test_the_activity_page_shows_the_change_but_not_the_key(cast: Cast) -> None:
     client.post("/providers/openai/", {"openai-api_key": KEY})
     client.post("/providers/openai/", {"openai-api_key": NEW_KEY})
     page = html(client.get("/activity/"))
-    assert "updated LLM provider" in page
+    assert "updated provider" in page
     assert "OpenAI" in page
     assert KEY not in page
     assert NEW_KEY not in page
+
+
+# Speech providers.
+
+DEEPGRAM_KEY = "dg-secret-0a1b2c3d4e5f6a7b8c9d"
+AZURE_KEY = "az-secret-9f8e7d6c5b4a3f2e1d0c"
+
+
+def test_speech_providers_have_their_own_section_with_masked_keys(
+    cast: Cast, settings: Any
+) -> None:
+    settings.SPEECH_PROVIDER_DEFAULTS = {"cartesia": {"api_key": "ca-operator-0000000000000"}}
+    stored(cast, kind="deepgram", credentials={"api_key": DEEPGRAM_KEY})
+    stored(cast, kind="azure_speech", credentials={"api_key": AZURE_KEY, "region": "westeurope"})
+    r = signed_in(cast.viewer).get("/providers/")
+    page = html(r)
+    assert page.index('id="llm-providers"') < page.index('id="provider-llamacpp"')
+    assert page.index('id="speech-providers"') < page.index('id="provider-deepgram"')
+    assert "OpenAI's speech-to-text and voices use the OpenAI credentials above" in page
+    deepgram, azure = card(r, "deepgram"), card(r, "azure_speech")
+    assert "Configured for this team" in deepgram
+    assert "dg-…" + DEEPGRAM_KEY[-4:] in deepgram
+    assert "Base URL" not in deepgram  # nothing to choose
+    assert "For speech-to-text and voices (stt.provider or tts.provider deepgram)." in deepgram
+    assert "<code>westeurope</code>" in azure
+    assert "Install default" in card(r, "cartesia")
+    assert "CARTESIA_API_KEY" in card(r, "cartesia")
+    elevenlabs = card(r, "elevenlabs")
+    assert "Not configured" in elevenlabs
+    assert "Calls with agents set to ElevenLabs cannot start until an API key is added" in (
+        elevenlabs
+    )
+    assert "ELEVENLABS_API_KEY" in elevenlabs
+    for key in (DEEPGRAM_KEY, AZURE_KEY, "ca-operator-0000000000000"):
+        assert key not in page
+
+
+def test_a_speech_key_alone_leaves_the_llm_warning(cast: Cast) -> None:
+    stored(cast, kind="deepgram", credentials={"api_key": DEEPGRAM_KEY})
+    assert "No LLM provider is configured" in html(signed_in(cast.owner).get("/providers/"))
+
+
+def test_the_speech_forms_ask_for_a_key_and_azure_for_its_region(cast: Cast) -> None:
+    stored(cast, kind="azure_speech", credentials={"api_key": AZURE_KEY, "region": "westeurope"})
+    r = signed_in(cast.owner).get("/providers/")
+    deepgram, azure = card(r, "deepgram"), card(r, "azure_speech")
+    assert 'name="deepgram-api_key"' in deepgram
+    assert 'name="deepgram-base_url"' not in deepgram
+    assert 'name="deepgram-region"' not in deepgram
+    assert 'name="azure_speech-region"' in azure
+    assert 'value="westeurope"' in azure  # the region is no secret: there to correct
+    assert "•••••• stored — leave blank to keep" in azure
+    assert 'name="openai-region"' not in html(r)
+
+
+def test_an_owner_saves_a_deepgram_key_without_javascript(cast: Cast) -> None:
+    client = signed_in(cast.owner)
+    r = client.post("/providers/deepgram/", {"deepgram-api_key": DEEPGRAM_KEY})
+    assert r.status_code == 302
+    provider = Provider.objects.get(team=cast.team)
+    assert (provider.kind, provider.api_key, provider.base_url) == ("deepgram", DEEPGRAM_KEY, "")
+    page = client.get(r["Location"])
+    assert "Saved the Deepgram credentials." in html(page)
+    assert DEEPGRAM_KEY not in html(page)
+
+
+def test_azure_without_a_region_comes_back_with_htmx_saying_so(cast: Cast) -> None:
+    client = signed_in(admin_of(cast))
+    r = client.post("/providers/azure_speech/", {"azure_speech-api_key": AZURE_KEY}, **HTMX)
+    assert r.status_code == 200
+    assert "HX-Trigger" not in r
+    assert "needs the region of its key" in field_errors(r, "azure_speech-region")
+    assert AZURE_KEY not in html(r)
+    assert not Provider.objects.exists()
+    r = client.post(
+        "/providers/azure_speech/",
+        {"azure_speech-api_key": AZURE_KEY, "azure_speech-region": "eastus"},
+        **HTMX,
+    )
+    toast = {"toast": {"value": "Saved the Azure Speech credentials."}}
+    assert json.loads(r["HX-Trigger"]) == toast
+    assert "<code>eastus</code>" in html(r)
+    assert Provider.objects.get().credentials == {"api_key": AZURE_KEY, "region": "eastus"}
+
+
+def test_members_cannot_store_speech_keys(cast: Cast) -> None:
+    client = signed_in(cast.member)
+    r = client.post("/providers/deepgram/", {"deepgram-api_key": DEEPGRAM_KEY})
+    assert r.status_code == 403
+    assert not Provider.objects.exists()
