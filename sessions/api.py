@@ -176,7 +176,7 @@ def _agent_human(session: Session, **extra: Any) -> dict[str, Any]:
         "session_id": session.id,
         "agent_id": session.agent_id,
         "agent_name": session.agent_name,
-        "session_type": AGENT_HUMAN_NAMES.get(session.type, session.type),
+        "session_type": AGENT_HUMAN_NAMES.get(SessionType(session.type), str(session.type)),
         "status": AGENT_HUMAN_STATUS.get(session.status, "active"),
         "started_at": session.started_at,
         "ended_at": session.ended_at,
