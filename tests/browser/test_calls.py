@@ -118,6 +118,10 @@ class StandInWorker:
             self.heard.append(message)
 
         await connection.initialize(sdp=offer["sdp"], type=offer["type"])
+        if "m=video" in offer["sdp"]:  # the agent's face: aiortc's test pattern
+            from aiortc import VideoStreamTrack
+
+            connection.replace_video_track(VideoStreamTrack())
         await connection.connect()
         self.connection = connection
         return dict(connection.get_answer())
@@ -229,6 +233,32 @@ def test_a_visitor_calls_the_agent_on_its_page(page: Page, worker: StandInWorker
     expect(page.get_by_role("button", name="Call again")).to_be_focused()
     expect(page.get_by_role("button", name="Chat")).to_be_enabled()
     wait_until(page, lambda: Session.objects.get(pk=session.pk).status == SessionStatus.STOPPED)
+
+
+def test_a_video_call_shows_the_agents_video_once_it_arrives(
+    page: Page, worker: StandInWorker
+) -> None:
+    document = AgentConfiguration.model_validate(
+        {"llm": {"model": "m"}, "video": {"provider": "image", "character_id": "c1"}}
+    ).as_document()
+    agent = an_agent(name="Harbour help", configuration=document)
+    page.goto(f"/meet/{agent.id}")
+    page.get_by_role("button", name="Video call").click()
+    widget = page.locator("live-avatar")
+    stage = widget.locator(".stage")
+    expect(stage.locator(".face")).to_be_visible()  # the initial, until frames come
+    page.get_by_role("button", name="Start call").click()
+    expect(widget).to_have_attribute("data-state", "listening")
+    [offer] = worker.offers
+    assert re.search(r"m=video[^\n]*\n(.*\n)*?a=recvonly", offer["sdp"])
+    expect(stage).to_have_attribute("data-video", "live")
+    expect(stage.locator(".face")).to_be_hidden()
+    assert page.evaluate(
+        "document.querySelector('live-avatar').shadowRoot.querySelector('video').videoWidth"
+    )
+    assert Session.objects.get(agent=agent).type == "video"
+    page.get_by_role("button", name="Hang up").click()
+    expect(stage.locator(".face")).to_be_visible()
 
 
 def test_without_a_voice_worker_the_call_says_so(page: Page) -> None:
