@@ -21,6 +21,7 @@ from providers.selectors import provider_problem
 from teams.access import DashboardRequest, require_writer, team_required
 from teams.models import Team
 from tools.selectors import tool_list
+from voice.services import call_type
 
 from . import selectors, services
 from .configuration import AgentConfiguration, merge_patch
@@ -172,6 +173,7 @@ def _test_call_context(request: DashboardRequest, agent: Agent) -> dict[str, Any
     A single-use agent offers none: the call would use up its one session."""
     return {
         "test_call": agent.kind == AgentKind.PERMANENT,
+        "call_mode": call_type(agent_id=agent.id).value,
         "start_url": request.build_absolute_uri(reverse("api:session_start")),
         "session_placeholder": SESSION_PLACEHOLDER,
         "timeline_url": reverse("conversations:timeline", args=[SESSION_PLACEHOLDER]),

@@ -1,5 +1,6 @@
 """The hosted page, /meet/<agent_id>: a whole page for talking with one agent, to share as a
-link. No sign-in; the <live-avatar> widget on it starts the session (docs/widget.md)."""
+link. No sign-in; the <live-avatar> widget on it starts the session, a chat or a call (a video
+call when the agent has a face), as the visitor picks (docs/widget.md)."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -7,6 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from parley.errors import Gone, NotFound
+from voice.services import call_type
 
 from . import selectors
 
@@ -58,5 +60,6 @@ def meet_agent(request: HttpRequest, agent_id: str) -> HttpResponse:
         "agent": agent,
         "initial": _initial(agent.name),
         "endpoint": request.build_absolute_uri(START_PATH),
+        "call_mode": call_type(agent_id=agent.id).value,
     }
     return render(request, "meet/agent.html", context)

@@ -155,10 +155,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# Cross-origin calls, for the <live-avatar> widget on other sites: only starting a session and
-# talking in one, from any origin (each agent's allowed_origins is checked by the start itself).
-# No credentials: the session token travels in a header, never a cookie.
-CORS_URLS_REGEX = r"^/(v1/start-agent-session|api/v1/sessions/[^/]+/(messages|end))$"
+# Cross-origin calls, for the <live-avatar> widget on other sites: only starting a session,
+# talking in one (messages, or a call's WebRTC offer) and ending it, from any origin (each agent's
+# allowed_origins is checked by the start itself). No credentials: the session token travels in a
+# header, never a cookie.
+CORS_URLS_REGEX = (
+    r"^/(v1/start-agent-session|v1/sessions/[^/]+/webrtc|api/v1/sessions/[^/]+/(messages|end))$"
+)
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_METHODS = ["OPTIONS", "POST", "PUT"]

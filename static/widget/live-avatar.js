@@ -1,8 +1,31 @@
 /*
- * <live-avatar agentid="…">: Parley's chat widget. One file, no dependencies, no build step:
- * load it with a classic <script src>. It talks only to the Parley server it came from (or to
- * the start-session URL in data-endpoint), and emits session-started, message, session-ended
- * and error events on the element for the embedding page. Documented in docs/widget.md.
+ * <live-avatar agentid="…">: Parley's chat and call widget. One file, no dependencies, no build
+ * step: load it with a classic <script src>. It talks only to the Parley server it came from (or
+ * to the start-session URL in data-endpoint), and emits session-started, message, call-state,
+ * session-ended and error events on the element for the embedding page. Documented in
+ * docs/widget.md.
+ *
+ * mode="voice" or mode="video" makes the panel a call: the microphone goes to the agent over
+ * WebRTC, its voice (and video) comes back, with live captions from the RTVI messages on the
+ * call's data channel. modes="chat voice" lets the visitor switch between the listed modes.
+ *
+ * Stable hooks for tests and embedding pages (kept as they are across versions):
+ *   <live-avatar data-state>     in a call mode, the call's state: idle, permission (asking for
+ *                                the microphone), connecting, listening, thinking, speaking,
+ *                                ended or error; absent in chat mode. Also on .call[data-state]
+ *                                in the shadow root, and told by the call-state event.
+ *   shadow root:
+ *     .panel[data-mode]          chat, voice or video
+ *     [data-mode-choice=<mode>]  the mode switch's buttons (aria-pressed), when modes lists more
+ *     [data-call=start]          "Start call" / "Call again"
+ *     [data-call=mute]           aria-pressed="true" while muted
+ *     [data-call=hangup]         "Hang up"
+ *     .call-state                the state in words
+ *     .captions                  role=log: a .msg[data-role=user|agent] per turn, its words in
+ *                                .text and the visitor's not-yet-final words in .interim
+ *     audio[data-remote], video[data-remote]  the agent's voice and video
+ *     .face                      the agent's picture or initial, shown until video frames arrive
+ *     .status                    explanations and errors (class "error" for an error)
  */
 (function () {
   "use strict";
@@ -32,6 +55,27 @@
       err_busy: "Still answering. Please wait for the reply to finish.",
       err_ended: "This conversation has ended. Start again to go on.",
       err_failed: "Something went wrong. Please try again.",
+      call_title: "Call",
+      mode_chat: "Chat",
+      mode_voice: "Voice call",
+      mode_video: "Video call",
+      modes: "Conversation type",
+      call_start: "Start call",
+      call_again: "Call again",
+      call_intro: "The call uses your microphone: your browser will ask you to allow it.",
+      call_asking: "Allow the microphone in your browser’s prompt to start the call.",
+      listening: "Listening",
+      thinking: "Thinking…",
+      speaking: "Speaking",
+      call_ended: "The call has ended.",
+      mute: "Mute",
+      hang_up: "Hang up",
+      captions: "Captions",
+      err_insecure: "Calls need a secure page (https). Open this page over https to call.",
+      err_unsupported: "This browser cannot make calls. Please use a current browser.",
+      err_mic_denied: "The microphone is blocked. Allow it for this site in your browser’s settings (the icon beside the address), then start the call again.",
+      err_mic_missing: "No microphone was found. Connect one, then start the call again.",
+      err_mic_busy: "The microphone could not be used; another app may have it. Close that app, then start the call again.",
     },
     de: {
       title: "Chat",
@@ -57,6 +101,27 @@
       err_busy: "Der Assistent antwortet noch. Bitte warten Sie, bis die Antwort fertig ist.",
       err_ended: "Diese Unterhaltung ist beendet. Beginnen Sie neu, um fortzufahren.",
       err_failed: "Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
+      call_title: "Anruf",
+      mode_chat: "Chat",
+      mode_voice: "Sprachanruf",
+      mode_video: "Videoanruf",
+      modes: "Art der Unterhaltung",
+      call_start: "Anruf starten",
+      call_again: "Erneut anrufen",
+      call_intro: "Der Anruf nutzt Ihr Mikrofon: Ihr Browser fragt Sie um Erlaubnis.",
+      call_asking: "Erlauben Sie das Mikrofon in der Abfrage Ihres Browsers, um den Anruf zu starten.",
+      listening: "Hört zu",
+      thinking: "Denkt nach…",
+      speaking: "Spricht",
+      call_ended: "Der Anruf ist beendet.",
+      mute: "Stumm",
+      hang_up: "Auflegen",
+      captions: "Untertitel",
+      err_insecure: "Anrufe brauchen eine sichere Seite (https). Öffnen Sie diese Seite über https.",
+      err_unsupported: "Mit diesem Browser sind keine Anrufe möglich. Bitte nutzen Sie einen aktuellen Browser.",
+      err_mic_denied: "Das Mikrofon ist blockiert. Erlauben Sie es für diese Website in den Einstellungen Ihres Browsers (das Symbol neben der Adresse) und starten Sie den Anruf erneut.",
+      err_mic_missing: "Es wurde kein Mikrofon gefunden. Schließen Sie eines an und starten Sie den Anruf erneut.",
+      err_mic_busy: "Das Mikrofon ließ sich nicht verwenden; vielleicht nutzt es eine andere App. Schließen Sie diese und starten Sie den Anruf erneut.",
     },
     fr: {
       title: "Chat",
@@ -82,6 +147,27 @@
       err_busy: "L’assistant répond encore. Attendez la fin de la réponse.",
       err_ended: "Cette conversation est terminée. Recommencez pour continuer.",
       err_failed: "Une erreur s’est produite. Veuillez réessayer.",
+      call_title: "Appel",
+      mode_chat: "Chat",
+      mode_voice: "Appel vocal",
+      mode_video: "Appel vidéo",
+      modes: "Type de conversation",
+      call_start: "Lancer l’appel",
+      call_again: "Rappeler",
+      call_intro: "L’appel utilise votre micro : votre navigateur vous demandera l’autorisation.",
+      call_asking: "Autorisez le micro dans la demande de votre navigateur pour lancer l’appel.",
+      listening: "À l’écoute",
+      thinking: "Réfléchit…",
+      speaking: "Parle",
+      call_ended: "L’appel est terminé.",
+      mute: "Couper le micro",
+      hang_up: "Raccrocher",
+      captions: "Sous-titres",
+      err_insecure: "Les appels nécessitent une page sécurisée (https). Ouvrez cette page en https.",
+      err_unsupported: "Ce navigateur ne permet pas les appels. Utilisez un navigateur récent.",
+      err_mic_denied: "Le micro est bloqué. Autorisez-le pour ce site dans les réglages du navigateur (l’icône à côté de l’adresse), puis relancez l’appel.",
+      err_mic_missing: "Aucun micro trouvé. Branchez-en un, puis relancez l’appel.",
+      err_mic_busy: "Le micro n’a pas pu être utilisé ; une autre application l’occupe peut-être. Fermez-la, puis relancez l’appel.",
     },
     es: {
       title: "Chat",
@@ -107,6 +193,27 @@
       err_busy: "Todavía está respondiendo. Espera a que termine la respuesta.",
       err_ended: "Esta conversación ha terminado. Empieza de nuevo para seguir.",
       err_failed: "Algo salió mal. Inténtalo de nuevo.",
+      call_title: "Llamada",
+      mode_chat: "Chat",
+      mode_voice: "Llamada de voz",
+      mode_video: "Videollamada",
+      modes: "Tipo de conversación",
+      call_start: "Iniciar llamada",
+      call_again: "Llamar de nuevo",
+      call_intro: "La llamada usa tu micrófono: tu navegador te pedirá permiso.",
+      call_asking: "Permite el micrófono en el aviso del navegador para iniciar la llamada.",
+      listening: "Escuchando",
+      thinking: "Pensando…",
+      speaking: "Hablando",
+      call_ended: "La llamada ha terminado.",
+      mute: "Silenciar",
+      hang_up: "Colgar",
+      captions: "Subtítulos",
+      err_insecure: "Las llamadas necesitan una página segura (https). Abre esta página con https.",
+      err_unsupported: "Este navegador no puede hacer llamadas. Usa un navegador actual.",
+      err_mic_denied: "El micrófono está bloqueado. Permítelo para este sitio en los ajustes del navegador (el icono junto a la dirección) y vuelve a iniciar la llamada.",
+      err_mic_missing: "No se encontró ningún micrófono. Conecta uno y vuelve a iniciar la llamada.",
+      err_mic_busy: "No se pudo usar el micrófono; quizá otra aplicación lo está usando. Ciérrala y vuelve a iniciar la llamada.",
     },
   };
 
@@ -189,7 +296,9 @@
 
   /**
    * Why a request failed, as {code, key}: `code` for the page's error event (the server's most
-   * specific reason), `key` the label that tells the visitor. `phase` is "start" or "message".
+   * specific reason), `key` the label that tells the visitor. `phase` is "start", "message" or
+   * "call"; a call's refusal that has no label of its own (a busy voice worker, a speech service
+   * without its key) comes with the server's words in `message`.
    */
   function describeError(status, body, phase) {
     body = body || {};
@@ -201,11 +310,398 @@
     else if (status === 429) key = "err_limit";
     else if (status === 410) key = reason === "single_use_expired" || /expired/i.test(text) ? "err_expired" : "err_used";
     else if (status === 403 && reason === "origin_not_allowed") key = "err_origin";
-    else if (phase === "start" && (status === 403 || status === 404)) key = "err_unavailable";
+    else if (phase !== "message" && (status === 403 || status === 404)) key = "err_unavailable";
+    else if (phase === "call" && text && status < 504) return { code: code, key: key, message: text };
     else if (status === 409) key = reason === "session_ended" ? "err_ended" : "err_busy";
     else if (phase === "message" && (status === 401 || status === 403 || status === 404)) key = "err_ended";
     else if (status >= 500) key = "err_unavailable";
     return { code: code, key: key };
+  }
+
+  // ---- Calls: voice and video over WebRTC, with pipecat's RTVI messages on a data channel. ----
+
+  var MODES = ["chat", "voice", "video"];
+  var RTVI_LABEL = "rtvi-ai";
+  var RTVI_VERSION = "2.2.0"; // the RTVI protocol the captions below read (pipecat's own)
+  var ICE_WAIT_MS = 2000; // the offer goes with what ICE has gathered by then
+  var PING_MS = 1000; // pipecat's SmallWebRTC takes the call as alive while pings arrive
+  var MAX_LINES = 200;
+  // Phases in which a call holds the microphone or a session.
+  var LIVE = { permission: 1, connecting: 1, listening: 1, thinking: 1, speaking: 1 };
+  // getUserMedia's refusals, by the error's name: what is wrong with the microphone.
+  var MIC_ERRORS = {
+    NotAllowedError: "denied",
+    SecurityError: "denied",
+    PermissionDeniedError: "denied",
+    NotFoundError: "missing",
+    DevicesNotFoundError: "missing",
+    OverconstrainedError: "missing",
+    NotReadableError: "busy",
+    TrackStartError: "busy",
+    AbortError: "busy",
+  };
+
+  /** The mode an attribute asks for; anything unknown is chat. */
+  function modeOf(value) {
+    value = String(value || "").toLowerCase();
+    return MODES.indexOf(value) < 0 ? "chat" : value;
+  }
+
+  /** The modes a `modes` attribute offers, known ones only, each once, the current one included. */
+  function modesOf(value, current) {
+    var offered = [];
+    String(value || "")
+      .toLowerCase()
+      .split(/[\s,]+/)
+      .forEach(function (mode) {
+        if (MODES.indexOf(mode) >= 0 && offered.indexOf(mode) < 0) offered.push(mode);
+      });
+    if (offered.indexOf(current) < 0) offered.unshift(current);
+    return offered;
+  }
+
+  /** Why a call cannot start in this browser, as {code, key}, or null when it can. */
+  function callSupport(env) {
+    if (!env.isSecureContext) return { code: "insecure_context", key: "err_insecure" };
+    var media = env.mediaDevices;
+    if (!media || !media.getUserMedia || !env.RTCPeerConnection) {
+      return { code: "unsupported", key: "err_unsupported" };
+    }
+    return null;
+  }
+
+  /** getUserMedia's refusal as {code, key}: blocked, no microphone, or one in use. */
+  function micError(error) {
+    var what = MIC_ERRORS[(error && error.name) || ""];
+    if (!what) return { code: "microphone", key: "err_failed" };
+    return { code: "microphone_" + what, key: "err_mic_" + what };
+  }
+
+  function postJson(body, headers) {
+    return {
+      method: "POST",
+      headers: Object.assign({ "Content-Type": "application/json" }, headers),
+      body: JSON.stringify(body),
+    };
+  }
+
+  function bearer(session) {
+    return { Authorization: "Bearer " + session.sessionToken };
+  }
+
+  /** The start of a call: the session start's body and headers (the CSRF token on Parley's pages). */
+  function callStartRequest(agentId, mode, csrf) {
+    var body = { agentId: agentId, mode: mode, transport: "webrtc" };
+    return postJson(body, csrf ? { "X-CSRFToken": csrf } : {});
+  }
+
+  /** The browser's offer, ICE candidates included, for the session's offerUrl. */
+  function offerRequest(session, sdp) {
+    return postJson({ type: "offer", sdp: sdp }, bearer(session));
+  }
+
+  /** fetch, and the answer's JSON body whatever its status (null when it has none). */
+  async function fetchJson(fetchFn, url, init) {
+    var response = await fetchFn(url, init);
+    var body = null;
+    try {
+      body = await response.json();
+    } catch (e) {
+      body = null;
+    }
+    return { ok: response.ok, status: response.status, body: body };
+  }
+
+  /** Resolves once the connection has gathered its ICE candidates, or after `ms` at most. */
+  function iceGathered(pc, ms) {
+    return new Promise(function (resolve) {
+      var timer;
+      function check() {
+        if (pc.iceGatheringState !== "complete") return;
+        clearTimeout(timer);
+        pc.removeEventListener("icegatheringstatechange", check);
+        resolve();
+      }
+      timer = setTimeout(function () {
+        pc.removeEventListener("icegatheringstatechange", check);
+        resolve();
+      }, ms);
+      pc.addEventListener("icegatheringstatechange", check);
+      check();
+    });
+  }
+
+  /** A call's state as the visitor sees it: the phase, and the captions, a line per turn. */
+  function callState(phase) {
+    return { phase: phase || "idle", lines: [], next: 1, notice: "", why: null };
+  }
+
+  /** The caption line of `role` to write to: the last one when it is that speaker's, else a new one. */
+  function lineFor(state, role) {
+    var last = state.lines[state.lines.length - 1];
+    if (last && last.role === role) return last;
+    var line = { id: state.next++, role: role, text: "", interim: "", segments: {}, order: [] };
+    state.lines.push(line);
+    if (state.lines.length > MAX_LINES) state.lines.splice(0, state.lines.length - MAX_LINES);
+    return line;
+  }
+
+  function joinWords(a, b) {
+    return a && b ? a + " " + b : a || b;
+  }
+
+  /**
+   * The bot's output into its caption. A segment (one sentence, say) comes once as pipecat's
+   * observer has it and again as its words are spoken: each segment is shown as far as it has
+   * been spoken when pipecat says (spoken_progress), else whole.
+   */
+  function botOutput(state, data) {
+    if (data.output_type === "backchannel") return;
+    var line = lineFor(state, "agent");
+    var id = data.segment_id == null ? "n" + state.next++ : String(data.segment_id);
+    var progress = data.spoken_progress;
+    if (line.order.indexOf(id) < 0) line.order.push(id);
+    line.segments[id] = String(progress ? progress.accumulated_text || "" : data.text || "").trim();
+    line.text = line.order
+      .map(function (key) {
+        return line.segments[key];
+      })
+      .filter(Boolean)
+      .join(" ");
+  }
+
+  /** The visitor's words into their caption: final ones stay, interim ones are replaced. */
+  function userTranscription(state, data) {
+    var line = lineFor(state, "user");
+    var text = String(data.text || "").trim();
+    if (data.final) {
+      line.text = joinWords(line.text, text);
+      line.interim = "";
+    } else {
+      line.interim = text;
+    }
+  }
+
+  /**
+   * One RTVI message from the agent into the call's state (pipecat's RTVI protocol). Returns
+   * false for messages that change nothing shown, such as types this widget does not know.
+   */
+  function callMessage(state, message) {
+    if (!message || message.label !== RTVI_LABEL || !LIVE[state.phase]) return false;
+    var data = message.data || {};
+    var phase = state.phase;
+    switch (message.type) {
+      case "bot-ready":
+        if (phase === "connecting") state.phase = "listening";
+        break;
+      case "user-started-speaking":
+      case "bot-stopped-speaking":
+      case "bot-interrupted":
+        state.phase = "listening";
+        break;
+      case "user-stopped-speaking":
+        state.phase = "thinking";
+        break;
+      case "bot-started-speaking":
+        state.phase = "speaking";
+        break;
+      case "user-transcription":
+        userTranscription(state, data);
+        break;
+      case "bot-output":
+        botOutput(state, data);
+        break;
+      case "error":
+        state.notice = String(data.message || data.error || "");
+        if (data.fatal) state.why = { code: "call_failed", message: state.notice, key: "err_failed" };
+        break;
+      default:
+        return false;
+    }
+    return true;
+  }
+
+  /**
+   * One call, from the microphone to hanging up, apart from the page: `env` brings what the
+   * browser gives (fetch, RTCPeerConnection, mediaDevices, isSecureContext), so that this runs
+   * under node's tests with stand-ins. The element draws `state` whenever onChange is called.
+   *
+   * options: env, endpoint, agentId, mode (voice|video), csrf, and the callbacks onChange(call),
+   * onTrack(event), onStarted(session), onEnded(session), onError(why).
+   */
+  class Call {
+    constructor(options) {
+      this.o = options;
+      this.env = options.env;
+      this.state = callState();
+      this.muted = false;
+      this.session = null;
+    }
+
+    get live() {
+      return !!LIVE[this.state.phase];
+    }
+
+    changed() {
+      this.o.onChange(this);
+    }
+
+    phase(phase) {
+      this.state.phase = phase;
+      this.changed();
+    }
+
+    async start() {
+      var o = this.o;
+      var env = this.env;
+      this.state = callState("permission");
+      var unsupported = callSupport(env);
+      if (unsupported) return this.fail(unsupported);
+      this.changed();
+      try {
+        this.stream = await env.mediaDevices.getUserMedia({ audio: true });
+      } catch (e) {
+        return this.fail(micError(e));
+      }
+      if (this.state.phase !== "permission") return this.release(); // hung up meanwhile
+      this.phase("connecting");
+      var sent;
+      try {
+        sent = await fetchJson(env.fetch, o.endpoint, callStartRequest(o.agentId, o.mode, o.csrf));
+      } catch (e) {
+        return this.fail({ code: "network", key: "err_connection" });
+      }
+      if (!sent.ok) return this.fail(describeError(sent.status, sent.body, "call"));
+      this.session = sent.body;
+      o.onStarted(this.session);
+      if (!this.live) return this.close(true); // hung up meanwhile
+      try {
+        await this.connect(this.session);
+      } catch (e) {
+        if (this.live) this.fail(describeError(e.status || 0, e.body, "call"));
+      }
+    }
+
+    /** The peer connection: the microphone out, the agent's voice (and video) in, the data
+     * channel for RTVI messages (pipecat's SmallWebRTC waits for the client to open it). */
+    async connect(session) {
+      var self = this;
+      var pc = (this.pc = new this.env.RTCPeerConnection({ iceServers: session.iceServers || [] }));
+      // Pipecat reads transceivers by position: the first is the call's audio, the second video.
+      pc.addTransceiver(this.stream.getAudioTracks()[0], { direction: "sendrecv", streams: [this.stream] });
+      if (this.o.mode === "video") pc.addTransceiver("video", { direction: "recvonly" });
+      var channel = (this.channel = pc.createDataChannel("chat", { ordered: true }));
+      channel.onopen = function () {
+        self.opened(channel);
+      };
+      channel.onmessage = function (event) {
+        self.received(event.data);
+      };
+      channel.onclose = function () {
+        if (self.live && self.state.phase !== "connecting") self.finish(false);
+      };
+      pc.ontrack = function (event) {
+        self.o.onTrack(event);
+      };
+      pc.onconnectionstatechange = function () {
+        self.connection(pc.connectionState);
+      };
+      await pc.setLocalDescription(await pc.createOffer());
+      await iceGathered(pc, ICE_WAIT_MS);
+      if (!this.live) return;
+      var offer = offerRequest(session, pc.localDescription.sdp);
+      var sent = await fetchJson(this.env.fetch, session.offerUrl, offer);
+      if (!this.live) return;
+      if (!sent.ok) throw { status: sent.status, body: sent.body };
+      await pc.setRemoteDescription({ type: "answer", sdp: sent.body.sdp });
+    }
+
+    opened(channel) {
+      var id = Math.random().toString(36).slice(2);
+      var about = { library: "parley-live-avatar", library_version: "1" };
+      var data = { version: RTVI_VERSION, about: about };
+      channel.send(JSON.stringify({ label: RTVI_LABEL, type: "client-ready", id: id, data: data }));
+      this.pinger = setInterval(function () {
+        if (channel.readyState === "open") channel.send("ping: " + Date.now());
+      }, PING_MS);
+    }
+
+    received(text) {
+      var message;
+      try {
+        message = JSON.parse(text);
+      } catch (e) {
+        return;
+      }
+      // Pipecat's own signalling: the agent's side has left the call.
+      var signal = message && message.type === "signalling" && message.message;
+      if (signal && signal.type === "peerLeft") return this.finish(false);
+      if (!callMessage(this.state, message)) return;
+      if (this.state.why) this.fail(this.state.why);
+      else this.changed();
+    }
+
+    connection(state) {
+      if (state === "connected" && this.state.phase === "connecting") this.phase("listening");
+      else if (state === "failed" && this.live) this.fail({ code: "network", key: "err_connection" });
+    }
+
+    setMuted(muted) {
+      this.muted = !!muted;
+      if (this.stream) {
+        this.stream.getAudioTracks().forEach(function (track) {
+          track.enabled = !muted;
+        });
+      }
+      this.changed();
+    }
+
+    /** The visitor hangs up. */
+    hangUp() {
+      this.finish(true);
+    }
+
+    /** The call is over (`told`: the visitor ended it, so tell Parley too). */
+    finish(told) {
+      if (!this.live) return;
+      this.state.phase = "ended";
+      this.close(told);
+    }
+
+    fail(why) {
+      if (!this.live) return;
+      this.state.phase = "error";
+      this.state.why = why;
+      this.o.onError(why);
+      this.close(true);
+    }
+
+    /** Let go of the microphone and the connection; end the session if there is one. */
+    close(tell) {
+      this.release();
+      var session = this.session;
+      this.session = null;
+      if (session && tell) {
+        var init = Object.assign(postJson({}, bearer(session)), { keepalive: true });
+        this.env.fetch(session.endUrl, init).catch(function () {
+          // The server ends silent sessions by itself; nothing for the visitor to do.
+        });
+      }
+      this.changed();
+      if (session) this.o.onEnded(session);
+    }
+
+    release() {
+      clearInterval(this.pinger);
+      if (this.pc) this.pc.close();
+      this.pc = null;
+      if (this.stream) {
+        this.stream.getTracks().forEach(function (track) {
+          track.stop();
+        });
+      }
+      this.stream = null;
+    }
   }
 
   var STYLE = [
@@ -238,6 +734,27 @@
     "form{display:flex;gap:.5em;padding:.6em;border-top:1px solid #e5e7eb}",
     "textarea{flex:1;font:inherit;resize:none;border:1px solid #d1d5db;border-radius:8px;padding:.45em .6em;min-height:2.4em;max-height:8em}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
+    ".modes{display:flex;gap:.3em;padding:.45em .6em;border-bottom:1px solid #e5e7eb}",
+    ".modes button{flex:1;padding:.3em .5em;background:transparent;color:inherit;border-color:#d1d5db}",
+    ".modes [aria-pressed=true]{background:var(--la-color);border-color:var(--la-color);color:#fff}",
+    ".call{flex:1;display:flex;flex-direction:column;min-height:0;background:#f9fafb}",
+    ".stage{position:relative;display:grid;place-items:center;padding:1.2em .9em .4em;flex:none}",
+    ".video .stage{margin:.6em .6em 0;padding:0;aspect-ratio:4/3;max-height:48%;background:#111827;border-radius:10px;overflow:hidden}",
+    ".stage video{position:absolute;inset:0;width:100%;height:100%;object-fit:cover}",
+    ".face{position:relative;width:96px;height:96px;border-radius:50%;display:grid;place-items:center;overflow:hidden;",
+    "font-size:2.5em;font-weight:600;background:var(--la-color);color:#fff;transition:box-shadow .2s}",
+    ".face img{width:100%;height:100%;object-fit:cover}",
+    "[data-video=live] .face,.voice video{display:none}",
+    "[data-state=listening] .face{box-shadow:0 0 0 4px #fff,0 0 0 7px var(--la-color)}",
+    "[data-state=speaking] .face{animation:la-pulse 1.2s ease-in-out infinite}",
+    "@keyframes la-pulse{50%{box-shadow:0 0 0 12px rgba(79,70,229,.18)}}",
+    "@media (prefers-reduced-motion:reduce){[data-state=speaking] .face{animation:none;box-shadow:0 0 0 7px var(--la-color)}}",
+    ".call-state{margin:.5em 0 0;text-align:center;font-weight:600;color:#374151;min-height:1.45em}",
+    ".captions{flex:1;overflow-y:auto;padding:.6em .9em;display:flex;flex-direction:column;gap:.45em}",
+    ".interim{opacity:.65}",
+    ".controls{display:flex;justify-content:center;gap:.6em;padding:.6em;border-top:1px solid #e5e7eb}",
+    ".hangup{background:#dc2626;color:#fff}",
+    ".quiet[aria-pressed=true]{background:#111827;color:#fff}",
     "@media (max-width:480px){.floating{left:0;right:0;bottom:0;width:100%;height:100%;border-radius:0}",
     ".bubble{right:14px;bottom:14px}}",
   ].join("");
@@ -249,13 +766,14 @@
   function defineElement(scriptSrc) {
     class LiveAvatar extends HTMLElement {
       static get observedAttributes() {
-        return ["title", "avatar", "theme-color", "lang"];
+        return ["title", "avatar", "theme-color", "lang", "mode", "modes"];
       }
 
       constructor() {
         super();
         this.attachShadow({ mode: "open" });
         this.session = null;
+        this.call = null;
         this.busy = false;
         this.built = false;
       }
@@ -265,11 +783,32 @@
       }
 
       disconnectedCallback() {
-        if (this.session) this.end();
+        this.hangUp();
       }
 
-      attributeChangedCallback() {
-        if (this.built) this.applyLooks();
+      /** A new mode ends what the old one had going, then shows its own start. */
+      attributeChangedCallback(name, old, value) {
+        if (!this.built) return;
+        if (name === "mode" && modeOf(old) !== modeOf(value)) {
+          this.hangUp();
+          this.call = null;
+          this.setStatus("");
+        }
+        this.applyLooks();
+      }
+
+      /** End whatever is live: the chat session or the call. */
+      hangUp() {
+        if (this.session) this.end();
+        if (this.call) this.call.hangUp();
+      }
+
+      get mode() {
+        return modeOf(this.getAttribute("mode"));
+      }
+
+      get live() {
+        return !!(this.session || this.starting || (this.call && this.call.live));
       }
 
       t(key, vars) {
@@ -293,9 +832,16 @@
           '<section class="panel" hidden>' +
           '<header><img alt="" hidden><h2></h2><button class="end" type="button" hidden></button>' +
           '<button class="close" type="button">×</button></header>' +
+          '<div class="modes" role="group" hidden></div>' +
           '<div class="log" role="log" aria-live="polite"></div>' +
+          '<div class="call" hidden><div class="stage"><video data-remote playsinline autoplay muted></video>' +
+          '<div class="face" aria-hidden="true"></div></div><p class="call-state"></p>' +
+          '<div class="captions" role="log" aria-live="polite"></div><audio data-remote autoplay></audio></div>' +
           '<p class="status" role="status"></p>' +
           '<div class="actions"><button class="primary start" type="button"></button></div>' +
+          '<div class="controls" hidden><button class="primary" type="button" data-call="start"></button>' +
+          '<button class="quiet" type="button" data-call="mute" aria-pressed="false"></button>' +
+          '<button class="hangup" type="button" data-call="hangup"></button></div>' +
           '<form hidden><textarea rows="1"></textarea><button class="primary" type="submit"></button></form>' +
           "</section>";
         root.prepend(style);
@@ -316,7 +862,20 @@
           form: q("form"),
           input: q("textarea"),
           send: q("form button"),
+          modes: q(".modes"),
+          call: q(".call"),
+          stage: q(".stage"),
+          video: q("video"),
+          face: q(".face"),
+          callState: q(".call-state"),
+          captions: q(".captions"),
+          audio: q("audio"),
+          controls: q(".controls"),
+          callStart: q("[data-call=start]"),
+          mute: q("[data-call=mute]"),
+          hangUp: q("[data-call=hangup]"),
         };
+        this.lineNodes = {};
         this.wire();
         this.built = true;
         this.applyLooks();
@@ -351,11 +910,28 @@
         ui.panel.addEventListener("keydown", function (event) {
           if (event.key === "Escape" && self.floating) self.toggle(false);
         });
+        ui.modes.addEventListener("click", function (event) {
+          var choice = event.target.closest("[data-mode-choice]");
+          if (choice && !self.live) self.setAttribute("mode", choice.getAttribute("data-mode-choice"));
+        });
+        ui.callStart.addEventListener("click", function () {
+          self.startCall();
+        });
+        ui.mute.addEventListener("click", function () {
+          if (self.call) self.call.setMuted(!self.call.muted);
+        });
+        ui.hangUp.addEventListener("click", function () {
+          if (self.call) self.call.hangUp();
+        });
+        ui.video.addEventListener("playing", function () {
+          ui.stage.setAttribute("data-video", "live");
+        });
       }
 
       applyLooks() {
         var ui = this.ui;
-        var title = this.getAttribute("title") || this.t("title");
+        var calling = this.mode !== "chat";
+        var title = this.getAttribute("title") || this.t(calling ? "call_title" : "title");
         var avatar = this.getAttribute("avatar");
         var color = this.getAttribute("theme-color");
         if (color) this.style.setProperty("--la-color", color);
@@ -376,6 +952,46 @@
         ui.input.setAttribute("aria-label", this.t("message"));
         ui.input.placeholder = this.t("message");
         ui.send.textContent = this.t("send");
+        ui.panel.setAttribute("data-mode", this.mode);
+        ui.call.className = "call " + this.mode;
+        ui.captions.setAttribute("aria-label", this.t("captions"));
+        ui.mute.textContent = this.t("mute");
+        ui.hangUp.textContent = this.t("hang_up");
+        this.drawFace(title, avatar);
+        this.drawModes();
+        this.showControls();
+      }
+
+      /** The agent on the call's stage: its picture, else the title's first letter or digit. */
+      drawFace(title, avatar) {
+        var face = this.ui.face;
+        face.textContent = (String(title).match(/[\p{L}\p{N}]/u) || ["?"])[0].toUpperCase();
+        if (!avatar) return;
+        face.textContent = "";
+        var img = document.createElement("img");
+        img.alt = "";
+        img.src = avatar;
+        face.append(img);
+      }
+
+      /** The mode switch: a button per mode the modes attribute offers, when it offers more than one. */
+      drawModes() {
+        var box = this.ui.modes;
+        var offered = modesOf(this.getAttribute("modes"), this.mode);
+        box.hidden = offered.length < 2;
+        box.setAttribute("aria-label", this.t("modes"));
+        var focused = box.contains(this.shadowRoot.activeElement);
+        box.textContent = "";
+        var self = this;
+        offered.forEach(function (mode) {
+          var button = document.createElement("button");
+          button.type = "button";
+          button.setAttribute("data-mode-choice", mode);
+          button.setAttribute("aria-pressed", String(mode === self.mode));
+          button.textContent = self.t("mode_" + mode);
+          box.append(button);
+          if (focused && mode === self.mode) button.focus(); // the switch keeps the focus
+        });
       }
 
       /** Open or close the floating panel; the first opening starts the conversation. */
@@ -385,6 +1001,7 @@
         ui.panel.hidden = !open;
         ui.bubble.setAttribute("aria-expanded", String(open));
         if (!open) return ui.bubble.focus();
+        if (this.mode !== "chat") return (this.call && this.call.live ? ui.hangUp : ui.callStart).focus();
         if (!this.session && !this.starting && !this.startedOnce) this.start();
         else (this.session ? ui.input : ui.start).focus();
       }
@@ -408,12 +1025,21 @@
 
       /** Show the conversation controls or the start button, as the session stands. */
       showControls() {
+        var ui = this.ui;
         var live = !!this.session;
-        this.ui.form.hidden = !live;
-        this.ui.end.hidden = !live;
-        this.ui.actions.hidden = live;
-        this.ui.start.textContent = this.t(this.startedOnce ? "restart" : "start");
-        this.ui.send.disabled = this.busy;
+        var chat = this.mode === "chat";
+        ui.form.hidden = !live || !chat;
+        ui.end.hidden = !live || !chat;
+        ui.actions.hidden = live || !chat;
+        ui.log.hidden = !chat;
+        ui.call.hidden = ui.controls.hidden = chat;
+        ui.start.textContent = this.t(this.startedOnce ? "restart" : "start");
+        ui.send.disabled = this.busy;
+        ui.modes.querySelectorAll("button").forEach(function (button) {
+          button.disabled = live;
+        });
+        if (chat) this.removeAttribute("data-state");
+        else this.drawCall();
       }
 
       addMessage(role, text) {
@@ -584,6 +1210,118 @@
         this.emit("message", { role: "assistant", content: content });
       }
 
+      /** A call in voice or video mode: the Call object does the work, the element draws it. */
+      startCall() {
+        if (this.call && this.call.live) return;
+        var self = this;
+        this.ui.captions.textContent = "";
+        this.lineNodes = {};
+        this.call = new Call({
+          env: {
+            fetch: window.fetch.bind(window),
+            RTCPeerConnection: window.RTCPeerConnection,
+            mediaDevices: navigator.mediaDevices,
+            isSecureContext: window.isSecureContext,
+          },
+          endpoint: this.endpoint,
+          agentId: this.getAttribute("agentid") || "",
+          mode: this.mode,
+          csrf: this.getAttribute("data-csrf-token"),
+          onChange: function (call) {
+            if (call === self.call) self.drawCall();
+          },
+          onTrack: function (event) {
+            self.onTrack(event);
+          },
+          onStarted: function (session) {
+            self.emit("session-started", { sessionId: session.sessionId });
+          },
+          onEnded: function (session) {
+            self.emit("session-ended", { sessionId: session.sessionId });
+          },
+          onError: function (why) {
+            self.emit("error", { code: why.code, message: why.message || self.t(why.key) });
+          },
+        });
+        this.call.start();
+      }
+
+      /** The agent's voice to the audio element, its video to the stage. */
+      onTrack(event) {
+        var stream = (event.streams && event.streams[0]) || new MediaStream([event.track]);
+        var media = event.track.kind === "video" ? this.ui.video : this.ui.audio;
+        media.srcObject = stream;
+        var playing = media.play && media.play();
+        if (playing && playing.catch) playing.catch(function () {});
+      }
+
+      /** The call's state on the page: the phase, its words, the buttons and the captions. */
+      drawCall() {
+        if (this.mode === "chat") return;
+        var ui = this.ui;
+        var call = this.call;
+        var state = call ? call.state : callState();
+        var phase = state.phase;
+        var live = !!LIVE[phase];
+        var before = this.getAttribute("data-state");
+        var focused = this.shadowRoot.activeElement;
+        this.setAttribute("data-state", phase);
+        ui.call.setAttribute("data-state", phase);
+        ui.callState.textContent = live && phase !== "permission" ? this.t(phase) : "";
+        ui.callStart.hidden = live;
+        ui.callStart.textContent = this.t(phase === "idle" ? "call_start" : "call_again");
+        ui.hangUp.hidden = !live;
+        ui.mute.hidden = !live || phase === "permission";
+        ui.mute.setAttribute("aria-pressed", String(!!(call && call.muted)));
+        ui.modes.querySelectorAll("button").forEach(function (button) {
+          button.disabled = live;
+        });
+        if (phase === "error") this.setStatus(state.why.message || this.t(state.why.key), true);
+        else if (phase === "idle") this.setStatus(this.t("call_intro"));
+        else if (phase === "permission") this.setStatus(this.t("call_asking"));
+        else if (phase === "ended") this.setStatus(this.t("call_ended"));
+        else this.setStatus(state.notice, !!state.notice);
+        this.drawCaptions(state.lines);
+        if (!live) {
+          ui.stage.removeAttribute("data-video"); // the agent's picture again, not a frozen frame
+          ui.video.srcObject = ui.audio.srcObject = null;
+        }
+        if (before === phase) return;
+        this.emit("call-state", { state: phase });
+        // The button that had the focus may have gone: focus the one that takes its place.
+        if (focused && focused.hidden) (live ? ui.hangUp : ui.callStart).focus();
+      }
+
+      /** The captions, a line per turn; lines already shown are updated in place. */
+      drawCaptions(lines) {
+        var box = this.ui.captions;
+        var nodes = this.lineNodes;
+        var kept = {};
+        var self = this;
+        lines.forEach(function (line) {
+          var node = nodes[line.id];
+          if (!node) {
+            node = nodes[line.id] = document.createElement("div");
+            node.className = "msg " + (line.role === "user" ? "user" : "assistant");
+            node.setAttribute("data-role", line.role);
+            node.innerHTML =
+              '<span class="sr"></span><span class="text"></span><span class="interim" aria-hidden="true"></span>';
+            node.firstChild.textContent = self.t(line.role === "user" ? "you" : "agent") + ": ";
+            box.append(node);
+          }
+          kept[line.id] = true;
+          node.children[1].textContent = line.text;
+          node.children[2].textContent = line.interim ? (line.text ? " " : "") + line.interim : "";
+        });
+        Object.keys(nodes).forEach(function (id) {
+          if (!kept[id]) {
+            nodes[id].remove();
+            delete nodes[id];
+          }
+        });
+        box.scrollTop = box.scrollHeight;
+      }
+
       /** End the session: tell the server (best effort) and offer to start again. */
       async end() {
         var session = this.session;
@@ -624,6 +1362,17 @@
       defaultEndpoint: defaultEndpoint,
       createSseParser: createSseParser,
       describeError: describeError,
+      modeOf: modeOf,
+      modesOf: modesOf,
+      callSupport: callSupport,
+      micError: micError,
+      callStartRequest: callStartRequest,
+      offerRequest: offerRequest,
+      iceGathered: iceGathered,
+      callState: callState,
+      callMessage: callMessage,
+      Call: Call,
+      RTVI_VERSION: RTVI_VERSION,
     };
   }
 })();

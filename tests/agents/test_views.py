@@ -552,6 +552,8 @@ def test_the_test_call_runs_the_widget_against_the_agent(cast: Cast) -> None:
     assert f'agentid="{agent.id}"' in widget[0]
     assert 'data-endpoint="http://testserver/v1/start-agent-session"' in widget[0]
     assert 'position="inline"' in widget[0]
+    assert 'title="Boat seller"' in widget[0]
+    assert 'modes="chat voice"' in widget[0]  # a Call option beside the chat
     assert re.search(r'data-csrf-token="\w+"', widget[0])  # the sign-in cookie goes along
     assert '<script src="/widget/live-avatar.js"></script>' in page
     assert 'src="/static/dashboard/test-call.js"' in page
@@ -559,6 +561,17 @@ def test_the_test_call_runs_the_widget_against_the_agent(cast: Cast) -> None:
     assert f'data-timeline-url="/sessions/{placeholder}/timeline/"' in panel
     assert f'data-session-url="/sessions/{placeholder}/"' in panel
     assert f'data-placeholder="{placeholder}"' in panel
+
+
+def test_the_test_call_offers_a_video_call_when_the_agent_has_a_face(cast: Cast) -> None:
+    document = AgentConfiguration.model_validate(
+        {"video": {"provider": "binary", "character_id": "c1"}}
+    ).as_document()
+    agent = agent_of(cast, configuration=document)
+    page = html(signed_in(cast.member).get(f"/agents/{agent.id}/"))
+    widget = re.search(r'<live-avatar [^>]*title="[^"]*" modes="chat video"', page)
+    assert widget
+    assert "in a chat or a video call" in page
 
 
 def test_viewers_may_run_a_test_call_too(cast: Cast) -> None:

@@ -66,7 +66,7 @@ def test_a_writer_fixes_a_mistake_shown_while_typing_and_saves(page: Page) -> No
     page.get_by_label("get_weather").check()
     page.get_by_role("button", name="Create agent").click()
     page.wait_for_url(AGENT_PAGE)
-    expect(page.get_by_role("heading", name="Boat seller")).to_be_visible()
+    expect(page.get_by_role("heading", name="Boat seller", level=1)).to_be_visible()
     agent = Agent.objects.get()
     assert agent.configuration["llm"]["temperature"] == 0.9
     assert agent.configuration["llm"]["system_prompt"] == "You sell boats. Keep it short."

@@ -63,11 +63,28 @@ def test_a_public_agent_has_a_page_with_its_name_and_the_widget_inline(cast: Cas
     assert re.search(r"<h1[^>]*>Boat seller</h1>", page)
     assert re.search(r"<span[^>]*data-avatar>B</span>", page)  # no image: the initial
     assert (
-        f'<live-avatar class="block min-h-0 flex-1" agentid="{agent.id}" position="inline" '
+        f'<live-avatar class="block min-h-0 flex-1" agentid="{agent.id}" title="Boat seller" '
+        'position="inline" modes="chat voice" '
         'data-endpoint="http://testserver/v1/start-agent-session"></live-avatar>'
     ) in page
     assert '<script src="/widget/live-avatar.js"></script>' in page
     assert 'aria-label="Main"' not in page  # not the dashboard's layout
+
+
+def test_the_page_offers_a_video_call_when_the_agent_has_a_face(cast: Cast) -> None:
+    document = AgentConfiguration.model_validate(
+        {"video": {"provider": "image", "character_id": "c1"}}
+    ).as_document()
+    agent = agent_of(cast, configuration=document)
+    widget = re.search(r"<live-avatar [^>]*>", text(meet(agent.id)))
+    assert widget
+    assert 'modes="chat video"' in widget[0]
+    assert " mode=" not in widget[0]  # chat first, as before
+
+
+def test_the_agents_name_is_escaped_in_the_widgets_title(cast: Cast) -> None:
+    agent = agent_of(cast, name='Boats "R" <us>')
+    assert 'title="Boats &quot;R&quot; &lt;us&gt;"' in text(meet(agent.id))
 
 
 def test_a_private_agent_has_a_page_too(cast: Cast) -> None:

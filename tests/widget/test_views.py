@@ -70,6 +70,8 @@ def test_the_script_is_only_read() -> None:
         ("/v1/start-agent-session", "POST"),
         (f"/api/v1/sessions/{SESSION}/messages", "POST"),
         (f"/api/v1/sessions/{SESSION}/end", "PUT"),
+        (f"/api/v1/sessions/{SESSION}/end", "POST"),  # a call's hang-up
+        (f"/v1/sessions/{SESSION}/webrtc", "POST"),  # a call's offer
     ],
 )
 def test_the_widgets_calls_are_allowed_from_any_site(path: str, method: str) -> None:
@@ -86,6 +88,8 @@ def test_the_rest_of_the_api_is_not_open_to_other_sites() -> None:
     r = preflight("/v1/agents", "POST", "x-api-key, content-type")
     assert "Access-Control-Allow-Origin" not in r
     r = preflight("/api/v1/sessions", "POST", "authorization, content-type")
+    assert "Access-Control-Allow-Origin" not in r
+    r = preflight(f"/v1/sessions/{SESSION}", "GET", "x-api-key")
     assert "Access-Control-Allow-Origin" not in r
 
 
