@@ -2,6 +2,7 @@
 and a browser stand-in (tests/voice/peer.py) to call it."""
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -48,7 +49,7 @@ def _start_limits_cleared() -> None:
 
 @pytest.fixture
 def voice_worker(transactional_db: None, settings: Any) -> Iterator[RunningWorker]:
-    settings.VOICE_LOG_LEVEL = "WARNING"
+    settings.VOICE_LOG_LEVEL = os.environ.get("VOICE_LOG_LEVEL", "WARNING")
     settings.VOICE_HEARTBEAT_SECONDS = 1
     running = RunningWorker(capacity=2)
     yield running
