@@ -15,6 +15,7 @@ from agents.configuration import AgentConfiguration
 from sessions.models import EventKind, Session, SessionStatus
 from tests.factories import AgentFactory, ToolFactory
 from tests.llm_server import ScriptedLLM, calls, says
+from voice import runtime
 
 from .conftest import RunningWorker, send_offer, start_call
 from .peer import Peer, speech, transcribe
@@ -215,3 +216,29 @@ def test_a_video_call_shows_the_agents_face(
     frames, kind = asyncio.run(call())
     assert kind == "video"
     assert frames > 10
+
+
+def test_a_call_ends_at_the_agents_max_duration(
+    voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = agent_for(llm, cast.team)
+    configured = runtime._config
+    # The shortest max_duration_seconds an agent may have is 30 s; the test shortens it.
+    monkeypatch.setattr(
+        runtime,
+        "_config",
+        lambda session: configured(session).model_copy(update={"max_duration_seconds": 2}),
+    )
+
+    async def call() -> str:
+        peer, started = await connect(agent)
+        await until(
+            lambda: Session.objects.get(pk=started["sessionId"]).is_over, timeout=15, what="end"
+        )
+        await peer.close()
+        return started["sessionId"]
+
+    session = Session.objects.get(pk=asyncio.run(call()))
+    assert session.end_reason == "max duration reached"
+    assert session.ended_at is not None
+    assert (session.ended_at - session.started_at).total_seconds() < 10
