@@ -4,7 +4,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.urls import reverse
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 
 from agents.selectors import agent_get
@@ -50,16 +50,14 @@ def _key(request: ApiRequest, agent_id: UUID, key_id: int) -> AgentLLMKey:
     auth=WRITE,
     operation_id="agent_llm_key_create",
 )
-def agent_llm_key_create(
-    request: ApiRequest, agent_id: UUID, payload: LLMKeyIn
-) -> tuple[int, dict[str, object]]:
+def agent_llm_key_create(request: ApiRequest, agent_id: UUID, payload: LLMKeyIn) -> Status:
     """A key that lets a remote engine call this agent at `completions_url` as an
     OpenAI-compatible LLM (`Authorization: Bearer ak_…`). The key is shown only here."""
     agent = agent_get(team=request.auth.team, agent_id=agent_id)
     key, secret = llm_key_create(agent=agent, name=payload.name[:100])
     url = request.build_absolute_uri(reverse("agent_chat_completions", args=[agent.id]))
-    shown = LLMKeyOut.from_orm(key).dict()
-    return 201, shown | {"key": secret, "completions_url": url}
+    shown = LLMKeyOut.model_validate(key, from_attributes=True).model_dump()
+    return Status(201, shown | {"key": secret, "completions_url": url})
 
 
 @router.get(
