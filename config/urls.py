@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from completions.views import chat_completions
 from sessions import streaming
 
 from .api import agent_human_api, api
@@ -25,6 +26,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("widget/", include("widget.urls")),
     path("meet/", include("meet.urls")),
+    # An agent as an OpenAI-compatible LLM: async too, its reply streamed as OpenAI's chunks.
+    path(
+        "v1/agents/<uuid:agent_id>/chat/completions",
+        chat_completions,
+        name="agent_chat_completions",
+    ),
     path("v1/", api.urls),
     re_path(r"^v1/(?P<rest>.*)$", api_not_found),
     # Sending a message streams the reply: an async view, served best by the ASGI process.

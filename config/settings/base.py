@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "widget",
     "meet",
     "voice",
+    "completions",
 ]
 
 MIDDLEWARE = [

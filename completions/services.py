@@ -1,0 +1,96 @@
+"""Minting and revoking an agent's LLM keys, and finding the session a remote conversation is."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.models import Agent
+from parley.errors import NotFound, Unauthorized
+from parley.tokens import token_digest, token_generate
+from sessions import access
+from sessions.models import Session, SessionStatus, SessionType
+from sessions.services import session_end, session_status_set
+
+from .models import LLM_KEY_PREFIX, AgentLLMKey, RemoteConversation
+from .selectors import llm_key_for_secret
+
+INVALID_KEY = "The key is not valid for this agent. Send 'Authorization: Bearer ak_…'."
+
+
+def llm_key_create(*, agent: Agent, name: str = "") -> tuple[AgentLLMKey, str]:
+    """Returns the key row and the secret, which exists only in this return value."""
+    secret = token_generate(LLM_KEY_PREFIX)
+    key = AgentLLMKey(
+        team_id=agent.team_id,
+        agent=agent,
+        name=name,
+        prefix=AgentLLMKey.prefix_of(secret),
+        digest=token_digest(secret, key=settings.SECRET_KEY),
+    )
+    key.full_clean(exclude=["team", "agent"])
+    key.save()
+    return key, secret
+
+
+def llm_key_revoke(*, key: AgentLLMKey) -> AgentLLMKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        AgentLLMKey.objects.filter(pk=key.pk, revoked_at=None).update(revoked_at=key.revoked_at)
+    return key
+
+
+def llm_key_agent(*, secret: str, agent_id: Any) -> Agent:
+    """The agent a bearer secret may use. A missing, wrong or revoked secret is Unauthorized;
+    an agent of another team is NotFound, as if it did not exist."""
+    key = llm_key_for_secret(secret.strip()) if secret else None
+    if key is None or key.is_revoked:
+        raise Unauthorized(INVALID_KEY if key is None else "This key has been revoked.")
+    if str(key.agent_id) != str(agent_id):
+        if Agent.objects.filter(id=agent_id, team_id=key.team_id).exists():
+            raise Unauthorized(INVALID_KEY)
+        raise NotFound("No agent with this id exists.")
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() >= 60:
+        AgentLLMKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key.agent
+
+
+def _session_new(agent: Agent, conversation_id: str) -> Session:
+    starter = access.Starter(team=agent.team)
+    metadata = {"source": "chat_completions", "conversation_id": conversation_id}
+    session = access.session_start(
+        agent_id=agent.id, starter=starter, type=SessionType.CHAT, metadata=metadata
+    )
+    return session_status_set(session=session, status=SessionStatus.RUNNING)
+
+
+def conversation_session(*, agent: Agent, conversation_id: str) -> Session:
+    """The session recording this remote conversation: made on first sight, reused after, and
+    made afresh when the one it had has ended (the idle sweep stopped it). Without an id each
+    request is a conversation of its own."""
+    if not conversation_id:
+        return _session_new(agent, "")
+    found = (
+        RemoteConversation.objects.select_related("session", "session__agent", "session__team")
+        .filter(agent=agent, key=conversation_id)
+        .first()
+    )
+    if found is not None and not found.session.is_over:
+        return found.session
+    session = _session_new(agent, conversation_id)
+    if found is not None:
+        RemoteConversation.objects.filter(pk=found.pk).update(session=session)
+        return session
+    try:
+        with transaction.atomic():
+            RemoteConversation.objects.create(agent=agent, key=conversation_id, session=session)
+    except IntegrityError:  # another request saw it first: that one's session is the one
+        session_end(session=session, reason="duplicate of a concurrent first request")
+        return (
+            RemoteConversation.objects.select_related("session")
+            .get(agent=agent, key=conversation_id)
+            .session
+        )
+    return session

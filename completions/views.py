@@ -1,0 +1,219 @@
+"""POST /v1/agents/{id}/chat/completions: the agent as an OpenAI-compatible LLM.
+
+A remote engine (Agora's Conversational AI, a telephony stack, any OpenAI client) sends the
+conversation; Parley answers as the agent, with the same engine as its own chat sessions
+(sessions.engine.session_turn): the agent's system prompt and model, its tools run server-side
+through the webhook engine and never shown to the caller, its failure message when the LLM fails.
+Each remote conversation is one Parley session, found by X-Conversation-Id (or the body's
+`conversation_id`, or OpenAI's `user`), with its whole transcript.
+
+History: the caller's. Its `messages` before the last are what the conversation was as the
+caller knows it (an engine that was interrupted knows what was really heard), capped at the
+agent's max_history; its own system messages follow the agent's system prompt; its last
+message, a user's, is the new turn. Parley records the turns as they happen.
+
+Async, like sessions.streaming: a streamed reply holds no thread while the LLM thinks."""
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.db import OperationalError
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from parley.db import database
+from parley.errors import Busy, ParleyError, Unauthorized
+from parley.llm import ToolCallRequest
+from sessions.engine import Turn, TurnContext, session_turn, turn_begin
+from sessions.models import Session
+from tools.execution import ToolRun
+
+from .requests import CompletionRequest, completion_request_parse
+from .services import conversation_session, llm_key_agent
+
+logger = logging.getLogger(__name__)
+DONE = object()
+NO_KEY = "Send the agent's key as 'Authorization: Bearer ak_…'."
+ERROR_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+}
+
+
+def openai_error(exc: ParleyError) -> JsonResponse:
+    """OpenAI's error shape, which its SDKs read: {"error": {message, type, code, param}}."""
+    kind = ERROR_TYPES.get(exc.status, "server_error" if exc.status >= 500 else "")
+    error = {
+        "message": exc.message,
+        "type": kind or "invalid_request_error",
+        "code": "invalid_api_key" if exc.status == 401 else exc.code,
+        "param": None,
+    }
+    return JsonResponse({"error": error}, status=exc.status)
+
+
+@dataclass
+class _Begun:
+    session: Session
+    request: CompletionRequest
+    context: TurnContext
+    model: str
+
+
+def _secret(request: HttpRequest) -> str:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized(NO_KEY)
+    return value.strip()
+
+
+def _history(asked: CompletionRequest, context: TurnContext) -> list[dict[str, Any]]:
+    limit = context.config.llm.max_history
+    said = asked.history[-limit:] if limit else []
+    return [{"role": "system", "content": text} for text in asked.system] + said
+
+
+def _begin(request: HttpRequest, agent_id: UUID) -> _Begun:
+    """Everything before the LLM is asked, in one trip to the database's thread: who calls,
+    what they said, the conversation's session, and the user's message recorded."""
+    agent = llm_key_agent(secret=_secret(request), agent_id=agent_id)
+    asked = completion_request_parse(
+        request.body, conversation_header=request.headers.get("X-Conversation-Id", "")
+    )
+    session = conversation_session(agent=agent, conversation_id=asked.conversation_id)
+    Session.objects.filter(pk=session.pk).update(last_activity_at=timezone.now())
+    context = turn_begin(session, asked.content)
+    context.history = _history(asked, context)
+    return _Begun(session, asked, context, asked.model or f"parley-agent-{agent.id}")
+
+
+class _Pieces:
+    """A TurnListener that passes on the reply's text; tool calls stay on Parley's side."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def text(self, piece: str) -> None:
+        await self.queue.put(piece)
+
+    async def tool_started(self, call: ToolCallRequest) -> None:
+        return None
+
+    async def tool_finished(self, call: ToolCallRequest, run: ToolRun) -> None:
+        return None
+
+
+def _usage(turn: Turn) -> dict[str, int]:
+    prompt = turn.usage.get("prompt_tokens", 0)
+    completion = turn.usage.get("completion_tokens", 0)
+    total = turn.usage.get("total_tokens", prompt + completion)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+
+
+class _Chunks:
+    """chat.completion.chunk documents of one reply."""
+
+    def __init__(self, model: str) -> None:
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+        self.model = model
+
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        document = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+            **extra,
+        }
+        return f"data: {json.dumps(document, ensure_ascii=False)}\n\n".encode()
+
+    def delta(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return self._chunk([{"index": 0, "delta": delta, "finish_reason": finish}])
+
+    def usage(self, turn: Turn) -> bytes:
+        return self._chunk([], usage=_usage(turn))
+
+
+async def _stream(begun: _Begun) -> AsyncIterator[bytes]:
+    pieces, chunks = _Pieces(), _Chunks(begun.model)
+
+    async def answer() -> Turn:
+        try:
+            return await session_turn(
+                session=begun.session,
+                content=begun.request.content,
+                listener=pieces,
+                context=begun.context,
+            )
+        finally:
+            await pieces.queue.put(DONE)
+
+    task = asyncio.create_task(answer())
+    yield chunks.delta({"role": "assistant", "content": ""})
+    while (piece := await pieces.queue.get()) is not DONE:
+        yield chunks.delta({"content": piece})
+    turn = await task
+    yield chunks.delta({}, finish="stop")
+    if begun.request.include_usage:
+        yield chunks.usage(turn)
+    yield b"data: [DONE]\n\n"
+
+
+async def _answer(begun: _Begun) -> JsonResponse:
+    turn = await session_turn(
+        session=begun.session, content=begun.request.content, context=begun.context
+    )
+    chunks = _Chunks(begun.model)
+    return JsonResponse(
+        {
+            "id": chunks.id,
+            "object": "chat.completion",
+            "created": chunks.created,
+            "model": chunks.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": turn.reply},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": _usage(turn),
+        }
+    )
+
+
+@csrf_exempt  # authenticated by the agent's key in a header, never by a cookie
+async def chat_completions(request: HttpRequest, agent_id: UUID) -> HttpResponseBase:
+    if request.method != "POST":
+        response = openai_error(ParleyError("Send chat completions with POST."))
+        response.status_code = 405
+        response["Allow"] = "POST"
+        return response
+    try:
+        begun = await database(_begin)(request, agent_id)
+    except ParleyError as exc:
+        return openai_error(exc)
+    except OperationalError:  # the database is down, or every pooled connection is busy
+        logger.exception("A completion for agent %s found no database connection", agent_id)
+        response = openai_error(Busy("The server is too busy right now; try again."))
+        response["Retry-After"] = "1"
+        return response
+    if not begun.request.stream:
+        return await _answer(begun)
+    stream = StreamingHttpResponse(_stream(begun), content_type="text/event-stream")
+    stream["Cache-Control"] = "no-cache"
+    stream["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the tokens back
+    return stream
