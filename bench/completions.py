@@ -9,8 +9,9 @@ uvicorn (config.asgi, production settings), all on 127.0.0.1. An agent key is mi
 (completions.services.llm_key_create). Each request is what an engine such as Agora's sends:
 POST /v1/agents/<id>/chat/completions with `stream: true`, `stream_options`, Agora's turn_id and
 timestamp, and a conversation id in X-Conversation-Id (ten requests per conversation, so a tenth
-of them start a session), timed from the send to the first content chunk. The baseline is the same client sending the request Parley makes straight to the
-LLM, timed the same way. Pairs in random order after a warm-up.
+of them start a session), timed from the send to the first content chunk. The baseline is the
+same client sending the request Parley makes straight to the LLM, timed the same way. Pairs in
+random order after a warm-up.
 
 - **plain:** a message answered by the LLM at once.
 - **one tool call:** a message that makes the LLM call the tool; Parley runs the webhook and asks
