@@ -3,6 +3,7 @@
 (Whisper, the scripted LLM, Piper); the widget shows what the visitor said and what the agent
 answered, and the session records both."""
 
+import re
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,7 +80,9 @@ def test_a_visitor_asks_aloud_and_hears_the_agent_answer(
     expect(widget).to_have_attribute("data-state", "listening")
 
     captions = page.get_by_role("log", name="Captions")
-    expect(captions.locator("[data-role=user] .text")).to_contain_text("boats", timeout=30_000)
+    # Whisper tiny hears "boats leave" or, now and then, "boat sleep".
+    heard = re.compile("boat", re.IGNORECASE)
+    expect(captions.locator("[data-role=user] .text")).to_contain_text(heard, timeout=30_000)
     expect(captions.locator("[data-role=agent] .text")).to_have_text(
         "The boats leave at nine.", timeout=30_000
     )
@@ -90,7 +93,7 @@ def test_a_visitor_asks_aloud_and_hears_the_agent_answer(
     session = Session.objects.get(agent=agent)
     said = [e.data for e in session.events.filter(kind=EventKind.MESSAGE).order_by("seq")]
     assert said[0]["role"] == "user"
-    assert "boats" in said[0]["content"].lower()
+    assert "boat" in said[0]["content"].lower()
     assert said[1]["content"] == "The boats leave at nine."
     assert "latency_ms" in said[1]
     page.context.close()
