@@ -157,7 +157,7 @@ def test_speaking_over_the_agent_stops_it_and_the_unspoken_rest_is_not_recorded(
         await until(lambda: peer.heard.first_sound_after(asked), what="the reply")
         await asyncio.sleep(2.5)
         interrupting = time.monotonic()
-        done = peer.mic.say(speech("Wait, I have a question."))
+        done = peer.mic.say(speech("Hold on I have a question"))
         await quiet_after(peer, done)
         # When the agent's long reply fell silent, after the interruption began.
         stopped = peer.heard.gaps_after(interrupting)[0][0]
@@ -174,9 +174,12 @@ def test_speaking_over_the_agent_stops_it_and_the_unspoken_rest_is_not_recorded(
     assert cut["interrupted"] is True
     assert cut["content"].startswith("Paris is the capital of France.")
     assert "Millions of people" not in cut["content"]
-    assert said[2]["role"] == "user"
-    assert "question" in said[2]["content"].lower()
-    assert said[3] == said[3] | {"role": "assistant", "content": "Sure, ask away."}
+    # What the person said next is heard and answered (in one turn, or two if they paused).
+    after = said[2:]
+    assert after[0]["role"] == "user"
+    heard = " ".join(m["content"] for m in after if m["role"] == "user").lower()
+    assert "question" in heard
+    assert {"role": "assistant", "content": "Sure, ask away."}.items() <= after[1].items()
 
 
 def test_a_silent_call_ends_at_the_idle_timeout(
