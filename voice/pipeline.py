@@ -12,7 +12,6 @@ as said. Each answered turn also records its latency: end of the user's speech â
 audio, with the turn detection, speech-to-text, LLM and text-to-speech parts.
 """
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,8 +109,6 @@ class Call:
     greeting: bool = False
     answering: bool = False
     turns: int = 0
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    end_reason: str = ""
 
     def now(self) -> float:
         return time.monotonic()

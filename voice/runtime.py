@@ -117,6 +117,7 @@ async def call_run(
             call.greeting = True
             await worker.queue_frame(TTSSpeakFrame(config.llm.first_message))
 
+    # Both transports say it so: the browser's peer connection, or a person joining the room.
     @transport.event_handler("on_client_connected")
     async def _connected(transport: Any, client: Any) -> None:
         await greet()
@@ -124,14 +125,6 @@ async def call_run(
     @transport.event_handler("on_client_disconnected")
     async def _disconnected(transport: Any, client: Any) -> None:
         await handle.end("the caller hung up")
-
-    if hasattr(transport, "_register_event_handler") and "on_first_participant_joined" in getattr(
-        transport, "_event_handlers", {}
-    ):
-
-        @transport.event_handler("on_first_participant_joined")
-        async def _joined(transport: Any, participant: Any) -> None:
-            await greet()
 
     @worker.event_handler("on_idle_timeout")
     async def _idle(worker: Any) -> None:

@@ -13,7 +13,7 @@ import logging
 import signal
 import socket
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -80,7 +80,6 @@ class CallHandle:
     pipeline_worker: Any = None
     end_reason: str = ""
     failed: bool = False
-    connected: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def end(self, reason: str, *, failed: bool = False) -> None:
         if not self.end_reason:

@@ -139,3 +139,15 @@ def test_a_silent_worker_is_given_up_and_its_calls_are_marked_failed() -> None:
     assert held.status == SessionStatus.FAILED
     assert held.end_reason == "The voice worker holding this call stopped answering."
     assert fine.status == SessionStatus.RUNNING
+
+
+def test_another_teams_call_is_not_found_and_a_garbage_offer_is_refused(
+    cast: Any, outsider_api: Client, api: Client
+) -> None:
+    session = SessionFactory(agent=AgentFactory(team=cast.team), worker=worker())
+    url = f"/v1/sessions/{session.id}/webrtc"
+    offer = {"type": "offer", "sdp": "v=0"}
+    assert outsider_api.post(url, offer, content_type="application/json").status_code == 404
+    garbage = api.post(url, {"type": "answer", "sdp": ""}, content_type="application/json")
+    assert 400 <= garbage.status_code < 500
+    assert garbage.json()["error"]
