@@ -24,6 +24,7 @@ class TargetType(models.TextChoices):
     MEMBER = "member", "member"
     INVITATION = "invitation", "invitation"
     PROVIDER = "provider", "provider"
+    LLM_KEY = "llm_key", "agent LLM key"
 
 
 class ActivityEntry(models.Model):

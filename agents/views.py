@@ -16,6 +16,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from activity.services import Actor
+from completions.pages import llm_keys_context
 from parley.errors import InvalidInput
 from providers.selectors import provider_problem
 from teams.access import DashboardRequest, require_writer, team_required
@@ -198,6 +199,7 @@ def _detail_context(request: DashboardRequest, agent: Agent) -> dict[str, Any]:
         "publish_choices": PublishStatus.choices,
         "llm_problem": _llm_problem(agent, configuration),
         **_test_call_context(request, agent),
+        **llm_keys_context(request, agent),
     }
 
 

@@ -4,7 +4,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.urls import reverse
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from agents.selectors import agent_get
@@ -19,7 +19,7 @@ router = Router(tags=["Agents as an LLM"])
 
 
 class LLMKeyIn(Schema):
-    name: str = ""
+    name: str = Field("", max_length=100, description="Where the key is used.")
 
 
 class LLMKeyOut(Schema):
@@ -54,7 +54,7 @@ def agent_llm_key_create(request: ApiRequest, agent_id: UUID, payload: LLMKeyIn)
     """A key that lets a remote engine call this agent at `completions_url` as an
     OpenAI-compatible LLM (`Authorization: Bearer ak_…`). The key is shown only here."""
     agent = agent_get(team=request.auth.team, agent_id=agent_id)
-    key, secret = llm_key_create(agent=agent, name=payload.name[:100])
+    key, secret = llm_key_create(agent=agent, name=payload.name, actor=request.auth.actor)
     url = request.build_absolute_uri(reverse("agent_chat_completions", args=[agent.id]))
     shown = LLMKeyOut.model_validate(key, from_attributes=True).model_dump()
     return Status(201, shown | {"key": secret, "completions_url": url})
@@ -80,4 +80,4 @@ def agent_llm_key_list(request: ApiRequest, agent_id: UUID) -> list[AgentLLMKey]
 )
 def agent_llm_key_revoke(request: ApiRequest, agent_id: UUID, key_id: int) -> AgentLLMKey:
     """Revoke the key: its next call is refused with 401."""
-    return llm_key_revoke(key=_key(request, agent_id, key_id))
+    return llm_key_revoke(key=_key(request, agent_id, key_id), actor=request.auth.actor)

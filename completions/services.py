@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from activity.models import Action, TargetType
+from activity.services import SYSTEM, Actor, activity_record
 from agents.models import Agent
 from parley.errors import NotFound, Unauthorized
 from parley.tokens import token_digest, token_generate
@@ -19,7 +21,22 @@ from .selectors import llm_key_for_secret
 INVALID_KEY = "The key is not valid for this agent. Send 'Authorization: Bearer ak_…'."
 
 
-def llm_key_create(*, agent: Agent, name: str = "") -> tuple[AgentLLMKey, str]:
+def _record_key(key: AgentLLMKey, agent: Agent, actor: Actor, action: Action) -> None:
+    label = f"{key.prefix}… {key.name}".strip()
+    activity_record(
+        team=agent.team,
+        actor=actor,
+        action=action,
+        target_type=TargetType.LLM_KEY,
+        target_id=key.pk,
+        target_label=f"{label} of {agent.name}",
+    )
+
+
+@transaction.atomic
+def llm_key_create(
+    *, agent: Agent, name: str = "", actor: Actor = SYSTEM
+) -> tuple[AgentLLMKey, str]:
     """Returns the key row and the secret, which exists only in this return value."""
     secret = token_generate(LLM_KEY_PREFIX)
     key = AgentLLMKey(
@@ -31,13 +48,17 @@ def llm_key_create(*, agent: Agent, name: str = "") -> tuple[AgentLLMKey, str]:
     )
     key.full_clean(exclude=["team", "agent"])
     key.save()
+    _record_key(key, agent, actor, Action.CREATED)
     return key, secret
 
 
-def llm_key_revoke(*, key: AgentLLMKey) -> AgentLLMKey:
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        AgentLLMKey.objects.filter(pk=key.pk, revoked_at=None).update(revoked_at=key.revoked_at)
+@transaction.atomic
+def llm_key_revoke(*, key: AgentLLMKey, actor: Actor = SYSTEM) -> AgentLLMKey:
+    """Revoking twice changes nothing and records nothing the second time."""
+    now = timezone.now()
+    if AgentLLMKey.objects.filter(pk=key.pk, revoked_at=None).update(revoked_at=now):
+        key.revoked_at = now
+        _record_key(key, key.agent, actor, Action.REVOKED)
     return key
 
 

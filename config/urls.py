@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("teams.urls")),
     path("agents/", include("agents.urls")),
+    path("agents/", include("completions.urls")),
     path("tools/", include("tools.urls")),
     path("providers/", include("providers.urls")),
     path("sessions/", include("sessions.urls")),

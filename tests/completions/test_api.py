@@ -4,6 +4,7 @@ masked, revoked; another team's agent is not found."""
 import pytest
 from django.test import Client
 
+from activity.models import ActivityEntry, TargetType
 from completions.models import AgentLLMKey
 from completions.services import llm_key_agent
 from parley.errors import Unauthorized
@@ -33,6 +34,18 @@ def test_a_key_is_shown_once_listed_masked_and_revoked(api: Client, cast: Cast) 
     assert revoked.json()["revoked_at"]
     with pytest.raises(Unauthorized):
         llm_key_agent(secret=secret, agent_id=agent.id)
+    recorded = ActivityEntry.objects.filter(target_type=TargetType.LLM_KEY, api_key=cast.key)
+    assert sorted(recorded.values_list("action", flat=True)) == ["created", "revoked"]
+
+
+def test_a_name_too_long_is_a_422(api: Client, cast: Cast) -> None:
+    agent = AgentFactory(team=cast.team)
+    made = api.post(
+        f"/v1/agents/{agent.id}/llm-keys", {"name": "x" * 101}, content_type="application/json"
+    )
+    assert made.status_code in (400, 422)
+    assert "name" in made.content.decode()
+    assert not AgentLLMKey.objects.exists()
 
 
 def test_another_teams_agent_has_no_keys_to_mint(outsider_api: Client, cast: Cast) -> None:
