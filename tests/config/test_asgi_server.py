@@ -3,10 +3,6 @@ connection for each step of a conversation, so more conversations than connectio
 the LLM at once. Were a connection held while the LLM thinks, the pool would run out, and the
 messages beyond its size would fail after DB_POOL_TIMEOUT."""
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from pytest_httpserver import HTTPServer
 
 from agents.configuration import AgentConfiguration
 from sessions.models import EventKind, SessionEvent
+from tests.asgi import asgi_server
 from tests.conftest import Cast
 from tests.factories import AgentFactory
 from tests.llm_server import ScriptedLLM, says
@@ -34,55 +30,16 @@ pytestmark = [
     ),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 POOL_SIZE = 2
 CONVERSATIONS = 6
 LLM_THINKS = 2.0  # seconds, longer than the pool's timeout
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
-def asgi_server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DATABASE_URL": _database_url(),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1",
-        "DB_POOL_MIN_SIZE": "1",
-        "DB_POOL_MAX_SIZE": str(POOL_SIZE),
-        "DB_POOL_TIMEOUT": "1",
-    }
-    env.pop("DB_POOL", None)  # config.asgi's default: on
-    command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port)]
-    log = tmp_path / "uvicorn.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+def asgi(tmp_path: Path) -> Iterator[str]:
+    pool = {"DB_POOL_MIN_SIZE": "1", "DB_POOL_MAX_SIZE": str(POOL_SIZE), "DB_POOL_TIMEOUT": "1"}
+    with asgi_server(tmp_path / "uvicorn.log", **pool) as url:
+        yield url
 
 
 def _start(cast: Cast, llm: ScriptedLLM) -> dict[str, Any]:
@@ -108,7 +65,7 @@ def _converse(server: str, started: dict[str, Any]) -> str:
 
 
 def test_more_conversations_than_pooled_connections_wait_on_the_llm_at_once(
-    asgi_server: str, cast: Cast, receiver: HTTPServer, settings: Any
+    asgi: str, cast: Cast, receiver: HTTPServer, settings: Any
 ) -> None:
     settings.SESSION_STARTS_PER_ADDRESS_PER_MINUTE = 1000
     llm = ScriptedLLM(receiver)
@@ -117,7 +74,7 @@ def test_more_conversations_than_pooled_connections_wait_on_the_llm_at_once(
 
     started = time.monotonic()
     with ThreadPoolExecutor(CONVERSATIONS) as pool:
-        streams = list(pool.map(lambda s: _converse(asgi_server, s), sessions))
+        streams = list(pool.map(lambda s: _converse(asgi, s), sessions))
     elapsed = time.monotonic() - started
 
     assert all("event: done" in stream and "event: error" not in stream for stream in streams)
