@@ -16,6 +16,12 @@ LLMProvider = Literal[
 STTProvider = Literal["whisper", "deepgram", "openai", "azure"]
 TTSProvider = Literal["piper", "elevenlabs", "azure", "openai", "deepgram", "cartesia"]
 VideoProvider = Literal["none", "image", "binary"]
+Modality = Literal["text", "image"]
+
+
+def _text_only() -> list[Modality]:
+    return ["text"]
+
 
 DEFAULT_FAILURE_MESSAGE = "Sorry, I'm having trouble answering right now. Please try again."
 
@@ -53,6 +59,8 @@ class LLMConfig(Section):
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_history: int = Field(default=32, ge=0, le=1000, description="Turns sent to the LLM.")
     failure_message: str = Field(default=DEFAULT_FAILURE_MESSAGE, max_length=2000)
+    # As Agora's llm.input_modalities: with "image", images a caller sends reach the model.
+    input_modalities: list[Modality] = Field(default_factory=_text_only, max_length=2)
     voice: ShortText | None = None
     cost_per_minute: Cost | None = None
 

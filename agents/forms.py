@@ -35,6 +35,7 @@ CONFIGURATION_PATHS: dict[str, tuple[str, ...]] = {
     "llm_first_message": ("llm", "first_message"),
     "llm_failure_message": ("llm", "failure_message"),
     "llm_custom_url": ("llm", "custom_url"),
+    "llm_input_modalities": ("llm", "input_modalities"),
     "stt_provider": ("stt", "provider"),
     "stt_model": ("stt", "model"),
     "stt_language": ("stt", "language"),
@@ -153,6 +154,14 @@ class AgentForm(forms.Form):
         label="Max history",
         help_text=f"{LLMConfig.model_fields['max_history'].description} "
         f"{_range(LLMConfig, 'max_history')}",
+    )
+    llm_input_modalities = forms.MultipleChoiceField(
+        label="The model reads",
+        required=False,
+        choices=[("text", "Text"), ("image", "Images")],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="With images, the images an engine or OpenAI client sends reach the model; "
+        "otherwise each stands as “[image]”.",
     )
     llm_failure_message = forms.CharField(
         label="Failure message",
@@ -273,6 +282,9 @@ class AgentForm(forms.Form):
 
     def clean_callback_url(self) -> str | None:
         return self.cleaned_data["callback_url"] or None
+
+    def clean_llm_input_modalities(self) -> list[str]:
+        return self.cleaned_data["llm_input_modalities"] or ["text"]
 
     def configuration_document(self) -> dict[str, Any]:
         """The configuration from the fields that parsed; a field left out keeps its value."""

@@ -1,7 +1,8 @@
 """What an OpenAI-style caller sends, read leniently: the new user turn, the history it keeps,
 and how to answer (streamed or not). Unknown fields are ignored; Agora's `turn_id` and
-`timestamp` on messages are ignored; image parts become the text "[image]"; a body that cannot
-be read is an InvalidInput (400), never a 500."""
+`timestamp` on messages are ignored; images are kept as OpenAI's image_url parts, for a model
+that takes them, and stand as the text "[image]" in the text of a message; a body that cannot be
+read is an InvalidInput (400), never a 500."""
 
 import json
 from dataclasses import dataclass, field
@@ -15,9 +16,21 @@ IMAGE = "[image]"
 
 
 @dataclass
+class Said:
+    role: str
+    text: str  # images in it as "[image]"
+    parts: list[dict[str, Any]] | None = None  # text and image_url parts, when it has images
+
+    def message(self, *, images: bool) -> dict[str, Any]:
+        """As the LLM gets it: with its images, for a model that takes them."""
+        return {"role": self.role, "content": self.parts if images and self.parts else self.text}
+
+
+@dataclass
 class CompletionRequest:
     content: str  # the caller's last user message: the new turn
-    history: list[dict[str, Any]] = field(default_factory=list)  # what came before, oldest first
+    parts: list[dict[str, Any]] | None = None  # its text and images, when it has images
+    history: list[Said] = field(default_factory=list)  # what came before, oldest first
     system: list[str] = field(default_factory=list)  # the caller's own system messages
     stream: bool = False
     include_usage: bool = False
@@ -25,26 +38,36 @@ class CompletionRequest:
     conversation_id: str = ""
 
 
-def _text(content: Any, where: str) -> str:
-    """A message's content as text: a string, or the text of a list of parts."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
+def _image(part: dict[str, Any], where: str) -> dict[str, Any]:
+    """An image part in chat-completions' shape, from it or from the Responses API's."""
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, dict) else image
+    if not isinstance(url, str) or not url.startswith(("https://", "http://", "data:image/")):
+        raise InvalidInput.for_field(where, "must have an image_url: an http(s) or data:image URL")
+    detail = image.get("detail") if isinstance(image, dict) else part.get("detail")
+    return {"type": "image_url", "image_url": {"url": url} | ({"detail": detail} if detail else {})}
+
+
+def _said(role: str, content: Any, where: str) -> Said:
+    """A message's content as text, and as parts when it has images."""
+    if content is None or isinstance(content, str):
+        return Said(role, content or "")
     if not isinstance(content, list):
         raise InvalidInput.for_field(where, "must be a string or a list of content parts")
-    pieces = []
-    for part in content:
-        if isinstance(part, str):
-            pieces.append(part)
-        elif isinstance(part, dict) and part.get("type") == "text":
-            pieces.append(str(part.get("text") or ""))
+    pieces, parts, images = [], [], False
+    for i, part in enumerate(content):
+        if isinstance(part, str) or (isinstance(part, dict) and part.get("type") == "text"):
+            text = part if isinstance(part, str) else str(part.get("text") or "")
+            pieces.append(text)
+            parts.append({"type": "text", "text": text})
         elif isinstance(part, dict) and str(part.get("type", "")).startswith(("image", "input_im")):
             pieces.append(IMAGE)
-    return " ".join(p for p in pieces if p)
+            parts.append(_image(part, f"{where}.{i}"))
+            images = True
+    return Said(role, " ".join(p for p in pieces if p), parts if images else None)
 
 
-def _messages(body: dict[str, Any]) -> list[tuple[str, str]]:
+def _messages(body: dict[str, Any]) -> list[Said]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidInput.for_field("messages", "must be a non-empty list of messages")
@@ -52,7 +75,7 @@ def _messages(body: dict[str, Any]) -> list[tuple[str, str]]:
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise InvalidInput.for_field(f"messages.{i}", "must be an object with a role")
-        said.append((message["role"], _text(message.get("content"), f"messages.{i}.content")))
+        said.append(_said(message["role"], message.get("content"), f"messages.{i}.content"))
     return said
 
 
@@ -87,22 +110,18 @@ def completion_request_parse(raw: bytes, *, conversation_header: str = "") -> Co
         raise InvalidInput("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidInput("The request body must be a JSON object with `messages`.")
-    said = _messages(body)
-    role, content = said[-1]
-    if role != "user" or not content.strip():
+    *before, last = _messages(body)
+    if last.role != "user" or not last.text.strip():
         raise InvalidInput.for_field("messages", "must end with the user's message, not empty")
-    if len(content) > MAX_MESSAGE_CHARS:
+    if len(last.text) > MAX_MESSAGE_CHARS:
         raise InvalidInput.for_field("messages", f"the last is over {MAX_MESSAGE_CHARS} chars")
-    system = [text for role, text in said[:-1] if role in ("system", "developer") and text]
-    history = [
-        {"role": role, "content": text}
-        for role, text in said[:-1]
-        if role in ("user", "assistant") and text
-    ]
+    system = [m.text for m in before if m.role in ("system", "developer") and m.text]
+    history = [m for m in before if m.role in ("user", "assistant") and m.text]
     stream, include_usage = _flags(body)
     model = body.get("model")
     return CompletionRequest(
-        content=content,
+        content=last.text,
+        parts=last.parts,
         history=history,
         system=system,
         stream=stream,

@@ -78,10 +78,16 @@ def _secret(request: HttpRequest) -> str:
     return value.strip()
 
 
-def _history(asked: CompletionRequest, context: TurnContext) -> list[dict[str, Any]]:
+def _history(asked: CompletionRequest, context: TurnContext, images: bool) -> list[dict[str, Any]]:
     limit = context.config.llm.max_history
-    said = asked.history[-limit:] if limit else []
+    said = [m.message(images=images) for m in asked.history[-limit:]] if limit else []
     return [{"role": "system", "content": text} for text in asked.system] + said
+
+
+def _images(asked: CompletionRequest) -> dict[str, Any]:
+    """The images of the new turn, recorded with its text: nothing the caller sent is lost."""
+    parts = asked.parts or []
+    return {"images": [p["image_url"] for p in parts if p["type"] == "image_url"]} if parts else {}
 
 
 def _begin(request: HttpRequest, agent_id: UUID) -> _Begun:
@@ -93,8 +99,10 @@ def _begin(request: HttpRequest, agent_id: UUID) -> _Begun:
     )
     session = conversation_session(agent=agent, conversation_id=asked.conversation_id)
     Session.objects.filter(pk=session.pk).update(last_activity_at=timezone.now())
-    context = turn_begin(session, asked.content)
-    context.history = _history(asked, context)
+    context = turn_begin(session, asked.content, extra=_images(asked))
+    images = "image" in context.config.llm.input_modalities
+    context.history = _history(asked, context, images)
+    context.user_parts = asked.parts if images else None
     return _Begun(session, asked, context, asked.model or f"parley-agent-{agent.id}")
 
 

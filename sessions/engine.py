@@ -77,6 +77,9 @@ class TurnContext:
     endpoint: LLMEndpoint | None
     trusted_host: str | None
     missing: str = ""  # why there is no endpoint, in words that say how to fix it
+    # The user's message as content parts, text and images, for a model that takes images;
+    # None: the message's text is what the model gets.
+    user_parts: list[dict[str, Any]] | None = None
 
 
 def _endpoint(session: Session, config: AgentConfiguration) -> tuple[LLMEndpoint, str | None]:
@@ -148,12 +151,19 @@ record = database(_record)
 
 
 @transaction.atomic(savepoint=False)
-def turn_begin(session: Session, content: str, *, seq: int | None = None) -> TurnContext:
+def turn_begin(
+    session: Session,
+    content: str,
+    *,
+    seq: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> TurnContext:
     """Read what the turn needs (the history before this message) and record the user's message,
     in one transaction: the message is stored before the LLM is called. `seq`: the event number
-    the caller took for the message under the session's lock, in this same transaction."""
+    the caller took for the message under the session's lock, in this same transaction.
+    `extra`: more of what the user sent, recorded with the message (the images of a caller)."""
     context = _turn_context(session)
-    said = {"role": "user", "content": content}
+    said = {"role": "user", "content": content, **(extra or {})}
     if seq is None:
         _record(session, EventKind.MESSAGE, said)
     else:
@@ -301,8 +311,10 @@ async def session_turn(
         )
         turn = Turn(reply="", error=context.missing)
         return await _fail(session, context, turn, listener, record_reply)
-    messages = [{"role": "system", "content": context.config.llm.system_prompt}]
-    messages += [*context.history, {"role": "user", "content": content}]
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": context.config.llm.system_prompt}
+    ]
+    messages += [*context.history, {"role": "user", "content": context.user_parts or content}]
     conversation = _Conversation(session, context, context.endpoint, listener)
     loop = asyncio.get_running_loop()
     started = loop.time()

@@ -34,6 +34,7 @@ def form_data(**changes: Any) -> dict[str, Any]:
         "llm_temperature": "0.4",
         "llm_max_history": "20",
         "llm_failure_message": "Sorry, try again.",
+        "llm_input_modalities": ["text", "image"],
         "stt_provider": "deepgram",
         "stt_model": "nova-2",
         "stt_language": "en-US",
@@ -255,6 +256,7 @@ def test_a_writer_creates_an_agent_from_the_form(cast: Cast) -> None:
     config = agent.configuration
     assert config["llm"]["provider"] == "groq"
     assert config["llm"]["temperature"] == 0.4
+    assert config["llm"]["input_modalities"] == ["text", "image"]
     assert config["llm"]["custom_url"] is None
     assert config["stt"] == {
         "provider": "deepgram",

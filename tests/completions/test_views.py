@@ -15,7 +15,9 @@ from agents.models import Agent
 from completions.models import RemoteConversation
 from completions.services import llm_key_create, llm_key_revoke
 from sessions.models import EventKind, Session, SessionStatus
-from tests.factories import AgentFactory, ToolFactory
+from teams.models import Role
+from tests.conftest import signed_in
+from tests.factories import AgentFactory, MembershipFactory, ToolFactory
 from tests.llm_server import ScriptedLLM, calls, says
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -237,14 +239,46 @@ def test_an_llm_failure_is_the_agents_failure_message(
     assert session.events.filter(kind=EventKind.ERROR).exists()
 
 
-def test_image_parts_become_text(live_server: Any, agent: Agent, llm: ScriptedLLM) -> None:
-    content = [
-        {"type": "text", "text": "What is this?"},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
-    ]
-    body = {"model": "m", "messages": [{"role": "user", "content": content}]}
+PICTURE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+ASKED = [{"type": "text", "text": "What is this?"}, PICTURE]
+
+
+def test_for_a_text_model_images_become_text_and_are_recorded(
+    live_server: Any, agent: Agent, llm: ScriptedLLM
+) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": ASKED}]}
     assert post(live_server, agent, body).status_code == 200
     assert llm.requests[0]["messages"][-1] == {"role": "user", "content": "What is this? [image]"}
+    messages = Session.objects.get(agent=agent).events.filter(kind=EventKind.MESSAGE)
+    recorded = next(e.data for e in messages if e.data["role"] == "user")
+    assert recorded["images"] == [PICTURE["image_url"]]
+
+
+def test_a_model_that_takes_images_gets_them(live_server: Any, llm: ScriptedLLM) -> None:
+    agent = an_agent(llm, input_modalities=["text", "image"])
+    earlier = {"type": "input_image", "image_url": "https://example.com/a.png", "detail": "low"}
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "Look."}, earlier]},
+        {"role": "assistant", "content": "A cat."},
+        {"role": "user", "content": ASKED},
+    ]
+    assert post(live_server, agent, {"model": "m", "messages": messages}).status_code == 200
+    sent = llm.requests[0]["messages"]
+    assert sent[-1] == {"role": "user", "content": ASKED}
+    looked = {"type": "image_url", "image_url": {"url": earlier["image_url"], "detail": "low"}}
+    assert sent[-3] == {"role": "user", "content": [{"type": "text", "text": "Look."}, looked]}
+
+
+def test_an_image_without_a_usable_url_is_a_400(live_server: Any, agent: Agent) -> None:
+    bad = [
+        {"type": "text", "text": "See"},
+        {"type": "image_url", "image_url": {"url": "file:///x"}},
+    ]
+    answer = post(
+        live_server, agent, {"model": "m", "messages": [{"role": "user", "content": bad}]}
+    )
+    assert answer.status_code == 400
+    assert "image_url" in error_of(answer)["message"]
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:
@@ -303,3 +337,17 @@ def test_a_bad_body_is_400_in_openais_shape(live_server: Any, agent: Agent, body
     assert response.status_code == 400, response.text
     assert error_of(response)["type"] == "invalid_request_error"
     assert not Session.objects.exists()
+
+
+def test_the_session_page_lists_the_images_sent(
+    live_server: Any, agent: Agent, llm: ScriptedLLM
+) -> None:
+    linked = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    content = [*ASKED, linked]
+    body = {"model": "m", "messages": [{"role": "user", "content": content}]}
+    assert post(live_server, agent, body).status_code == 200
+    session = Session.objects.get(agent=agent)
+    viewer = MembershipFactory(team=agent.team, role=Role.VIEWER).user
+    page = signed_in(viewer).get(f"/sessions/{session.id}/").content.decode()
+    assert 'href="https://example.com/cat.png"' in page
+    assert "An image sent inline" in page
