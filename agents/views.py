@@ -112,6 +112,7 @@ def agent_create(request: DashboardRequest) -> HttpResponse:
                 actor=actor,
                 name=form.cleaned_data["name"],
                 publish_status=form.cleaned_data["publish_status"],
+                runtime=form.cleaned_data["runtime"],
                 configuration=configuration,
             )
         except InvalidInput as error:  # a selected tool deleted a moment ago
@@ -128,7 +129,10 @@ def agent_edit(request: DashboardRequest, agent_id: UUID) -> HttpResponse:
     agent, actor = _writable_agent(request, agent_id)
     name = agent.name  # a refused update leaves its changes on the instance
     initial = AgentForm.initial_from(
-        agent.configuration, name=agent.name, publish_status=agent.publish_status
+        agent.configuration,
+        name=agent.name,
+        publish_status=agent.publish_status,
+        runtime=agent.runtime,
     )
     form = _agent_form(request, initial)
     team = request.membership.team
