@@ -128,6 +128,7 @@ class AgentForm(forms.Form):
     runtime = forms.ChoiceField(
         choices=Runtime.choices,
         initial=Runtime.PARLEY,
+        required=False,  # left out, as older pages post: unchanged (parley for a new agent)
         help_text="Where calls run: Parley's own voice pipeline, or Agora's Conversational AI "
         "engine with this agent as its LLM (needs the team's Agora credentials, under Agora).",
     )
@@ -303,12 +304,14 @@ class AgentForm(forms.Form):
 
     def changes(self) -> dict[str, Any]:
         """What `agent_update` applies: the configuration as a merge patch over the stored one."""
-        return {
+        changes = {
             "name": self.cleaned_data["name"],
             "publish_status": self.cleaned_data["publish_status"],
-            "runtime": self.cleaned_data["runtime"],
             "configuration": self.configuration_document(),
         }
+        if self.cleaned_data.get("runtime"):
+            changes["runtime"] = self.cleaned_data["runtime"]
+        return changes
 
     def add_service_errors(self, error: InvalidInput) -> None:
         """Show each problem a service found beside the field it is about."""

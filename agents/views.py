@@ -26,7 +26,7 @@ from voice.services import call_type
 from . import selectors, services
 from .configuration import AgentConfiguration, merge_patch
 from .forms import AgentFilterForm, AgentForm, PublishStatusForm
-from .models import Agent, AgentKind, PublishStatus
+from .models import Agent, AgentKind, PublishStatus, Runtime
 
 PAGE_SIZE = 20
 SINGLE_USE_READ_ONLY = (
@@ -112,7 +112,7 @@ def agent_create(request: DashboardRequest) -> HttpResponse:
                 actor=actor,
                 name=form.cleaned_data["name"],
                 publish_status=form.cleaned_data["publish_status"],
-                runtime=form.cleaned_data["runtime"],
+                runtime=form.cleaned_data.get("runtime") or Runtime.PARLEY,
                 configuration=configuration,
             )
         except InvalidInput as error:  # a selected tool deleted a moment ago
