@@ -17,6 +17,7 @@ from tests.factories import AgentFactory
 from .agora_standin import AgoraStandIn
 
 ELEVENLABS_KEY = "el_" + "k" * 30
+STANDIN: list[AgoraStandIn] = []  # the running one, for helpers that take no fixture
 
 
 @pytest.fixture
@@ -27,6 +28,7 @@ def standin(settings: Any) -> Iterator[AgoraStandIn]:
     settings.AGORA_TIMEOUT_SECONDS = 2
     settings.CHAT_BASE_URL = "https://parley.example.com"
     cache.clear()  # the session start limits count per address
+    STANDIN[:] = [server]
     yield server
     server.stop()
 
