@@ -13,7 +13,10 @@ class AgoraAccountForm(forms.Form):
     customer_id = forms.CharField(
         label="Customer ID",
         max_length=200,
-        help_text="From Agora Console → Developer Toolkit → RESTful API.",
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text="From Agora Console → Developer Toolkit → RESTful API. Stored encrypted; "
+        "leave blank to keep the stored one.",
     )
     customer_secret = forms.CharField(
         label="Customer secret",

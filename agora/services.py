@@ -103,19 +103,19 @@ def agora_account_save(
     team: Team,
     user: Any,
     app_id: str,
-    customer_id: str,
+    customer_id: str | None,
     customer_secret: str | None,
     app_certificate: str | None,
     remove_certificate: bool = False,
 ) -> AgoraAccount:
-    """Store or replace the team's credentials. A blank secret or certificate keeps the stored
-    one; `remove_certificate` drops the certificate (no RTC tokens then)."""
+    """Store or replace the team's credentials. A blank customer id, secret or certificate
+    keeps the stored one; `remove_certificate` drops the certificate (no RTC tokens then)."""
     account = AgoraAccount.objects.select_for_update().filter(team=team).first()
     account = account or AgoraAccount(team=team, created_by=user)
     certificate = "" if remove_certificate else account.app_certificate
     account.credentials = {
         "app_id": _hex32("app_id", _secret("app_id", app_id, "", required=True)),
-        "customer_id": _secret("customer_id", customer_id, "", required=True),
+        "customer_id": _secret("customer_id", customer_id, account.customer_id, required=True),
         "customer_secret": _secret(
             "customer_secret", customer_secret, account.customer_secret, required=True
         ),

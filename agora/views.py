@@ -36,7 +36,7 @@ def _shown(account: AgoraAccount | None) -> dict[str, str] | None:
 
 
 def _initial(account: AgoraAccount | None) -> dict[str, str]:
-    return {"app_id": account.app_id, "customer_id": account.customer_id} if account else {}
+    return {"app_id": account.app_id} if account else {}
 
 
 @require_http_methods(["GET", "POST"])
