@@ -19,7 +19,6 @@ from ninja.security import HttpBearer
 from agents.models import Agent, Runtime
 from agora.schemas import AgoraStartOut
 from agora.services import agora_session_start, agora_start_check
-from parley.errors import InvalidInput
 from teams.auth import READ, WRITE, ApiRequest, Caller
 from teams.models import Team
 from voice.daily import daily_session_start
@@ -125,9 +124,10 @@ def session_start(request: HttpRequest, payload: StartIn) -> dict[str, Any]:
     """Start a session with an agent (iwy's contract). No key is needed for private and
     public agents; a draft agent needs its team's key (or a signed-in member). `{agentId}`
     alone is iwy's widget: a call in a Daily room. Parley's widget says `mode`. An agent whose
-    runtime is agora takes its calls (`mode` voice, or left out) in an Agora channel."""
+    runtime is agora takes voice calls (`mode` voice, or left out) in an Agora channel, unless
+    a `transport` is asked for."""
     starter = _starter(request, getattr(request, "auth", None))
-    if payload.mode != "chat" and _on_agora(payload.agentId):
+    if _on_agora(payload):
         return _agora_start(request, payload, starter)
     if payload.mode != "chat":
         return _call_start(request, payload, starter)
@@ -157,20 +157,16 @@ def _call_start(request: HttpRequest, payload: StartIn, starter: access.Starter)
     return call_start(session=session, request=request)
 
 
-def _on_agora(agent_id: UUID) -> bool:
-    return Agent.objects.filter(id=agent_id, runtime=Runtime.AGORA).exists()
+def _on_agora(payload: StartIn) -> bool:
+    """A voice call (or iwy's `{agentId}` alone) with an agent whose runtime is agora, and no
+    transport asked for: Parley's widget asks for webrtc, and gets Parley's own pipeline."""
+    if payload.mode not in (None, "voice") or "transport" in payload.model_fields_set:
+        return False
+    return Agent.objects.filter(id=payload.agentId, runtime=Runtime.AGORA).exists()
 
 
 def _agora_start(request: HttpRequest, payload: StartIn, starter: access.Starter) -> dict[str, Any]:
     """A voice call through Agora's engine, with Parley as the agent's LLM."""
-    if payload.mode == "video":
-        raise InvalidInput.for_field(
-            "mode", "this agent runs on Agora, which takes voice calls: send 'voice' or 'chat'."
-        )
-    if "transport" in payload.model_fields_set:
-        raise InvalidInput.for_field(
-            "transport", "this agent runs on Agora, whose channel is its transport: leave it out."
-        )
     session = access.session_start(
         agent_id=payload.agentId,
         starter=starter,
