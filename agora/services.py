@@ -53,6 +53,8 @@ STATUSES = {
     "FAILED": SessionStatus.FAILED,
 }
 ALIVE = ["IDLE", "STARTING", "RUNNING", "RECOVERING"]
+# The sessions whose remote agent the sync follows: a stopping one until it has stopped.
+OPEN = (SessionStatus.STARTING, SessionStatus.RUNNING, SessionStatus.STOPPING)
 GONE = "Agora no longer knows the agent"
 _APP_ID = re.compile(r"[0-9a-fA-F]{32}")
 
@@ -330,7 +332,7 @@ def agora_sessions_sync() -> dict[str, int]:
     found = Session.objects.select_related("team__agora_account").filter(
         transport=Transport.AGORA, remote__has_key="agent_id"
     )
-    for session in found.filter(status__in=(SessionStatus.STARTING, SessionStatus.RUNNING)):
+    for session in found.filter(status__in=OPEN):
         _sync_open(session, counts)
     since = timezone.now() - timedelta(days=1)
     ended = found.filter(status=SessionStatus.STOPPED, ended_at__gte=since)

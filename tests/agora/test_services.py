@@ -97,6 +97,17 @@ def test_a_starting_agent_moves_the_session_to_running_when_it_runs(
     assert Session.objects.get(pk=session.pk).status == SessionStatus.RUNNING
 
 
+def test_a_stopping_agent_is_followed_until_it_has_stopped(
+    session: Session, standin: AgoraStandIn
+) -> None:
+    standin.only().status = "STOPPING"
+    agora_sessions_sync()
+    assert Session.objects.get(pk=session.pk).status == SessionStatus.STOPPING
+    standin.only().status = "STOPPED"
+    agora_sessions_sync()
+    assert Session.objects.get(pk=session.pk).status == SessionStatus.STOPPED
+
+
 def test_agora_unreachable_counts_a_failure_and_changes_nothing(
     session: Session, standin: AgoraStandIn
 ) -> None:
