@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from config.celery import enqueue_on_commit
 from parley.errors import Conflict, InvalidInput, ParleyError
 from sessions.models import TRANSITIONS, EventKind, Session, SessionStatus, Transport
 from sessions.services import session_end, session_event_append, session_status_set
-from teams.models import Team
+from teams.models import Team, User
 
 from .client import (
     AgoraAgentExists,
@@ -103,7 +103,7 @@ def _hex32(field: str, value: str) -> str:
 def agora_account_save(
     *,
     team: Team,
-    user: Any,
+    user: User | None,
     app_id: str,
     customer_id: str | None,
     customer_secret: str | None,
@@ -127,7 +127,11 @@ def agora_account_save(
         ),
     }
     account.updated_at = timezone.now()
-    account.save()
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError as exc:  # a concurrent first save for the same team
+        raise Conflict("Someone saved Agora credentials at the same moment; try again.") from exc
     return account
 
 
