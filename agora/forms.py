@@ -1,6 +1,6 @@
 from django import forms
 
-from parley.errors import InvalidInput
+from parley.errors import ParleyError
 
 
 class AgoraAccountForm(forms.Form):
@@ -35,7 +35,7 @@ class AgoraAccountForm(forms.Form):
     )
     remove_certificate = forms.BooleanField(label="Remove the stored certificate", required=False)
 
-    def add_service_error(self, error: InvalidInput) -> None:
+    def add_service_error(self, error: ParleyError) -> None:
         for problem in error.details.get("errors") or [{"field": "", "message": error.message}]:
             field = problem["field"] if problem["field"] in self.fields else None
             self.add_error(field, problem["message"])

@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from parley.errors import InvalidInput, ParleyError
+from parley.errors import Conflict, InvalidInput, ParleyError
 from providers.catalog import api_key_hint
 from sessions.models import Session
 from teams.access import ADMIN_ROLES, DashboardRequest, require_admin, require_writer, team_required
@@ -51,7 +51,7 @@ def agora_settings(request: DashboardRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 services.agora_account_save(team=team, user=actor.person, **form.cleaned_data)
-            except InvalidInput as exc:
+            except (InvalidInput, Conflict) as exc:
                 form.add_service_error(exc)
             else:
                 messages.success(request, "Saved the Agora credentials.")
