@@ -45,6 +45,7 @@ def agent_create(request: ApiRequest, payload: AgentIn) -> Status:
         actor=request.auth.actor,
         name=payload.name,
         publish_status=payload.publish_status,
+        runtime=payload.runtime,
         configuration=payload.configuration,
         metadata=payload.metadata,
     )

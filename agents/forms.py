@@ -23,7 +23,7 @@ from .configuration import (
     TurnDetectionConfig,
     VideoProvider,
 )
-from .models import Agent, AgentKind, PublishStatus
+from .models import Agent, AgentKind, PublishStatus, Runtime
 
 # Each form field and the place in the configuration document it edits.
 CONFIGURATION_PATHS: dict[str, tuple[str, ...]] = {
@@ -57,7 +57,7 @@ CONFIGURATION_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 SECTIONS: list[tuple[str, str, list[str]]] = [
-    ("Agent", "", ["name", "publish_status"]),
+    ("Agent", "", ["name", "publish_status", "runtime"]),
     (
         "LLM and prompt",
         "The language model that writes the agent's replies, and what it is told.",
@@ -125,6 +125,13 @@ class AgentForm(forms.Form):
         choices=PublishStatus.choices,
         help_text="Drafts are for trying out; private agents start sessions with an API key; "
         "public agents from any allowed web page.",
+    )
+    runtime = forms.ChoiceField(
+        choices=Runtime.choices,
+        initial=Runtime.PARLEY,
+        required=False,  # left out, as older pages post: unchanged (parley for a new agent)
+        help_text="Where calls run: Parley's own voice pipeline, or Agora's Conversational AI "
+        "engine with this agent as its LLM (needs the team's Agora credentials, under Agora).",
     )
     llm_provider = forms.ChoiceField(label="Provider", choices=_choices(LLMProvider))
     llm_model = forms.CharField(label="Model", required=False)
@@ -260,10 +267,18 @@ class AgentForm(forms.Form):
 
     @staticmethod
     def initial_from(
-        document: dict[str, Any], *, name: str = "", publish_status: str = PublishStatus.DRAFT
+        document: dict[str, Any],
+        *,
+        name: str = "",
+        publish_status: str = PublishStatus.DRAFT,
+        runtime: str = Runtime.PARLEY,
     ) -> dict[str, Any]:
         """The form's starting values from a stored (or default) configuration document."""
-        initial: dict[str, Any] = {"name": name, "publish_status": publish_status}
+        initial: dict[str, Any] = {
+            "name": name,
+            "publish_status": publish_status,
+            "runtime": runtime,
+        }
         for field, path in CONFIGURATION_PATHS.items():
             value: Any = document
             for key in path:
@@ -301,11 +316,14 @@ class AgentForm(forms.Form):
 
     def changes(self) -> dict[str, Any]:
         """What `agent_update` applies: the configuration as a merge patch over the stored one."""
-        return {
+        changes = {
             "name": self.cleaned_data["name"],
             "publish_status": self.cleaned_data["publish_status"],
             "configuration": self.configuration_document(),
         }
+        if self.cleaned_data.get("runtime"):
+            changes["runtime"] = self.cleaned_data["runtime"]
+        return changes
 
     def add_service_errors(self, error: InvalidInput) -> None:
         """Show each problem a service found beside the field it is about."""

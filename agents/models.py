@@ -19,6 +19,14 @@ class AgentKind(models.TextChoices):
     SINGLE_USE = "single_use", "Single-use"
 
 
+class Runtime(models.TextChoices):
+    """Where an agent's calls run: Parley's own voice pipeline, or Agora's Conversational AI
+    engine with Parley as its LLM (agora/)."""
+
+    PARLEY = "parley", "Parley"
+    AGORA = "agora", "Agora Conversational AI"
+
+
 class AgentQuerySet(models.QuerySet["Agent"]):
     def unexpired(self, now: datetime | None = None) -> "AgentQuerySet":
         return self.filter(
@@ -39,6 +47,7 @@ class Agent(models.Model):
     # Set when a single-use agent's one session starts, by a conditional update: exactly once.
     used_at = models.DateTimeField(null=True, blank=True)
     configuration = models.JSONField(default=dict)
+    runtime = models.CharField(max_length=10, choices=Runtime.choices, default=Runtime.PARLEY)
     metadata = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"

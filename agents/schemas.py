@@ -8,6 +8,11 @@ from pydantic import ConfigDict
 from .configuration import AgentConfiguration
 
 PublishStatusIn = Literal["draft", "private", "public"]
+RuntimeIn = Literal["parley", "agora"]
+RUNTIME_HELP = (
+    "Where the agent's calls run: parley (Parley's own voice pipeline) or agora (Agora's "
+    "Conversational AI engine, with this agent as its LLM; needs the team's Agora credentials)."
+)
 Name = Field(min_length=1, max_length=200)
 
 
@@ -16,6 +21,7 @@ class AgentIn(Schema):
 
     name: str = Name
     publish_status: PublishStatusIn = "draft"
+    runtime: RuntimeIn = Field("parley", description=RUNTIME_HELP)
     configuration: AgentConfiguration = Field(default_factory=AgentConfiguration)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -27,6 +33,7 @@ class AgentPatch(Schema):
 
     name: str | None = Field(None, min_length=1, max_length=200)
     publish_status: PublishStatusIn | None = None
+    runtime: RuntimeIn | None = Field(None, description=RUNTIME_HELP)
     configuration: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
 
@@ -46,6 +53,7 @@ class AgentOut(Schema):
     name: str
     publish_status: str
     kind: Literal["permanent", "single_use"]
+    runtime: RuntimeIn
     expires_at: datetime | None
     configuration: dict[str, Any]
     metadata: dict[str, Any]

@@ -14,7 +14,7 @@ from teams.models import Team
 from tools.models import Tool
 
 from .configuration import AgentConfiguration, merge_patch
-from .models import Agent, AgentKind
+from .models import Agent, AgentKind, Runtime
 
 SINGLE_USE_NAME = "Single-use agent"
 COPY_PREFIX = "Copy of "
@@ -45,6 +45,7 @@ def _snapshot(agent: Agent) -> dict[str, Any]:
     return {
         "name": agent.name,
         "publish_status": agent.publish_status,
+        "runtime": agent.runtime,
         "configuration": agent.configuration,
         "metadata": agent.metadata,
     }
@@ -80,6 +81,7 @@ def agent_create(
     name: str,
     configuration: AgentConfiguration,
     publish_status: str = "draft",
+    runtime: str = Runtime.PARLEY,
     metadata: dict[str, Any] | None = None,
 ) -> Agent:
     agent = Agent(
@@ -87,6 +89,7 @@ def agent_create(
         created_by=actor.person,
         name=name,
         publish_status=publish_status,
+        runtime=runtime,
         metadata=metadata or {},
     )
     _save(agent, configuration)
@@ -128,14 +131,14 @@ def agent_update(*, agent: Agent, actor: Actor, changes: dict[str, Any]) -> Agen
     """Apply a partial update: only the fields present in `changes` change.
 
     `configuration` is a JSON Merge Patch (RFC 7396) over the stored document."""
-    for field in ("name", "publish_status", "configuration"):
+    for field in ("name", "publish_status", "runtime", "configuration"):
         if field in changes and changes[field] is None:
             raise InvalidInput.for_field(field, NOT_NULL)
     before = _snapshot(agent)
     document = agent.configuration
     if "configuration" in changes:
         document = merge_patch(document, changes["configuration"])
-    for field in ("name", "publish_status"):
+    for field in ("name", "publish_status", "runtime"):
         if field in changes:
             setattr(agent, field, changes[field])
     if "metadata" in changes:
@@ -167,6 +170,7 @@ def agent_duplicate(*, agent: Agent, actor: Actor) -> Agent:
         team=agent.team,
         actor=actor,
         name=f"{COPY_PREFIX}{agent.name}"[:name_length],
+        runtime=agent.runtime,
         configuration=_validated(agent.configuration),
     )
 

@@ -27,7 +27,7 @@ from voice.services import call_type
 from . import selectors, services
 from .configuration import AgentConfiguration, merge_patch
 from .forms import AgentFilterForm, AgentForm, PublishStatusForm
-from .models import Agent, AgentKind, PublishStatus
+from .models import Agent, AgentKind, PublishStatus, Runtime
 
 PAGE_SIZE = 20
 SINGLE_USE_READ_ONLY = (
@@ -113,6 +113,7 @@ def agent_create(request: DashboardRequest) -> HttpResponse:
                 actor=actor,
                 name=form.cleaned_data["name"],
                 publish_status=form.cleaned_data["publish_status"],
+                runtime=form.cleaned_data.get("runtime") or Runtime.PARLEY,
                 configuration=configuration,
             )
         except InvalidInput as error:  # a selected tool deleted a moment ago
@@ -129,7 +130,10 @@ def agent_edit(request: DashboardRequest, agent_id: UUID) -> HttpResponse:
     agent, actor = _writable_agent(request, agent_id)
     name = agent.name  # a refused update leaves its changes on the instance
     initial = AgentForm.initial_from(
-        agent.configuration, name=agent.name, publish_status=agent.publish_status
+        agent.configuration,
+        name=agent.name,
+        publish_status=agent.publish_status,
+        runtime=agent.runtime,
     )
     form = _agent_form(request, initial)
     team = request.membership.team

@@ -1,15 +1,17 @@
 """Minting and revoking an agent's LLM keys, and finding the session a remote conversation is."""
 
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
+from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from activity.models import Action, TargetType
 from activity.services import SYSTEM, Actor, activity_record
 from agents.models import Agent
-from parley.errors import NotFound, Unauthorized
+from parley.errors import Gone, NotFound, Unauthorized
 from parley.tokens import token_digest, token_generate
 from sessions import access
 from sessions.models import Session, SessionStatus, SessionType
@@ -19,6 +21,10 @@ from .models import LLM_KEY_PREFIX, AgentLLMKey, RemoteConversation
 from .selectors import llm_key_for_secret
 
 INVALID_KEY = "The key is not valid for this agent. Send 'Authorization: Bearer ak_…'."
+# A secret good for one session's conversation only: what a remote engine that Parley started
+# (Agora) calls the agent with. Signed, not stored; it dies with the session.
+SESSION_KEY_PREFIX = "sl_"
+SESSION_KEY_SALT = "parley.completions.session-key"
 
 
 def _record_key(key: AgentLLMKey, agent: Agent, actor: Actor, action: Action) -> None:
@@ -76,6 +82,38 @@ def llm_key_agent(*, secret: str, agent_id: Any) -> Agent:
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() >= 60:
         AgentLLMKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key.agent
+
+
+def session_llm_key_issue(*, session: Session) -> str:
+    return SESSION_KEY_PREFIX + signing.dumps(str(session.id), salt=SESSION_KEY_SALT)
+
+
+def _session_of_key(secret: str) -> UUID | None:
+    try:
+        signed = secret[len(SESSION_KEY_PREFIX) :]
+        age = settings.SESSION_TOKEN_MAX_AGE
+        return UUID(signing.loads(signed, salt=SESSION_KEY_SALT, max_age=age))
+    except (signing.BadSignature, ValueError):
+        return None
+
+
+def session_llm_key_session(*, secret: str, agent_id: Any) -> tuple[Session, Agent]:
+    """The session a session-scoped secret (session_llm_key_issue) records into, and its agent.
+    Unauthorized for a wrong or old secret or another agent; Gone once the session ended. A
+    session still starting is running from its first turn."""
+    session_id = _session_of_key(secret)
+    session = (
+        Session.objects.select_related("agent", "team").filter(pk=session_id).first()
+        if session_id
+        else None
+    )
+    if session is None or session.agent is None or str(session.agent_id) != str(agent_id):
+        raise Unauthorized(INVALID_KEY)
+    if session.is_over:
+        raise Gone("The session this key was made for has ended.")
+    if session.status == SessionStatus.STARTING:
+        session_status_set(session=session, status=SessionStatus.RUNNING)
+    return session, session.agent
 
 
 def _session_new(agent: Agent, conversation_id: str) -> Session:

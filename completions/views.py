@@ -30,6 +30,7 @@ from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from agents.models import Agent
 from parley.db import database
 from parley.errors import Busy, ParleyError, Unauthorized
 from parley.llm import ToolCallRequest
@@ -38,11 +39,16 @@ from sessions.models import Session
 from tools.execution import ToolRun
 
 from .requests import CompletionRequest, completion_request_parse
-from .services import conversation_session, llm_key_agent
+from .services import (
+    SESSION_KEY_PREFIX,
+    conversation_session,
+    llm_key_agent,
+    session_llm_key_session,
+)
 
 logger = logging.getLogger(__name__)
 DONE = object()
-NO_KEY = "Send the agent's key as 'Authorization: Bearer ak_…'."
+NO_KEY = "Send the agent's key as 'Authorization: Bearer ak_…' (or a session's sl_… secret)."
 ERROR_TYPES = {
     401: "authentication_error",
     403: "permission_error",
@@ -90,14 +96,24 @@ def _images(asked: CompletionRequest) -> dict[str, Any]:
     return {"images": [p["image_url"] for p in parts if p["type"] == "image_url"]} if parts else {}
 
 
+def _caller(request: HttpRequest, agent_id: UUID) -> tuple[Agent, CompletionRequest, Session]:
+    """Who calls, what they said, and the session it goes into: the one a session-scoped
+    secret (sl_) names, else the one the caller's conversation id maps to."""
+    secret = _secret(request)
+    header = request.headers.get("X-Conversation-Id", "")
+    if secret.startswith(SESSION_KEY_PREFIX):
+        session, agent = session_llm_key_session(secret=secret, agent_id=agent_id)
+        return agent, completion_request_parse(request.body, conversation_header=header), session
+    agent = llm_key_agent(secret=secret, agent_id=agent_id)
+    asked = completion_request_parse(request.body, conversation_header=header)
+    session = conversation_session(agent=agent, conversation_id=asked.conversation_id)
+    return agent, asked, session
+
+
 def _begin(request: HttpRequest, agent_id: UUID) -> _Begun:
     """Everything before the LLM is asked, in one trip to the database's thread: who calls,
     what they said, the conversation's session, and the user's message recorded."""
-    agent = llm_key_agent(secret=_secret(request), agent_id=agent_id)
-    asked = completion_request_parse(
-        request.body, conversation_header=request.headers.get("X-Conversation-Id", "")
-    )
-    session = conversation_session(agent=agent, conversation_id=asked.conversation_id)
+    agent, asked, session = _caller(request, agent_id)
     Session.objects.filter(pk=session.pk).update(last_activity_at=timezone.now())
     context = turn_begin(session, asked.content, extra=_images(asked))
     images = "image" in context.config.llm.input_modalities

@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from agents.api import router as agents_router
+from agora.api import router as agora_router
 from completions.api import router as completions_router
 from parley.errors import InvalidInput, ParleyError, invalid_input_from_errors
 from sessions.api import agent_human_router
@@ -91,6 +92,7 @@ api.add_router("/", tools_router)
 api.add_router("/", sessions_router)
 api.add_router("/", voice_router)
 api.add_router("/", completions_router)
+api.add_router("/", agora_router)
 
 # Agent Human's session API, under /api/v1. Its clients read {"success": false, "error"} on a
 # failure, so its errors carry that besides Parley's code and details.

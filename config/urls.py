@@ -22,6 +22,7 @@ urlpatterns = [
     path("agents/", include("completions.urls")),
     path("tools/", include("tools.urls")),
     path("providers/", include("providers.urls")),
+    path("agora/", include("agora.urls")),
     path("sessions/", include("sessions.urls")),
     path("activity/", include("activity.urls")),
     path("admin/", admin.site.urls),

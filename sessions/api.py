@@ -16,6 +16,9 @@ from ninja import Query, Router
 from ninja.pagination import paginate
 from ninja.security import HttpBearer
 
+from agents.models import Agent, Runtime
+from agora.schemas import AgoraStartOut
+from agora.services import agora_session_start, agora_start_check
 from teams.auth import READ, WRITE, ApiRequest, Caller
 from teams.models import Team
 from voice.daily import daily_session_start
@@ -113,15 +116,19 @@ def _started(request: HttpRequest, session: Session) -> dict[str, Any]:
 
 @router.post(
     "/start-agent-session",
-    response=StartOut | CallStartOut | DailyStartOut,
+    response=StartOut | CallStartOut | DailyStartOut | AgoraStartOut,
     auth=ANYONE,
     operation_id="session_start",
 )
 def session_start(request: HttpRequest, payload: StartIn) -> dict[str, Any]:
     """Start a session with an agent (iwy's contract). No key is needed for private and
     public agents; a draft agent needs its team's key (or a signed-in member). `{agentId}`
-    alone is iwy's widget: a call in a Daily room. Parley's widget says `mode`."""
+    alone is iwy's widget: a call in a Daily room. Parley's widget says `mode`. An agent whose
+    runtime is agora takes voice calls (`mode` voice, or left out) in an Agora channel, unless
+    a `transport` is asked for."""
     starter = _starter(request, getattr(request, "auth", None))
+    if _on_agora(payload):
+        return _agora_start(request, payload, starter)
     if payload.mode != "chat":
         return _call_start(request, payload, starter)
     session = access.session_start(agent_id=payload.agentId, starter=starter)
@@ -148,6 +155,30 @@ def _call_start(request: HttpRequest, payload: StartIn, starter: access.Starter)
     if transport == Transport.DAILY:
         return daily_session_start(session=session, request=request)
     return call_start(session=session, request=request)
+
+
+def _on_agora(payload: StartIn) -> bool:
+    """A voice call (or iwy's `{agentId}` alone) with an agent whose runtime is agora, and no
+    transport asked for: Parley's widget asks for webrtc, and gets Parley's own pipeline."""
+    if payload.mode not in (None, "voice") or "transport" in payload.model_fields_set:
+        return False
+    return Agent.objects.filter(id=payload.agentId, runtime=Runtime.AGORA).exists()
+
+
+def _agora_start(request: HttpRequest, payload: StartIn, starter: access.Starter) -> dict[str, Any]:
+    """A voice call through Agora's engine, with Parley as the agent's LLM."""
+    session = access.session_start(
+        agent_id=payload.agentId,
+        starter=starter,
+        type=SessionType.VOICE,
+        check=agora_start_check,
+    )
+    base = settings.CHAT_BASE_URL or request.build_absolute_uri("/")
+    started = agora_session_start(session=session, public_base=base)
+    return started | {
+        "sessionToken": session_token_issue(session_id=session.id),
+        "endUrl": _url(request, "agenthuman:session_end", session),
+    }
 
 
 @router.get("/sessions", response=list[SessionOut], auth=READ, operation_id="session_list")

@@ -20,6 +20,7 @@ class Transport(models.TextChoices):
     NONE = "", "None"
     WEBRTC = "webrtc", "WebRTC, straight to Parley"
     DAILY = "daily", "Daily room"
+    AGORA = "agora", "Agora channel"
 
 
 class SessionStatus(models.TextChoices):
@@ -74,7 +75,7 @@ class Session(models.Model):
         "voice.VoiceWorker", models.SET_NULL, null=True, blank=True, related_name="sessions"
     )
     # What a remote platform knows the call by: a Daily room's name and address, and when
-    # Parley deleted it.
+    # Parley deleted it; an Agora agent's id, channel and last known status (agora/).
     remote = models.JSONField(default=dict, blank=True)
 
     class Meta:

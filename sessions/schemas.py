@@ -18,7 +18,8 @@ class StartIn(Schema):
         None,
         description="Left out, as iwy's widget does: a call in a Daily room (answered with "
         "roomUrl, dailyToken and webLink; needs DAILY_API_KEY). chat: a text conversation. "
-        "voice or video: a call over the transport below.",
+        "voice or video: a call over the transport below. An agent whose runtime is agora "
+        "takes voice calls (voice, or left out, with no transport) in an Agora channel.",
     )
     transport: Literal["webrtc", "daily"] = Field(
         "webrtc",

@@ -114,9 +114,11 @@ def session_end(
 
         enqueue_on_commit(call_hang_up, str(locked.id), reason)
     if locked.transport:
+        from agora.services import agora_leave_later
         from voice.daily import daily_room_release_later
 
         daily_room_release_later(locked)
+        agora_leave_later(locked)
     return locked, True
 
 

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "meet",
     "voice",
     "completions",
+    "agora",
 ]
 
 MIDDLEWARE = [
@@ -303,6 +304,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "voice.tasks.sync_daily_rooms",
         "schedule": timedelta(seconds=30),
     },
+    "sync-agora-agents": {
+        "task": "agora.tasks.sync_agora_sessions",
+        "schedule": timedelta(seconds=15),
+    },
 }
 # End-of-conversation callbacks: signed with this Standard Webhooks secret ("whsec_" and base64),
 # one for the install; unset, it is derived from SECRET_KEY. Each POST may take
@@ -362,6 +367,14 @@ VOICE_STT_THREADS = env.int("VOICE_STT_THREADS", default=2)
 VOICE_LOG_LEVEL = env.str("VOICE_LOG_LEVEL", default="WARNING")
 # How long one request to Daily's REST API may take.
 DAILY_TIMEOUT_SECONDS = env.float("DAILY_TIMEOUT_SECONDS", default=10)
+# Agora's Conversational AI engine (agora/): its REST API, how long one request may take, and
+# how often a 429, 503 or 504 is tried again (after RETRY_BASE, twice that, four times…).
+AGORA_API_URL = env.str(
+    "AGORA_API_URL", default="https://api.agora.io/api/conversational-ai-agent/v2"
+)
+AGORA_TIMEOUT_SECONDS = env.float("AGORA_TIMEOUT_SECONDS", default=10)
+AGORA_ATTEMPTS = env.int("AGORA_ATTEMPTS", default=3)
+AGORA_RETRY_BASE_SECONDS = env.float("AGORA_RETRY_BASE_SECONDS", default=0.5)
 # One Whisper model and Piper voice per worker, shared by its calls, Whisper decoding greedily
 # (the default); false: pipecat's own services, loaded for each call (bench/voice.py compares).
 VOICE_SHARED_MODELS = env.bool("VOICE_SHARED_MODELS", default=True)
