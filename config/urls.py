@@ -21,6 +21,7 @@ urlpatterns = [
     path("agents/", include("agents.urls")),
     path("tools/", include("tools.urls")),
     path("providers/", include("providers.urls")),
+    path("iwy/", include("iwy.urls")),
     path("sessions/", include("sessions.urls")),
     path("activity/", include("activity.urls")),
     path("admin/", admin.site.urls),
