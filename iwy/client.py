@@ -1,8 +1,9 @@
 """A small client of iwy's REST API (settings.IWY_API_URL), with a team's Service API key.
 
 Every request goes through parley.outbound. The key is sent as a Bearer token and never logged.
-Whatever goes wrong at iwy becomes an IwyError saying what iwy said, and whether trying again
-later may help (429, 5xx, no answer): the sync tasks retry those, a person sees the rest."""
+Whatever goes wrong at iwy becomes an IwyError saying what iwy said (502 when iwy refused or
+failed, 503 when it did not answer or limits requests, 422 when it refused the input), and
+whether trying again later may help (429, 5xx, no answer): the sync tasks retry those."""
 
 import json
 import logging
@@ -22,11 +23,17 @@ SAID_MAX = 300
 
 
 class IwyError(ParleyError):
-    """iwy did not do what was asked. `retryable`: trying again later may help."""
+    """iwy did not do what was asked. `retryable`: trying again later may help (iwy failed)."""
 
     status = 502
     code = "iwy_error"
     retryable = False
+
+    def __init__(
+        self, message: str, *, details: dict[str, Any] | None = None, retryable: bool = False
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retryable = retryable or type(self).retryable
 
 
 class IwyRejected(IwyError):
@@ -43,7 +50,7 @@ class IwyNotFound(IwyError):
 
 
 class IwyUnavailable(IwyError):
-    """iwy did not answer in time, failed (5xx), or is limiting this account's requests."""
+    """iwy did not answer in time, or is limiting this account's requests (429)."""
 
     status = 503
     code = "iwy_unavailable"
@@ -103,9 +110,14 @@ def _failure(delivery: Delivery, doing: str) -> IwyError:
         return IwyNotFound(f"iwy has no such object ({doing}): {said}", details=details)
     if status in (400, 422):
         return IwyRejected(f"iwy refused this while {doing}: {said}", details=details)
-    if status in (408, 425, 429) or status >= 500:
+    if status in (408, 425, 429):
         return IwyUnavailable(
-            f"iwy answered {status} while {doing}: {said}; Parley tries again.", details=details
+            f"iwy is limiting requests ({status}) while {doing}: {said}; try again shortly.",
+            details=details,
+        )
+    if status >= 500:
+        return IwyError(
+            f"iwy failed ({status}) while {doing}: {said}", details=details, retryable=True
         )
     return IwyError(f"iwy answered {status} while {doing}: {said}", details=details)
 
