@@ -209,21 +209,23 @@ def link_failed(*, model: LinkModel, link_id: Any, message: str) -> None:
 
 
 def _pull_seen(link: Link, remote: dict[str, Any]) -> bool:
-    """Record what the pull found. True when Parley has changes to push now."""
+    """Record what the pull found. True when Parley has changes to push now. iwy's copy as it
+    was at the last sync clears drift (changed back on iwy) and an earlier error."""
     link.pulled_at = timezone.now()
     if remote != link.remote_synced:
         link.state, link.remote_seen, link.last_error = SyncState.DRIFT, remote, ""
         link.save()
         return False
-    if link.state == SyncState.DRIFT:  # changed back on iwy: no longer drift
-        link.state, link.remote_seen = SyncState.IN_SYNC, None
+    link.remote_seen = None
     try:
         pending = bool(documents.changed_fields(_local(link), link.local_synced))
-    except InvalidInput as exc:
+    except InvalidInput as exc:  # a tool not on iwy yet
         link.state, link.last_error = SyncState.ERROR, exc.message
-        pending = False
-    if pending and link.state == SyncState.IN_SYNC:
-        link.state = SyncState.PENDING
+        link.save()
+        return False
+    link.state = SyncState.PENDING if pending else SyncState.IN_SYNC
+    if not pending:
+        link.last_error = ""
     link.save()
     return pending
 

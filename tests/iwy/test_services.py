@@ -553,3 +553,15 @@ def test_a_configuration_to_mint_is_checked_as_parleys_own(
             metadata={},
         )
     assert standin.requests == []
+
+
+def test_a_good_pull_clears_an_earlier_error(
+    cast: Cast, account: IwyAccount, standin: IwyStandIn
+) -> None:
+    link = services.tool_publish(tool=a_tool(cast))
+    standin.fail("GET", "/tool/", 404, "Tool not found")
+    with pytest.raises(IwyError):
+        pull(link)
+    assert ToolLink.objects.get().state == SyncState.ERROR
+    assert pull(link) == SyncState.IN_SYNC
+    assert ToolLink.objects.get().last_error == ""
