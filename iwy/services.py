@@ -68,7 +68,7 @@ def _record_account(team: Team, actor: Actor, action: Action, hint: str | None) 
         target_type=TargetType.PROVIDER,
         target_id="iwy",
         target_label=ACCOUNT_LABEL,
-        before=None if action == Action.CREATED else {},
+        before=None if action == Action.DELETED else {},
         after={"api_key": hint} if hint else None,
     )
 
@@ -295,16 +295,22 @@ def _tools_first(agent: Agent, with_tools: bool) -> None:
         tool_publish(tool=tool)
 
 
-@transaction.atomic
 def agent_publish(*, agent: Agent, with_tools: bool = False) -> AgentLink:
     """Create the agent on iwy (POST /agent) and keep its iwy id. Its tools must be on iwy
-    first: `with_tools` publishes those that are not, else they are named in a Conflict."""
+    first: `with_tools` publishes those that are not (each kept linked even if the agent then
+    fails, so nothing is made twice on iwy), else they are named in a Conflict."""
     _refuse_single_use(agent)
+    _api_key(agent.team)
+    _tools_first(agent, with_tools)
+    return _agent_publish(agent)
+
+
+@transaction.atomic
+def _agent_publish(agent: Agent) -> AgentLink:
     api_key = _api_key(agent.team)
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)  # one publish at a time
     if AgentLink.objects.filter(agent=agent).exists():
         raise Conflict(f"{agent.name} is already on iwy.")
-    _tools_first(agent, with_tools)
     link = AgentLink(team=agent.team, agent=agent)
     _link_new(link, api_key, documents.agent_document(agent))
     return link

@@ -565,3 +565,16 @@ def test_a_good_pull_clears_an_earlier_error(
     assert ToolLink.objects.get().state == SyncState.ERROR
     assert pull(link) == SyncState.IN_SYNC
     assert ToolLink.objects.get().last_error == ""
+
+
+def test_tools_published_for_an_agent_iwy_then_refuses_stay_linked(
+    cast: Cast, account: IwyAccount, standin: IwyStandIn
+) -> None:
+    tool = a_tool(cast)
+    agent = an_agent(cast, tool_calling={"selected_tool_ids": [str(tool.id)]})
+    standin.fail("POST", "/agent", 400, "no")
+    with pytest.raises(IwyRejected):
+        services.agent_publish(agent=agent, with_tools=True)
+    assert ToolLink.objects.filter(tool=tool).exists()
+    services.agent_publish(agent=agent, with_tools=True)
+    assert len(standin.seen("POST", "/tool")) == 1
