@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from activity.models import Action, TargetType
 from activity.services import Actor, activity_record
+from iwy.hooks import agent_changed as iwy_agent_changed
 from parley.errors import InvalidInput, invalid_input_from_errors
 from teams.models import Team
 from tools.models import Tool
@@ -147,6 +148,7 @@ def agent_update(*, agent: Agent, actor: Actor, changes: dict[str, Any]) -> Agen
     _save(agent, _validated(document))
     published = agent.publish_status != before["publish_status"]
     _record(agent, actor, Action.PUBLISHED if published else Action.UPDATED, before)
+    iwy_agent_changed(agent)
     return agent
 
 
@@ -196,3 +198,4 @@ def tool_ids_remove_from_agents(*, team: Team, tool_id: UUID) -> None:
         if str(tool_id) in selected:
             selected[:] = [i for i in selected if i != str(tool_id)]
             agent.save(update_fields=["configuration"])
+            iwy_agent_changed(agent)

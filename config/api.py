@@ -16,6 +16,7 @@ from ninja.parser import Parser
 from agents.api import router as agents_router
 from agora.api import router as agora_router
 from completions.api import router as completions_router
+from iwy.api import router as iwy_router
 from parley.errors import InvalidInput, ParleyError, invalid_input_from_errors
 from sessions.api import agent_human_router
 from sessions.api import router as sessions_router
@@ -93,6 +94,7 @@ api.add_router("/", sessions_router)
 api.add_router("/", voice_router)
 api.add_router("/", completions_router)
 api.add_router("/", agora_router)
+api.add_router("/", iwy_router)
 
 # Agent Human's session API, under /api/v1. Its clients read {"success": false, "error"} on a
 # failure, so its errors carry that besides Parley's code and details.

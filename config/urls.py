@@ -23,6 +23,7 @@ urlpatterns = [
     path("tools/", include("tools.urls")),
     path("providers/", include("providers.urls")),
     path("agora/", include("agora.urls")),
+    path("iwy/", include("iwy.urls")),
     path("sessions/", include("sessions.urls")),
     path("activity/", include("activity.urls")),
     path("admin/", admin.site.urls),

@@ -11,6 +11,7 @@ from django.utils import timezone
 from activity.models import Action, TargetType
 from activity.services import Actor, activity_record
 from agents.services import tool_ids_remove_from_agents
+from iwy.hooks import tool_changed as iwy_tool_changed
 from parley.errors import Conflict, InvalidInput, invalid_input_from_errors
 from teams.models import Team
 
@@ -147,6 +148,7 @@ def tool_update(*, tool: Tool, actor: Actor, changes: dict[str, Any]) -> Tool:
     tool.updated_at = timezone.now()
     _save(tool, _validated(document))
     _record(tool, actor, Action.UPDATED, before, _snapshot(tool) | _secrets_changed(stored, tool))
+    iwy_tool_changed(tool)
     return tool
 
 

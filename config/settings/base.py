@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "voice",
     "completions",
     "agora",
+    "iwy",
 ]
 
 MIDDLEWARE = [
@@ -308,6 +309,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agora.tasks.sync_agora_sessions",
         "schedule": timedelta(seconds=15),
     },
+    "pull-iwy-links": {
+        "task": "iwy.tasks.pull_links",
+        "schedule": timedelta(seconds=env.int("IWY_PULL_INTERVAL_SECONDS", default=300)),
+    },
 }
 # End-of-conversation callbacks: signed with this Standard Webhooks secret ("whsec_" and base64),
 # one for the install; unset, it is derived from SECRET_KEY. Each POST may take
@@ -378,3 +383,16 @@ AGORA_RETRY_BASE_SECONDS = env.float("AGORA_RETRY_BASE_SECONDS", default=0.5)
 # One Whisper model and Piper voice per worker, shared by its calls, Whisper decoding greedily
 # (the default); false: pipecat's own services, loaded for each call (bench/voice.py compares).
 VOICE_SHARED_MODELS = env.bool("VOICE_SHARED_MODELS", default=True)
+
+# iwy account sync (iwy/): iwy's REST API, the widget script the agent page's iwy preview loads,
+# how long one request may take, and how a push that failed for a passing reason (429, 5xx, no
+# answer) is retried: after IWY_RETRY_BASE_SECONDS, doubling, IWY_PUSH_MAX_RETRIES times.
+IWY_API_URL = env.str("IWY_API_URL", default="https://api.iwy.ai/v1", validate=_http_url)
+IWY_WIDGET_URL = env.str(
+    "IWY_WIDGET_URL",
+    default="https://unpkg.com/@iwy/live-widgets@latest/dist/live-avatar.min.js",
+    validate=_http_url,
+)
+IWY_TIMEOUT_SECONDS = env.float("IWY_TIMEOUT_SECONDS", default=10)
+IWY_RETRY_BASE_SECONDS = env.float("IWY_RETRY_BASE_SECONDS", default=10)
+IWY_PUSH_MAX_RETRIES = env.int("IWY_PUSH_MAX_RETRIES", default=5)

@@ -970,13 +970,14 @@ def test_recent_calls_show_the_newest_twenty_at_a_fixed_query_count(
     client = signed_in(cast.member)
     call(tool)
     # The session, the user, their membership (with its team), the tool, its recent calls, the
-    # week's counts, the week's durations, and the team switcher's memberships.
-    with django_assert_num_queries(8):
+    # week's counts, the week's durations, the team switcher's memberships, and the iwy panel's
+    # link and account.
+    with django_assert_num_queries(10):
         assert html(client.get(f"/tools/{tool.id}/")).count("/calls/") == 1
     newest = call(tool, timedelta(seconds=1))
     for minutes in range(24):
         call(tool, timedelta(minutes=10 + minutes))
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(10):
         page = html(client.get(f"/tools/{tool.id}/"))
     assert page.count(f"/tools/{tool.id}/calls/") == 20
     first = re.search(r"/calls/([0-9a-f-]+)/", page)
