@@ -13,11 +13,14 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from activity.models import Action, TargetType
+from activity.services import Actor, activity_record
 from agents.configuration import AgentConfiguration
 from agents.models import Agent
 from completions.services import session_llm_key_issue
 from config.celery import enqueue_on_commit
 from parley.errors import Conflict, InvalidInput, ParleyError
+from providers.catalog import api_key_hint
 from sessions.models import TRANSITIONS, EventKind, Session, SessionStatus, Transport
 from sessions.services import session_end, session_event_append, session_status_set
 from teams.models import Team, User
@@ -99,6 +102,31 @@ def _hex32(field: str, value: str) -> str:
     return value
 
 
+def _shown(account: AgoraAccount | None) -> dict[str, str]:
+    """The credentials as the activity log keeps them: the app id, the secrets as hints."""
+    if account is None:
+        return {}
+    return {
+        "app_id": account.app_id,
+        "customer_id": api_key_hint(account.customer_id),
+        "customer_secret": api_key_hint(account.customer_secret),
+        "app_certificate": api_key_hint(account.app_certificate),
+    }
+
+
+def _record(team: Team, actor: Actor, action: Action, before: dict[str, str], after: Any) -> None:
+    activity_record(
+        team=team,
+        actor=actor,
+        action=action,
+        target_type=TargetType.PROVIDER,
+        target_id="agora",
+        target_label="Agora Conversational AI",
+        before=before,
+        after=after,
+    )
+
+
 @transaction.atomic
 def agora_account_save(
     *,
@@ -112,8 +140,9 @@ def agora_account_save(
 ) -> AgoraAccount:
     """Store or replace the team's credentials. A blank customer id, secret or certificate
     keeps the stored one; `remove_certificate` drops the certificate (no RTC tokens then)."""
-    account = AgoraAccount.objects.select_for_update().filter(team=team).first()
-    account = account or AgoraAccount(team=team, created_by=user)
+    found = AgoraAccount.objects.select_for_update().filter(team=team).first()
+    before = _shown(found)
+    account = found or AgoraAccount(team=team, created_by=user)
     certificate = "" if remove_certificate else account.app_certificate
     account.credentials = {
         "app_id": _hex32("app_id", _secret("app_id", app_id, "", required=True)),
@@ -132,11 +161,19 @@ def agora_account_save(
             account.save()
     except IntegrityError as exc:  # a concurrent first save for the same team
         raise Conflict("Someone saved Agora credentials at the same moment; try again.") from exc
+    action = Action.UPDATED if found else Action.CREATED
+    _record(team, Actor(user=user), action, before, _shown(account))
     return account
 
 
-def agora_account_delete(*, team: Team) -> bool:
-    return AgoraAccount.objects.filter(team=team).delete()[0] > 0
+@transaction.atomic
+def agora_account_delete(*, team: Team, user: User | None = None) -> bool:
+    found = AgoraAccount.objects.select_for_update().filter(team=team).first()
+    if found is None:
+        return False
+    found.delete()
+    _record(team, Actor(user=user), Action.DELETED, _shown(found), None)
+    return True
 
 
 # Remote state.

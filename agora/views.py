@@ -67,8 +67,8 @@ def agora_settings(request: DashboardRequest) -> HttpResponse:
 @require_POST
 @team_required
 def agora_delete(request: DashboardRequest) -> HttpResponse:
-    require_admin(request)
-    if services.agora_account_delete(team=request.membership.team):
+    actor = require_admin(request)
+    if services.agora_account_delete(team=request.membership.team, user=actor.person):
         messages.success(request, "Removed the Agora credentials.")
     return redirect("agora:settings")
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from activity.models import Action, ActivityEntry
 from agents.models import Agent, Runtime
 from agora.models import AgoraAccount
 from sessions.models import Session
@@ -92,6 +93,20 @@ def test_an_owner_removes_the_credentials(cast: Cast) -> None:
     save(client)
     assert client.post("/agora/delete/").status_code == 302
     assert not AgoraAccount.objects.exists()
+
+
+def test_changes_are_in_the_activity_log_with_the_secrets_as_hints(cast: Cast) -> None:
+    client = signed_in(cast.owner)
+    save(client)
+    save(client, customer_secret="another-secret-" + "t" * 20)
+    client.post("/agora/delete/")
+    entries = ActivityEntry.objects.filter(target_id="agora").order_by("created_at", "id")
+    assert [e.action for e in entries] == [Action.CREATED, Action.UPDATED, Action.DELETED]
+    assert all(e.actor == cast.owner for e in entries)
+    assert entries[1].changes["customer_secret"] == ["cus…ssss", "ano…tttt"]
+    logged = str([e.changes for e in entries])
+    assert SECRET not in logged
+    assert "customer-id-123456789" not in logged
 
 
 def test_another_teams_credentials_are_never_shown(cast: Cast) -> None:
