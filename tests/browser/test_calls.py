@@ -2,9 +2,10 @@
 visitor picks a voice call, grants the microphone, and the widget starts the call and sends its
 WebRTC offer; a refused start, a blocked microphone and the dashboard's test call.
 
-No voice worker runs here (tests/browser/test_spoken_call.py runs one): where a call needs a worker, a
-stand-in registers itself as one and answers the offer with pipecat's own SmallWebRTCConnection,
-so the browser's offer, data channel and RTVI messages meet the peer a worker has."""
+No voice worker runs here (tests/browser/test_spoken_call.py runs one): where a call needs a
+worker, a stand-in registers itself as one and answers the offer with pipecat's own
+SmallWebRTCConnection, so the browser's offer, data channel and RTVI messages meet the peer a
+worker has."""
 
 import asyncio
 import json
