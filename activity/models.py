@@ -15,6 +15,9 @@ class Action(models.TextChoices):
     JOINED = "joined", "joined"
     ROLE_CHANGED = "role_changed", "changed the role of"
     REMOVED = "removed", "removed"
+    IWY_PUBLISHED = "iwy_publish", "published to iwy"
+    IWY_KEPT = "iwy_keep", "pushed Parley's version to iwy of"
+    IWY_UNLINKED = "iwy_unlink", "unlinked from iwy"
 
 
 class TargetType(models.TextChoices):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from activity.models import Action, TargetType
-from activity.services import Actor, activity_record
+from activity.services import SYSTEM, Actor, activity_record
 from agents.models import Agent, AgentKind
 from agents.services import agent_configuration_validate, agent_update
 from parley.errors import Conflict, InvalidInput
@@ -263,6 +263,29 @@ def _refuse_single_use(agent: Agent) -> None:
         )
 
 
+def _target_of(link: Link) -> Agent | Tool:
+    if isinstance(link, AgentLink):
+        return link.agent
+    if isinstance(link, ToolLink):
+        return link.tool
+    raise TypeError(f"{type(link).__name__} links nothing Parley knows")
+
+
+def _record_link(link: Link, actor: Actor, action: Action) -> None:
+    """Publishing, overriding iwy's copy and unlinking, in the team's activity log."""
+    target = _target_of(link)
+    activity_record(
+        team=link.team,
+        actor=actor,
+        action=action,
+        target_type=TargetType.AGENT if isinstance(link, AgentLink) else TargetType.TOOL,
+        target_id=target.pk,
+        target_label=target.name,
+        before={},
+        after={"iwy_id": link.remote_id},
+    )
+
+
 def _link_new(link: Link, api_key: str, local: dict[str, Any]) -> Link:
     created = iwy_create(api_key=api_key, kind=_kind(link), body=local)
     link.remote_id = str(created["id"])
@@ -271,7 +294,7 @@ def _link_new(link: Link, api_key: str, local: dict[str, Any]) -> Link:
 
 
 @transaction.atomic
-def tool_publish(*, tool: Tool) -> ToolLink:
+def tool_publish(*, tool: Tool, actor: Actor = SYSTEM) -> ToolLink:
     """Create the tool on iwy (POST /tool) and keep its iwy id."""
     api_key = _api_key(tool.team)
     tool = Tool.objects.select_for_update().get(pk=tool.pk)  # one publish at a time
@@ -279,10 +302,11 @@ def tool_publish(*, tool: Tool) -> ToolLink:
         raise Conflict(f"The tool {tool.name} is already on iwy.")
     link = ToolLink(team=tool.team, tool=tool)
     _link_new(link, api_key, documents.tool_document(tool))
+    _record_link(link, actor, Action.IWY_PUBLISHED)
     return link
 
 
-def _tools_first(agent: Agent, with_tools: bool) -> None:
+def _tools_first(agent: Agent, with_tools: bool, actor: Actor) -> None:
     missing = documents.tools_not_on_iwy(agent.team_id, agent.configuration)
     if missing and not with_tools:
         names = ", ".join(tool.name for tool in missing)
@@ -292,27 +316,28 @@ def _tools_first(agent: Agent, with_tools: bool) -> None:
             details={"tools": [str(tool.id) for tool in missing]},
         )
     for tool in missing:
-        tool_publish(tool=tool)
+        tool_publish(tool=tool, actor=actor)
 
 
-def agent_publish(*, agent: Agent, with_tools: bool = False) -> AgentLink:
+def agent_publish(*, agent: Agent, with_tools: bool = False, actor: Actor = SYSTEM) -> AgentLink:
     """Create the agent on iwy (POST /agent) and keep its iwy id. Its tools must be on iwy
     first: `with_tools` publishes those that are not (each kept linked even if the agent then
     fails, so nothing is made twice on iwy), else they are named in a Conflict."""
     _refuse_single_use(agent)
     _api_key(agent.team)
-    _tools_first(agent, with_tools)
-    return _agent_publish(agent)
+    _tools_first(agent, with_tools, actor)
+    return _agent_publish(agent, actor)
 
 
 @transaction.atomic
-def _agent_publish(agent: Agent) -> AgentLink:
+def _agent_publish(agent: Agent, actor: Actor) -> AgentLink:
     api_key = _api_key(agent.team)
     agent = Agent.objects.select_for_update().get(pk=agent.pk)  # one publish at a time
     if AgentLink.objects.filter(agent=agent).exists():
         raise Conflict(f"{agent.name} is already on iwy.")
     link = AgentLink(team=agent.team, agent=agent)
     _link_new(link, api_key, documents.agent_document(agent))
+    _record_link(link, actor, Action.IWY_PUBLISHED)
     return link
 
 
@@ -320,13 +345,14 @@ def _agent_publish(agent: Agent) -> AgentLink:
 
 
 @transaction.atomic
-def link_keep_parley(*, link: Link) -> Link:
+def link_keep_parley(*, link: Link, actor: Actor = SYSTEM) -> Link:
     """Push Parley's side over iwy's: every field where they differ."""
     api_key = _api_key(link.team)
     locked = _locked(link_model(link), link.pk)
     if locked is None:
         raise Conflict("This link was removed meanwhile.")
     _push_now(locked, api_key, force=True)
+    _record_link(locked, actor, Action.IWY_KEPT)
     return locked
 
 
@@ -349,8 +375,9 @@ def link_take_iwy(*, link: Link, actor: Actor) -> Link:
     return locked
 
 
-def link_unlink(*, link: Link) -> None:
+def link_unlink(*, link: Link, actor: Actor = SYSTEM) -> None:
     """Forget the link. Nothing is deleted on iwy (its API documents no delete)."""
+    _record_link(link, actor, Action.IWY_UNLINKED)
     link.delete()
 
 

@@ -116,13 +116,13 @@ def account_delete(request: DashboardRequest) -> HttpResponse:
 @team_required
 def publish(request: DashboardRequest, kind: str, object_id: UUID) -> HttpResponse:
     target = _target(request, kind, object_id)
-    require_writer(request)
+    actor = require_writer(request)
     try:
         if isinstance(target, Agent):
             with_tools = request.POST.get("with_tools") == "1"
-            link: Link = services.agent_publish(agent=target, with_tools=with_tools)
+            link: Link = services.agent_publish(agent=target, with_tools=with_tools, actor=actor)
         else:
-            link = services.tool_publish(tool=target)
+            link = services.tool_publish(tool=target, actor=actor)
     except ParleyError as exc:
         _done(request, f"Could not publish {target.name} to iwy", exc)
     else:
@@ -143,7 +143,7 @@ def resolve(request: DashboardRequest, kind: str, object_id: UUID) -> HttpRespon
         return HttpResponse("Choose keep=parley or keep=iwy.", status=400)
     try:
         if form.cleaned_data["keep"] == "parley":
-            services.link_keep_parley(link=link)
+            services.link_keep_parley(link=link, actor=actor)
             done = f"Pushed Parley's {target.name} over iwy's."
         else:
             services.link_take_iwy(link=link, actor=actor)
@@ -175,8 +175,8 @@ def pull(request: DashboardRequest, kind: str, object_id: UUID) -> HttpResponse:
 @team_required
 def unlink(request: DashboardRequest, kind: str, object_id: UUID) -> HttpResponse:
     target = _target(request, kind, object_id)
-    require_writer(request)
-    services.link_unlink(link=_link(kind, target))
+    actor = require_writer(request)
+    services.link_unlink(link=_link(kind, target), actor=actor)
     _done(request, f"Unlinked {target.name} from iwy; its copy on iwy is left as it is.")
     return _back(request, kind, target)
 

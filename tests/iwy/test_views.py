@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from activity.models import Action, ActivityEntry
 from iwy import services
 from iwy.models import AgentLink, IwyAccount, SyncState, ToolLink
 from tests.conftest import Cast, signed_in
@@ -71,6 +72,9 @@ def test_a_member_publishes_an_agent_with_its_tools_from_its_page(
     assert link.remote_id.encode() in page.content
     assert b"In sync" in page.content
     assert ToolLink.objects.filter(tool=tool).exists()
+    published = ActivityEntry.objects.filter(action=Action.IWY_PUBLISHED, actor=cast.member)
+    assert sorted(published.values_list("target_type", flat=True)) == ["agent", "tool"]
+    assert published.get(target_type="agent").changes == {"iwy_id": [None, link.remote_id]}
 
 
 def test_a_publish_iwy_refuses_says_what_iwy_said(
@@ -176,6 +180,7 @@ def test_keeping_parleys_from_the_page_with_htmx(
     )
     assert r["HX-Redirect"] == f"/agents/{link.agent_id}/"
     assert standin.agents[link.remote_id]["name"] == "Ada"
+    assert ActivityEntry.objects.get(action=Action.IWY_KEPT).actor == cast.member
 
 
 def test_checking_now_and_unlinking(cast: Cast, account: IwyAccount, standin: IwyStandIn) -> None:
@@ -188,6 +193,9 @@ def test_checking_now_and_unlinking(cast: Cast, account: IwyAccount, standin: Iw
     assert client.post(f"/iwy/tools/{tool.id}/unlink/").status_code == 302
     assert not ToolLink.objects.exists()
     assert link.remote_id in standin.tools  # nothing deleted on iwy
+    unlinked = ActivityEntry.objects.get(action=Action.IWY_UNLINKED)
+    assert (unlinked.actor, unlinked.target_label) == (cast.member, tool.name)
+    assert b"unlinked from iwy" in client.get("/activity/").content
     assert client.post(f"/iwy/tools/{tool.id}/unlink/").status_code == 404
 
 
