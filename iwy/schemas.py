@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from ninja import Field, Schema
@@ -36,3 +36,32 @@ class MintedOut(Schema):
     metadata: dict[str, Any]
     expires_at: datetime | None
     created_at: datetime
+
+
+class PublishIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    with_tools: bool = Field(
+        False, description="An agent: publish its tools that are not on iwy yet, first."
+    )
+
+
+class ResolveIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    keep: Literal["parley", "iwy"] = Field(
+        description="parley: push Parley's values over iwy's; iwy: take iwy's into Parley."
+    )
+
+
+class LinkOut(Schema):
+    """A Parley agent or tool on iwy: its iwy id and how the two copies stand."""
+
+    iwy_id: str = Field(validation_alias="remote_id")
+    state: str = Field(description="in_sync, pending (a change waits to be pushed), drift, error")
+    last_error: str
+    synced_at: datetime
+    pulled_at: datetime | None
+    diff: list[dict[str, Any]] = Field(
+        default_factory=list, description="While drifted: each field, Parley's value and iwy's."
+    )

@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from iwy.models import IwyAccount, MintedAgent
+from iwy import services
+from iwy.models import AgentLink, IwyAccount, MintedAgent, ToolLink
 from tests.conftest import Cast
 from tests.factories import AgentFactory
 
@@ -146,3 +147,72 @@ def test_a_read_only_key_cannot_mint_but_can_list(
     MintedAgent.objects.create(team=cast.team, remote_id="x", ttl_seconds=60)
     assert outsider_api.get("/v1/iwy/ephemeral-agents").json()["count"] == 0
     assert Client().post(MINT, {}, content_type="application/json").status_code == 401
+
+
+# Agents and tools on iwy.
+
+
+def test_an_agent_is_published_with_its_tools_and_read_back(
+    cast: Cast, api: Client, account: IwyAccount, standin: IwyStandIn
+) -> None:
+    tool = a_tool(cast)
+    agent = an_agent(cast, tool_calling={"selected_tool_ids": [str(tool.id)]})
+    url = f"/v1/agents/{agent.id}/iwy"
+    refused = api.post(url, {}, content_type="application/json")
+    assert refused.status_code == 409
+    assert tool.name in refused.json()["error"]
+    r = api.post(url, {"with_tools": True}, content_type="application/json")
+    assert r.status_code == 201, r.content
+    link = AgentLink.objects.get(agent=agent)
+    assert r.json()["iwy_id"] == link.remote_id
+    assert r.json()["state"] == "in_sync"
+    assert link.remote_id in standin.agents
+    assert api.get(f"/v1/tools/{tool.id}/iwy").json()["state"] == "in_sync"
+    again = api.post(url, {}, content_type="application/json")
+    assert again.status_code == 409
+
+
+def test_drift_is_read_and_resolved_through_the_api(
+    cast: Cast, api: Client, account: IwyAccount, standin: IwyStandIn
+) -> None:
+    agent = an_agent(cast)
+    link = services.agent_publish(agent=agent)
+    standin.edit("agent", link.remote_id, name="iwy's name")
+    services.link_pull(model=AgentLink, link_id=link.pk)
+    url = f"/v1/agents/{agent.id}/iwy"
+    shown = api.get(url).json()
+    assert shown["state"] == "drift"
+    assert any(field["field"] == "name" for field in shown["diff"]), shown["diff"]
+    bad = api.post(f"{url}/resolve", {"keep": "both"}, content_type="application/json")
+    assert bad.status_code in (400, 422)
+    kept = api.post(f"{url}/resolve", {"keep": "iwy"}, content_type="application/json")
+    assert kept.status_code == 200, kept.content
+    assert kept.json()["state"] == "in_sync"
+    agent.refresh_from_db()
+    assert agent.name == "iwy's name"
+
+
+def test_unlinking_and_what_is_not_there(
+    cast: Cast, api: Client, outsider_api: Client, account: IwyAccount, standin: IwyStandIn
+) -> None:
+    tool = a_tool(cast)
+    url = f"/v1/tools/{tool.id}/iwy"
+    assert api.get(url).status_code == 404  # not published yet
+    services.tool_publish(tool=tool)
+    assert outsider_api.get(url).status_code == 404
+    assert outsider_api.delete(url).status_code == 404
+    wrong = api.get(f"/v1/sessions/{tool.id}/iwy")
+    assert wrong.status_code == 400
+    assert "agents" in str(wrong.json()), wrong.json()
+    assert api.delete(url).status_code == 204
+    assert not ToolLink.objects.exists()
+    assert api.get(url).status_code == 404
+
+
+def test_a_read_only_key_reads_but_cannot_publish(
+    cast: Cast, read_only_api: Client, account: IwyAccount, standin: IwyStandIn
+) -> None:
+    agent = an_agent(cast)
+    url = f"/v1/agents/{agent.id}/iwy"
+    assert read_only_api.post(url, {}, content_type="application/json").status_code == 403
+    assert not AgentLink.objects.exists()
