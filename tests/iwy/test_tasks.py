@@ -4,23 +4,20 @@ iwy itself runs only when IWY_API_KEY is set."""
 
 import os
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 
 from activity.services import Actor
 from agents.services import agent_update
-from config.celery import app as celery_app
 from iwy import services
 from iwy.client import iwy_ephemeral_create
 from iwy.models import AgentLink, IwyAccount, SyncState, ToolLink
 from iwy.tasks import pull_links, push_agent
 from tests.conftest import Cast
+from tests.real_worker import celery_worker, through_a_real_worker, wait_for
 
 from .conftest import a_tool, an_agent
 from .iwy_standin import IwyStandIn
@@ -66,51 +63,14 @@ def test_an_eager_push_that_iwy_keeps_refusing_marks_the_link_failed(
 
 # Through a real Celery worker and broker.
 
-REAL_WORKER_MARKS = (
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a Redis server (REDIS_URL)"),
-    pytest.mark.skipif(
-        "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
-        reason="the worker must share the test database, which SQLite keeps in memory",
-    ),
-    pytest.mark.usefixtures("celery_process"),
-)
-
-
-def through_a_real_worker(test: Callable[..., None]) -> Callable[..., None]:
-    for mark in REAL_WORKER_MARKS:
-        test = mark(test)
-    return test
-
 
 @pytest.fixture
 def celery_process(standin: IwyStandIn) -> Iterator[subprocess.Popen[bytes]]:
     """A Celery worker on the test database, calling the iwy stand-in; tasks are queued."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = os.environ | {
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "IWY_API_URL": standin.url,
-        "IWY_TIMEOUT_SECONDS": "1",
-        "IWY_RETRY_BASE_SECONDS": "0.2",
-    }
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo"]
-    proc = subprocess.Popen(
-        [*command, "-Q", "celery"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    celery_app.conf.task_always_eager = False
-    yield proc
-    celery_app.conf.task_always_eager = True
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, f"the worker did not {what} within 30 s"
-        time.sleep(0.2)
+    with celery_worker(
+        IWY_API_URL=standin.url, IWY_TIMEOUT_SECONDS="1", IWY_RETRY_BASE_SECONDS="0.2"
+    ) as proc:
+        yield proc
 
 
 @through_a_real_worker

@@ -7,29 +7,26 @@ import logging
 import os
 import re
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
-from django.conf import settings as django_settings
 from django.core.cache import cache
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
 
 from agents.configuration import AgentConfiguration
 from agents.models import Agent
-from config.celery import app as celery_app
 from sessions.models import Session, SessionStatus, SessionType, Transport
 from sessions.services import session_end
 from tests.conftest import Cast
 from tests.factories import AgentFactory, SessionFactory
+from tests.real_worker import celery_worker, through_a_real_worker, wait_for
 from voice import daily
 from voice.daily import (
     BOT_USER_ID,
@@ -488,51 +485,16 @@ def test_only_ended_daily_calls_have_their_room_deleted(
 
 # Through a real Celery worker and broker (PostgreSQL and Redis, as in CI).
 
-REAL_WORKER_MARKS = (
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a Redis server (REDIS_URL)"),
-    pytest.mark.skipif(
-        "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
-        reason="the worker must share the test database, which SQLite keeps in memory",
-    ),
-    pytest.mark.usefixtures("celery_process"),
-)
-
-
-def through_a_real_worker(test: Callable[..., None]) -> Callable[..., None]:
-    for mark in REAL_WORKER_MARKS:
-        test = mark(test)
-    return test
-
 
 @pytest.fixture
 def celery_process(standin: DailyStandIn) -> Iterator[subprocess.Popen[bytes]]:
     """A Celery worker on the test database, calling the Daily stand-in; tasks are queued."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = os.environ | {
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DAILY_API_URL": standin.url,
-        "DAILY_API_KEY": standin.key,
-        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
-    }
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo"]
-    proc = subprocess.Popen(
-        [*command, "-Q", "celery"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    celery_app.conf.task_always_eager = False
-    yield proc
-    celery_app.conf.task_always_eager = True
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, f"the worker did not {what} within 30 s"
-        time.sleep(0.2)
+    with celery_worker(
+        DAILY_API_URL=standin.url,
+        DAILY_API_KEY=standin.key,
+        OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8",
+    ) as proc:
+        yield proc
 
 
 @through_a_real_worker
