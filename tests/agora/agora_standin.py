@@ -11,9 +11,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.loopback import LoopbackAPI
 
 PREFIX = "/api/conversational-ai-agent/v2"
 STATES = ["IDLE", "STARTING", "RUNNING", "STOPPING", "STOPPED", "RECOVERING", "FAILED"]
@@ -55,7 +57,7 @@ class RemoteAgent:
 
 
 @dataclass
-class AgoraStandIn:
+class AgoraStandIn(LoopbackAPI):
     app_id: str = field(default_factory=lambda: secrets.token_hex(16))
     customer_id: str = field(default_factory=lambda: "cust" + secrets.token_hex(8))
     customer_secret: str = field(default_factory=lambda: "secret" + secrets.token_hex(12))
@@ -65,35 +67,11 @@ class AgoraStandIn:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                standin._serve(self)
-
-            do_GET = do_POST = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._listen()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{PREFIX}"
-
-    def start(self) -> "AgoraStandIn":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.server.shutdown()
-        self.server.server_close()
+        return f"{self.origin}{PREFIX}"
 
     # What tests script.
 

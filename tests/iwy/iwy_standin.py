@@ -14,8 +14,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import LoopbackAPI
 
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 METHODS = {"POST", "GET", "PUT", "PATCH", "DELETE"}
@@ -51,7 +53,7 @@ def _problem(status: int, message: str) -> tuple[int, Any]:
 
 
 @dataclass
-class IwyStandIn:
+class IwyStandIn(LoopbackAPI):
     key: str = field(default_factory=lambda: "iwy_sk_" + secrets.token_hex(12))
     user_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -62,35 +64,11 @@ class IwyStandIn:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                standin._serve(self)
-
-            do_GET = do_POST = do_PATCH = do_DELETE = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._listen()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def start(self) -> "IwyStandIn":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.server.shutdown()
-        self.server.server_close()
+        return f"{self.origin}/v1"
 
     # What tests script.
 

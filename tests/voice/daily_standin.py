@@ -9,8 +9,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import LoopbackAPI
 
 ROOM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 DOMAIN = "https://parley-test.daily.co"
@@ -35,7 +37,7 @@ class Scripted:
 
 
 @dataclass
-class DailyStandIn:
+class DailyStandIn(LoopbackAPI):
     key: str = field(default_factory=lambda: "daily_" + secrets.token_hex(8))
     rooms: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -45,35 +47,11 @@ class DailyStandIn:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                standin._serve(self)
-
-            do_GET = do_POST = do_DELETE = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._listen()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def start(self) -> "DailyStandIn":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.server.shutdown()
-        self.server.server_close()
+        return f"{self.origin}/v1"
 
     # What tests script.
 
