@@ -2,8 +2,33 @@
 every request goes to the stand-in's own `_serve(handler)`, which answers in that API's shapes."""
 
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+
+@dataclass
+class Seen:
+    """A request the stand-in received."""
+
+    method: str
+    path: str  # after the API's own prefix
+    headers: dict[str, str]
+    body: Any
+    query: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Scripted:
+    """What a test makes the stand-in answer to the next `times` matching requests."""
+
+    method: str
+    path: str  # a prefix of the path after the API's own prefix
+    status: int
+    body: Any
+    delay: float = 0.0
+    times: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class LoopbackAPI:

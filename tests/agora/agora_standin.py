@@ -15,31 +15,11 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.loopback import LoopbackAPI
+from tests.loopback import LoopbackAPI, Scripted, Seen
 
 PREFIX = "/api/conversational-ai-agent/v2"
 STATES = ["IDLE", "STARTING", "RUNNING", "STOPPING", "STOPPED", "RECOVERING", "FAILED"]
 AGENT_PATH = re.compile(r"/agents/([^/]+)(/leave|/history|/speak|/interrupt)?")
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str  # after /projects/{appid}
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class Scripted:
-    method: str
-    path: str  # a prefix of the path after /projects/{appid}
-    status: int
-    body: Any
-    delay: float = 0.0
-    times: int = 1
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -127,7 +107,7 @@ class AgoraStandIn(LoopbackAPI):
         except ValueError:
             body = raw.decode(errors="replace")
         headers = {k.lower(): v for k, v in handler.headers.items()}
-        seen = Seen(handler.command, path, parse_qs(parts.query), headers, body)
+        seen = Seen(handler.command, path, headers, body, query=parse_qs(parts.query))
         with self.lock:
             self.requests.append(seen)
         script = self._script_for(handler.command, path)

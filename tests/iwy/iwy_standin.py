@@ -17,30 +17,12 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.loopback import LoopbackAPI
+from tests.loopback import LoopbackAPI, Scripted, Seen
 
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 METHODS = {"POST", "GET", "PUT", "PATCH", "DELETE"}
 PUBLISH = {"draft", "private", "public"}
 OBJECT = re.compile(r"^/(agent|tool)/([^/]+)$")
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class Scripted:
-    method: str
-    path: str  # a prefix of the path after /v1
-    status: int
-    body: Any
-    delay: float = 0.0
-    times: int = 1
 
 
 def _iso(moment: datetime) -> str:

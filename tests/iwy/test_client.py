@@ -5,8 +5,9 @@ from typing import Any
 import pytest
 
 from iwy.client import IwyError, IwyNotFound, IwyRejected, IwyUnavailable, iwy_call, iwy_get
+from tests.loopback import Scripted
 
-from .iwy_standin import IwyStandIn, Scripted
+from .iwy_standin import IwyStandIn
 
 
 def test_a_wrong_key_says_to_replace_it(standin: IwyStandIn) -> None:

@@ -12,28 +12,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.loopback import LoopbackAPI
+from tests.loopback import LoopbackAPI, Scripted, Seen
 
 ROOM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 DOMAIN = "https://parley-test.daily.co"
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class Scripted:
-    method: str
-    path: str  # a prefix of the path after /v1
-    status: int
-    body: Any
-    delay: float = 0.0
-    times: int = 1
 
 
 @dataclass
