@@ -161,7 +161,7 @@ def _parts(session_ids: list[str] | None = None) -> dict[str, list[int]]:
     parts: dict[str, list[int]] = {}
     for data in SessionEvent.objects.filter(kind=EventKind.MESSAGE).values_list("data", flat=True):
         if isinstance(data, dict) and "latency_ms" in data:
-            for key in ("latency_ms", "turn_detection_ms", "stt_ms", "llm_ms", "tts_ms"):
+            for key in ("latency_ms", "turn_detection_ms", "stt_ms", "llm_ms", "tts_ms", "held_ms"):
                 if key in data:
                     parts.setdefault(key, []).append(int(data[key]))
     return parts
@@ -275,7 +275,8 @@ def main() -> int:
             f"{args.ttft_ms} ms, offline Whisper tiny.en and Piper en_US-joe-medium",
             flush=True,
         )
-        parley = _latency_run("Parley (shared models, greedy Whisper)", env, agent, speech, args)
+        label = "Parley (shared models, short-window Whisper, early answer)"
+        parley = _latency_run(label, env, agent, speech, args)
         if not args.skip_baseline:
             stock = env | {"VOICE_SHARED_MODELS": "false"}
             baseline = _latency_run("pipecat's own services (baseline)", stock, agent, speech, args)

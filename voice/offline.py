@@ -13,7 +13,6 @@ Each model is loaded once per worker process and shared by all its calls (a Whis
 
 import contextlib
 import functools
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,9 @@ from django.conf import settings
 
 from agents.configuration import STTConfig, TTSConfig
 from parley.errors import Conflict
+
+from .early import EarlyWhisperSTTService
+from .whisper import SharedWhisper
 
 BUNDLED_WHISPER = "tiny.en"
 
@@ -62,36 +64,20 @@ def whisper_check(stt: STTConfig) -> None:
         )
 
 
-class _Greedy:
-    """A shared WhisperModel that decodes greedily (beam size 1): a third faster than the
-    default beam of 5 on two cores, and as good on short conversational turns."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.supported_languages = getattr(model, "supported_languages", None)
-        self._lock = threading.Lock()
-
-    def transcribe(self, audio: Any, **options: Any) -> tuple[Any, Any]:
-        # CTranslate2 runs one transcription at a time per model well; concurrent calls would
-        # only fight over the same cores.
-        with self._lock:
-            segments, info = self.model.transcribe(audio, beam_size=1, **options)
-            return list(segments), info
-
-
 @functools.cache
-def _whisper(source: str) -> _Greedy:
+def _whisper(source: str) -> SharedWhisper:
     from faster_whisper import WhisperModel
 
     threads = max(1, settings.VOICE_STT_THREADS)
-    return _Greedy(WhisperModel(source, device="cpu", compute_type="int8", cpu_threads=threads))
+    model = WhisperModel(source, device="cpu", compute_type="int8", cpu_threads=threads)
+    return SharedWhisper(model)
 
 
 def whisper_stt(stt: STTConfig) -> Any:
     """A pipecat Whisper STT service for one call, on this process's shared model."""
     from pipecat.services.whisper.stt import WhisperSTTService
 
-    class SharedWhisperSTTService(WhisperSTTService):
+    class SharedWhisperSTTService(EarlyWhisperSTTService):
         def _load(self) -> None:
             self._model = _whisper(whisper_model_source(stt))
 

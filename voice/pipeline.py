@@ -12,13 +12,13 @@ as said. Each answered turn also records its latency: end of the user's speech â
 audio, with the turn detection, speech-to-text, LLM and text-to-speech parts.
 """
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -60,6 +60,8 @@ from sessions.engine import Turn, session_turn
 from sessions.models import EventKind, Session
 from tools.execution import ToolRun
 
+from .early import EarlyWhisperSTTService, PauseWatchingVAD, ReplyGate
+
 # Voice activity ends after this much silence; the rest of the agent's silence_duration_ms is
 # waited out by the turn strategy, which also waits for the transcript.
 VAD_STOP_SECONDS = 0.2
@@ -73,6 +75,7 @@ class TurnClock:
     transcript: float | None = None
     turn_end: float | None = None
     first_token: float | None = None
+    audio_ready: float | None = None
     first_audio: float | None = None
 
     def latency(self) -> dict[str, int] | None:
@@ -85,12 +88,15 @@ class TurnClock:
         def ms(a: float, b: float) -> int:
             return max(0, round((b - a) * 1000))
 
+        ready = self.audio_ready or first_audio
         parts = {
             "latency_ms": ms(speech_end, first_audio),
             "turn_detection_ms": ms(speech_end, turn_end),
             "llm_ms": ms(turn_end, first_token),
-            "tts_ms": ms(first_token, first_audio),
+            "tts_ms": ms(first_token, ready),
         }
+        if self.audio_ready is not None:
+            parts["held_ms"] = ms(ready, first_audio)
         if self.transcript is not None:
             parts["stt_ms"] = ms(speech_end, self.transcript)
         return parts
@@ -109,9 +115,19 @@ class Call:
     greeting: bool = False
     answering: bool = False
     turns: int = 0
+    hold_until: float | None = None  # an early answer waits for the user's silence till then
 
     def now(self) -> float:
         return time.monotonic()
+
+    def audio_ready(self) -> None:
+        if self.clock.first_token is not None and self.clock.audio_ready is None:
+            self.clock.audio_ready = self.now()
+
+    async def settled(self) -> None:
+        """Return once the user's silence has lasted long enough to end their turn."""
+        if self.hold_until is not None:
+            await asyncio.sleep(max(0.0, self.hold_until - self.now()))
 
     async def said(self, *, interrupted: bool) -> None:
         """Record what the agent has spoken of its reply so far, if anything."""
@@ -158,7 +174,7 @@ class _Listener:
         await self.thinking.push_frame(LLMTextFrame(piece))
 
     async def tool_started(self, call: ToolCallRequest) -> None:
-        return None
+        await self.thinking.call.settled()  # no tool runs for a turn the user may go on with
 
     async def tool_finished(self, call: ToolCallRequest, run: ToolRun) -> None:
         return None
@@ -194,6 +210,7 @@ class EngineThinking(FrameProcessor):
         call = self.call
         await call.said(interrupted=bool(call.spoken))  # a reply still being spoken
         call.clock.turn_end = call.now()
+        call.hold_until = self._hold_until()
         call.turns += 1
         call.answering = True
         await self.push_frame(LLMFullResponseStartFrame())
@@ -207,6 +224,12 @@ class EngineThinking(FrameProcessor):
         finally:
             call.answering = False
         await self.push_frame(LLMFullResponseEndFrame())
+
+    def _hold_until(self) -> float | None:
+        turn, speech_end = self.call.config.turn_detection, self.call.clock.speech_end
+        if not answers_early(turn) or speech_end is None:
+            return None
+        return speech_end + turn.silence_duration_ms / 1000
 
     async def greet(self) -> None:
         """Say the agent's first message."""
@@ -255,22 +278,31 @@ class TurnTimer(BaseObserver):
                 self.call.clock = TurnClock()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             clock.speech_end = now - self.vad_stop
-            clock.transcript = clock.first_token = clock.first_audio = None
+            if clock.transcript is not None and clock.transcript < clock.speech_end:
+                clock.transcript = None  # an earlier stretch of speech's (an early one is kept)
+            clock.first_token = clock.first_audio = None
         elif isinstance(frame, TranscriptionFrame) and clock.transcript is None:
             clock.transcript = now
         elif isinstance(frame, BotStartedSpeakingFrame) and clock.first_audio is None:
             clock.first_audio = now if clock.first_token is not None else None
 
 
+def answers_early(turn: TurnDetectionConfig) -> bool:
+    """Whether a turn is answered before the silence that ends it is over (voice.early)."""
+    return turn.interrupt_mode == "interrupt"
+
+
 def user_turn_params(turn: TurnDetectionConfig) -> LLMUserAggregatorParams:
     """The agent's turn_detection settings as pipecat's: threshold is the voice activity
     confidence; interrupt_duration_ms how long the user must speak to take the turn;
-    silence_duration_ms the silence that ends it; interrupt_mode whether speaking over the
-    agent interrupts it (interrupt), is heard and answered after (append), or is not
-    listened to at all while the agent speaks (ignore)."""
+    silence_duration_ms the silence that ends it (answered early, the reply is held for the
+    rest of it); interrupt_mode whether speaking over the agent interrupts it (interrupt), is
+    heard and answered after (append), or is not listened to at all while the agent speaks
+    (ignore)."""
     silence = turn.silence_duration_ms / 1000
     vad_stop = min(VAD_STOP_SECONDS, silence)
-    vad = SileroVADAnalyzer(
+    wait = 0.0 if answers_early(turn) else silence - vad_stop
+    vad = PauseWatchingVAD(
         params=VADParams(
             confidence=turn.threshold,
             start_secs=turn.interrupt_duration_ms / 1000,
@@ -283,7 +315,7 @@ def user_turn_params(turn: TurnDetectionConfig) -> LLMUserAggregatorParams:
             VADUserTurnStartStrategy(enable_interruptions=interrupts),
             TranscriptionUserTurnStartStrategy(enable_interruptions=interrupts),
         ],
-        stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=max(0.0, silence - vad_stop))],
+        stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=max(0.0, wait))],
     )
     mute: list[BaseUserMuteStrategy] = (
         [AlwaysUserMuteStrategy()] if turn.interrupt_mode == "ignore" else []
@@ -306,9 +338,15 @@ def pipeline_build(
     *, call: Call, transport: Any, stt: Any, tts: Any, video: Any | None = None
 ) -> Parts:
     params = user_turn_params(call.config.turn_detection)
+    if isinstance(stt, EarlyWhisperSTTService) and isinstance(
+        params.vad_analyzer, PauseWatchingVAD
+    ):
+        stt.watch(params.vad_analyzer)
     user = LLMContextAggregatorPair(LLMContext(), user_params=params).user()
     thinking = EngineThinking(call)
-    steps = [transport.input(), stt, user, thinking, tts]
+    gate = ReplyGate(lambda: call.hold_until)
+    gate.audio_ready = call.audio_ready
+    steps = [transport.input(), stt, user, thinking, tts, gate]
     if video is not None:
         steps.append(video)
     steps += [transport.output(), SpokenRecorder(call)]

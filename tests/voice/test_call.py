@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 from django.test import Client
 from pytest_httpserver import HTTPServer
@@ -18,7 +19,7 @@ from tests.llm_server import ScriptedLLM, calls, says
 from voice import runtime
 
 from .conftest import RunningWorker, send_offer, start_call
-from .peer import Peer, speech, transcribe
+from .peer import RATE, Peer, speech, transcribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,6 +109,9 @@ def test_a_spoken_question_is_transcribed_answered_with_a_tool_and_spoken_back(
     assert said[2]["role"] == "assistant"
     assert said[2]["content"] == "The weather in Paris is sunny and twenty two degrees."
     assert {"latency_ms", "stt_ms", "llm_ms", "tts_ms", "turn_detection_ms"} <= said[2].keys()
+    # Answered early, and held until the user's silence reached silence_duration_ms (480)
+    assert said[2]["held_ms"] >= 0
+    assert said[2]["latency_ms"] >= 480
     tool_calls = events(started["sessionId"], EventKind.TOOL_CALL)
     assert tool_calls[0]["tool_name"] == "weather"
     first_request = llm.requests[0]
@@ -180,6 +184,48 @@ def test_speaking_over_the_agent_stops_it_and_the_unspoken_rest_is_not_recorded(
     heard = " ".join(m["content"] for m in after if m["role"] == "user").lower()
     assert "question" in heard
     assert {"role": "assistant", "content": "Sure, ask away."}.items() <= after[1].items()
+
+
+def test_going_on_within_the_silence_setting_drops_the_early_answer_unheard(
+    voice_worker: RunningWorker, llm: ScriptedLLM, receiver: HTTPServer, cast: Any
+) -> None:
+    receiver.expect_request("/book", method="POST").respond_with_json({"booked": True})
+    tool = ToolFactory(team=cast.team, name="book", server_url=receiver.url_for("/book"))
+    agent = agent_for(
+        llm,
+        cast.team,
+        turn_detection={"silence_duration_ms": 1500},
+        tool_calling={"selected_tool_ids": [str(tool.id)]},
+    )
+    booking = calls(("book", {"people": 2}))
+    llm.will(booking, booking, says("Booked for two."))
+    pause = np.zeros(int(RATE * 0.8), dtype=np.int16)  # over voice activity's stop, under 1.5 s
+
+    async def call() -> tuple[dict[str, Any], float, float]:
+        peer, started = await connect(agent)
+        await asyncio.sleep(0.5)
+        first = speech("Can you book a table")
+        paused = peer.mic.say(first)
+        done = peer.mic.say(np.concatenate([pause, speech("for two people tonight?")]))
+        await quiet_after(peer, done)
+        heard = peer.heard.first_sound_after(paused)
+        await peer.close()
+        return started, heard, done
+
+    started, heard, done = asyncio.run(call())
+
+    assert heard > done  # nothing was said in the pause
+    said = events(started["sessionId"])
+    assert [m["role"] for m in said] == ["user", "user", "assistant"]
+    assert "book a table" in said[0]["content"].lower()
+    assert "two" in said[1]["content"].lower()
+    assert said[2]["content"] == "Booked for two."
+    # The early answer asked the LLM, whose tool call was held, then dropped: the tool ran
+    # once, for the turn that held, which the LLM was asked with both parts.
+    assert len(llm.requests) == 3
+    assert llm.requests[0]["messages"][-1]["role"] == "user"
+    assert [m["role"] for m in llm.requests[1]["messages"][-2:]] == ["user", "user"]
+    assert [request.path for request, _ in receiver.log].count("/book") == 1
 
 
 def test_a_silent_call_ends_at_the_idle_timeout(

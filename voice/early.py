@@ -1,0 +1,132 @@
+"""Answering early, without speaking early.
+
+A turn ends after the agent's `silence_duration_ms` of silence (480 ms by default). Waiting it out
+before transcribing and thinking puts all of it in front of the reply. Instead, while the user
+is silent:
+
+- the pause is transcribed as it begins (EarlyWhisperSTTService, told by PauseWatchingVAD):
+  when voice activity then counts as stopped, the transcript is ready or nearly so;
+- the turn is answered as soon as its transcript is in, and ReplyGate holds the reply's audio
+  (and the engine holds its tool calls) until the silence has lasted `silence_duration_ms`.
+
+If the user speaks again before then, the interruption that starts their new turn drops the
+held reply unheard, and the engine's turn is cancelled before any tool ran; what the user said
+in both parts is recorded, as two messages, and answered together. Only agents whose
+`interrupt_mode` is "interrupt" answer early: in the other modes speaking again does not
+interrupt, so those turns wait for the whole silence, as before.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADState
+from pipecat.frames.frames import Frame, InterruptionFrame, SystemFrame, TTSAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.services.whisper.stt import WhisperSTTService
+
+# A dip in voice activity this long is taken as a pause worth transcribing.
+PAUSE_SECONDS = 0.03
+
+
+class PauseWatchingVAD(SileroVADAnalyzer):
+    """Silero voice activity that also tells `on_pause` when the user has been quiet for
+    PAUSE_SECONDS, and `on_resume` when they speak again before it counts as stopped."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_pause: Callable[[], None] = lambda: None
+        self.on_resume: Callable[[], None] = lambda: None
+        self._quiet = 0.0  # seconds of audio since the voice activity began to drop
+        self._told = False
+
+    async def analyze_audio(self, buffer: bytes) -> VADState:
+        state = await super().analyze_audio(buffer)
+        if state != VADState.STOPPING:
+            if self._told and state == VADState.SPEAKING:
+                self.on_resume()
+            self._quiet, self._told = 0.0, False
+            return state
+        self._quiet += len(buffer) / (2 * self.sample_rate)  # 16-bit mono
+        if not self._told and self._quiet >= PAUSE_SECONDS:
+            self._told = True
+            self.on_pause()
+        return state
+
+
+class EarlyWhisperSTTService(WhisperSTTService):
+    """Whisper that starts transcribing a pause as it begins. When voice activity then stops
+    with no speech in between, that transcript is the segment's; otherwise it is dropped."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._early: asyncio.Task[list[Frame]] | None = None
+
+    def watch(self, vad: PauseWatchingVAD) -> None:
+        vad.on_pause, vad.on_resume = self._pause_began, self._forget
+
+    def _pause_began(self) -> None:
+        self._forget()
+        pcm = bytes(self._audio_buffer) + self._trailing_silence()
+        self._early = self.create_task(self._frames(pcm), name="early-transcription")
+
+    def _forget(self) -> None:
+        if self._early is not None:
+            self._early.cancel()  # its thread finishes on its own; the result is dropped
+            self._early = None
+
+    async def _frames(self, pcm: bytes) -> list[Frame]:
+        transcribed = super().run_stt(pcm)
+        return [frame async for frame in transcribed if frame is not None]
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        early, self._early = self._early, None
+        frames = await early if early is not None else await self._frames(audio)
+        for frame in frames:
+            yield frame
+
+
+class ReplyGate(FrameProcessor):
+    """Holds the reply on its way out until `release_at()` (time.monotonic(), or None: nothing to
+    wait for), then lets it through in order. An interruption drops what is held."""
+
+    def __init__(self, release_at: Callable[[], float | None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.release_at = release_at
+        self.audio_ready: Callable[[], None] = lambda: None
+        self._held: list[Frame] = []
+        self._release: asyncio.Task[None] | None = None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InterruptionFrame):
+            await self._drop()
+        elif direction == FrameDirection.DOWNSTREAM and not isinstance(frame, SystemFrame):
+            if isinstance(frame, TTSAudioRawFrame):
+                self.audio_ready()
+            if self._held or self._waiting():
+                self._held.append(frame)
+                if self._release is None:
+                    self._release = self.create_task(self._released(), name="reply-gate")
+                return
+        await self.push_frame(frame, direction)
+
+    def _waiting(self) -> bool:
+        until = self.release_at()
+        return until is not None and until > time.monotonic()
+
+    async def _released(self) -> None:
+        until = self.release_at()
+        if until is not None:
+            await asyncio.sleep(max(0.0, until - time.monotonic()))
+        while self._held:
+            await self.push_frame(self._held.pop(0))
+        self._release = None
+
+    async def _drop(self) -> None:
+        self._held.clear()
+        if self._release is not None:
+            await self.cancel_task(self._release)
+            self._release = None
