@@ -26,7 +26,7 @@ def _text_only() -> list[Modality]:
 DEFAULT_FAILURE_MESSAGE = "Sorry, I'm having trouble answering right now. Please try again."
 
 ShortText = Annotated[str, Field(max_length=200)]
-Cost = Annotated[float, Field(ge=0)]
+Cost = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # "inf" as text is no cost
 
 
 def _origin(value: str) -> str:

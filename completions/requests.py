@@ -2,13 +2,15 @@
 and how to answer (streamed or not). Unknown fields are ignored; Agora's `turn_id` and
 `timestamp` on messages are ignored; images are kept as OpenAI's image_url parts, for a model
 that takes them, and stand as the text "[image]" in the text of a message; a body that cannot be
-read is an InvalidInput (400), never a 500."""
+read is a 400 (parley.jsonbody's strict reading), never a 500."""
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from parley.errors import InvalidInput
+from parley.jsonbody import json_loads
 
 MAX_MESSAGE_CHARS = 20_000
 MAX_CONVERSATION_ID_CHARS = 200
@@ -104,10 +106,7 @@ def _flags(body: dict[str, Any]) -> tuple[bool, bool]:
 
 
 def completion_request_parse(raw: bytes, *, conversation_header: str = "") -> CompletionRequest:
-    try:
-        body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("The request body is not valid JSON.") from None
+    body = json_loads(raw or b"null", max_depth=settings.API_MAX_JSON_DEPTH)
     if not isinstance(body, dict):
         raise InvalidInput("The request body must be a JSON object with `messages`.")
     *before, last = _messages(body)

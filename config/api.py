@@ -2,22 +2,25 @@
 
 Every error is {"error": "<for a person>", "code": "<for a program>", "details": {...}}."""
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.parser import Parser
 
 from agents.api import router as agents_router
 from agora.api import router as agora_router
+from completions import views as completions_views
 from completions.api import router as completions_router
 from iwy.api import router as iwy_router
-from parley.errors import InvalidInput, ParleyError, invalid_input_from_errors
+from parley.errors import ParleyError, invalid_input_from_errors
+from parley.jsonbody import request_json
+from sessions import streaming
 from sessions.api import agent_human_router
 from sessions.api import router as sessions_router
 from tools.api import router as tools_router
@@ -28,57 +31,70 @@ from .responses import error_response
 logger = logging.getLogger(__name__)
 
 
-class InvalidJSON(ParleyError):
-    code = "invalid_json"
-
-
-class PayloadTooLarge(ParleyError):
-    status = 413
-    code = "payload_too_large"
-
-
-def _path_to_nul(value: Any, path: tuple[object, ...] = ()) -> tuple[object, ...] | None:
-    """Where a NUL character sits in parsed JSON; PostgreSQL cannot store one in text or jsonb."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    items = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for key, item in items:
-        if isinstance(key, str) and "\x00" in key:
-            return (*path, key)
-        if (found := _path_to_nul(item, (*path, key))) is not None:
-            return found
-    return None
-
-
 class JSONBodyParser(Parser):
+    """Every body the API reads, through the one strict reader (parley.jsonbody)."""
+
     def parse_body(self, request: HttpRequest) -> Any:
-        data = self._loads(request)
-        if (path := _path_to_nul(data)) is not None:
-            field = ".".join(str(p) for p in path) or "body"
-            raise InvalidInput.for_field(
-                field, "contains a NUL character (\\u0000), which is not allowed"
-            )
-        return data
-
-    def _loads(self, request: HttpRequest) -> Any:
-        try:
-            return json.loads(request.body)
-        except RequestDataTooBig as exc:
-            raise PayloadTooLarge("The request body is larger than this API accepts.") from exc
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno}, column {exc.colno}"
-            raise InvalidJSON(f"The request body is not valid JSON: {exc.msg} at {where}.") from exc
-        except UnicodeDecodeError as exc:
-            raise InvalidJSON("The request body is not valid UTF-8 JSON.") from exc
+        return request_json(request)
 
 
-api = NinjaAPI(
+ERRORS = {
+    400: "The input is not valid: the message names the field and the problem.",
+    401: "No API key, or not a valid one.",
+    403: "The key may not do this.",
+    404: "No such thing, or not this team's.",
+    409: "It cannot be done in the state it is in.",
+    413: "The request body is too large.",
+    415: "The request body is not JSON.",
+    429: "Too many requests; try again later.",
+}
+_BODY_ONLY = (413, 415)
+
+
+def _error_schema(*, agent_human: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "error": {"type": "string"},
+        "code": {"type": "string"},
+        "details": {"type": "object"},
+    }
+    if agent_human:
+        fields = {"success": {"type": "boolean", "const": False}} | fields
+    return {"type": "object", "properties": fields, "required": list(fields)}
+
+
+class DocumentedAPI(NinjaAPI):
+    """A NinjaAPI whose OpenAPI document also holds the async views routed beside it, and the
+    error responses every operation may answer with, in the API's error shape."""
+
+    def __init__(
+        self, *args: Any, extra_paths: dict[str, Any], agent_human: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.extra_paths = extra_paths
+        self.agent_human = agent_human
+
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
+        schema = super().get_openapi_schema(**kwargs)
+        schema["paths"].update(self.extra_paths)
+        error = {"$ref": "#/components/schemas/Error"}
+        schema["components"].setdefault("schemas", {})["Error"] = _error_schema(
+            agent_human=self.agent_human
+        )
+        for path_item in schema["paths"].values():
+            for operation in path_item.values():
+                for status, description in ERRORS.items():
+                    if status in _BODY_ONLY and "requestBody" not in operation:
+                        continue
+                    operation["responses"].setdefault(
+                        str(status),
+                        {"description": description, "content": {JSON: {"schema": error}}},
+                    )
+        return schema
+
+
+JSON = "application/json"
+
+api = DocumentedAPI(
     title="Parley API",
     version="1",
     description="Agents, tools and single-use agents. Authenticate with `x-api-key` or "
@@ -87,6 +103,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    extra_paths=completions_views.OPENAPI_PATH,
 )
 api.add_router("/", agents_router)
 api.add_router("/", tools_router)
@@ -98,7 +115,7 @@ api.add_router("/", iwy_router)
 
 # Agent Human's session API, under /api/v1. Its clients read {"success": false, "error"} on a
 # failure, so its errors carry that besides Parley's code and details.
-agent_human_api = NinjaAPI(
+agent_human_api = DocumentedAPI(
     title="Parley API: Agent Human sessions",
     version="1",
     description="Agent Human's session API: start with `x-api-key`, send messages with the key "
@@ -107,6 +124,8 @@ agent_human_api = NinjaAPI(
     urls_namespace="agenthuman",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    extra_paths=streaming.OPENAPI_PATH,
+    agent_human=True,
 )
 agent_human_api.add_router("/", agent_human_router)
 
@@ -122,7 +141,10 @@ def _install_error_handlers(api: NinjaAPI, respond: Callable[..., HttpResponse])
     """The same refusals, said in each API's shape."""
 
     def parley_error(request: HttpRequest, exc: ParleyError) -> HttpResponse:
-        return respond(exc.status, exc.code, exc.message, exc.details)
+        response = respond(exc.status, exc.code, exc.message, exc.details)
+        if retry_after := getattr(exc, "retry_after", None):  # a 429 says when to come back
+            response["Retry-After"] = str(retry_after)
+        return response
 
     def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         # Ninja puts where the value came from first ("body", …); people want the field.

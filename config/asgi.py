@@ -10,8 +10,17 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from config.middleware import App, BodyLimit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 os.environ.setdefault("DB_CONN_MAX_AGE", "0")
 os.environ.setdefault("DB_POOL", "true")
 
-application = get_asgi_application()
+
+def _application() -> App:
+    from django.conf import settings  # read once get_asgi_application() has set Django up
+
+    return BodyLimit(get_asgi_application(), settings.API_MAX_BODY_BYTES)
+
+
+application = _application()

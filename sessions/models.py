@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent
+from parley.jsonbody import ValidTextDecoder, ValidTextEncoder
 from teams.models import Team
 
 
@@ -60,7 +61,10 @@ class Session(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=200, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    # Valid text in and out: a lone surrogate stored once made every page showing it fail.
+    metadata = models.JSONField(
+        default=dict, blank=True, encoder=ValidTextEncoder, decoder=ValidTextDecoder
+    )
     # The sequence number of the newest event; events are numbered 1, 2, 3… per session.
     last_event_seq = models.PositiveIntegerField(default=0)
     # Set while the agent is answering a message: one turn at a time, across every process.
@@ -122,7 +126,7 @@ class SessionEvent(models.Model):
     session = models.ForeignKey(Session, models.CASCADE, related_name="events")
     seq = models.PositiveIntegerField()
     kind = models.CharField(max_length=13, choices=EventKind.choices)
-    data = models.JSONField(default=dict)
+    data = models.JSONField(default=dict, encoder=ValidTextEncoder, decoder=ValidTextDecoder)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

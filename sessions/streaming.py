@@ -21,12 +21,14 @@ from django.views.decorators.csrf import csrf_exempt
 
 from parley.db import database
 from parley.errors import Busy, InvalidInput, ParleyError, Unauthorized
+from parley.jsonbody import request_json, text_valid
 from parley.llm import ToolCallRequest
 from teams.auth import caller_for_key
 from tools.execution import ToolRun
 
 from .chat import session_turn_begin, session_turn_release
 from .engine import Turn, TurnContext, session_turn
+from .limits import client_ip
 from .models import Session
 
 MAX_MESSAGE_CHARS = 20_000
@@ -54,7 +56,7 @@ def _credentials(request: HttpRequest) -> tuple[str | None, str | None]:
 def _begin(request: HttpRequest, session_id: UUID) -> tuple[Session, str, TurnContext]:
     """Everything before the LLM is asked, in one trip to the database's thread."""
     key, token = _credentials(request)
-    team = caller_for_key(key, write=True).team if key else None
+    team = caller_for_key(key, write=True, client_ip=client_ip(request)).team if key else None
     content = _content(request)
     session, context = session_turn_begin(
         session_id=session_id, team=team, token=token, content=content
@@ -63,10 +65,7 @@ def _begin(request: HttpRequest, session_id: UUID) -> tuple[Session, str, TurnCo
 
 
 def _content(request: HttpRequest) -> str:
-    try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("The request body is not valid JSON.") from None
+    body = request_json(request, empty={})
     content = body.get("content") if isinstance(body, dict) else None
     if not isinstance(content, str) or not content.strip():
         raise InvalidInput.for_field("content", "must be the message's text, not empty")
@@ -116,11 +115,29 @@ class _Relay:
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    text = text_valid(json.dumps(data, ensure_ascii=False))  # else the stream is cut mid-reply
+    return f"event: {event}\ndata: {text}\n\n".encode()
+
+
+class _Turn:
+    """The turn's claim, released once: when the reply is done, or as soon as the client leaves.
+    The reply is still finished and recorded then, but the session takes the next message."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.released = False
+
+    async def release(self) -> None:
+        if not self.released:
+            self.released = True
+            await database(session_turn_release)(self.session)
+
+
+_ANSWERING: set[asyncio.Task[Turn]] = set()  # replies whose client left, kept till they finish
 
 
 async def _stream(session: Session, content: str, context: TurnContext) -> AsyncIterator[bytes]:
-    relay = _Relay()
+    relay, claim = _Relay(), _Turn(session)
 
     async def answer() -> Turn:
         try:
@@ -128,15 +145,23 @@ async def _stream(session: Session, content: str, context: TurnContext) -> Async
                 session=session, content=content, listener=relay, context=context
             )
         finally:
-            await database(session_turn_release)(session)
+            await claim.release()
             await relay.queue.put(DONE)
 
     task = asyncio.create_task(answer())
-    while (item := await relay.queue.get()) is not DONE:
-        yield _sse(*item)
+    heard = False
+    try:
+        while (item := await relay.queue.get()) is not DONE:
+            yield _sse(*item)
+        heard = True
+    finally:
+        if not heard:  # the client disconnected: the server stopped reading this stream
+            _ANSWERING.add(task)
+            task.add_done_callback(_ANSWERING.discard)
+            await asyncio.shield(claim.release())
     turn = await task
     if turn.failed:
-        yield _sse("error", {"message": turn.error})
+        yield _sse("error", {"code": turn.error_code, "message": turn.error})
     yield _sse("done", {"message": _message(turn), "tool_calls": _tool_calls(turn)})
 
 
@@ -145,9 +170,10 @@ async def _answer(session: Session, content: str, context: TurnContext) -> JsonR
         turn = await session_turn(session=session, content=content, context=context)
     finally:
         await database(session_turn_release)(session)
-    body = {"success": True, "message": _message(turn), "tool_calls": _tool_calls(turn)}
+    # A failed turn still answers 200 with the failure message, but says it did not succeed.
+    body = {"success": not turn.failed, "message": _message(turn), "tool_calls": _tool_calls(turn)}
     if turn.failed:
-        body["error"] = turn.error
+        body |= {"error": turn.error, "code": turn.error_code}
     return JsonResponse(body)
 
 
@@ -175,3 +201,54 @@ async def session_messages(request: HttpRequest, session_id: UUID) -> HttpRespon
     stream["Cache-Control"] = "no-cache"
     stream["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the tokens back
     return stream
+
+
+# The view is outside ninja, so its entry in the Agent Human API's OpenAPI document is written
+# here (config/api.py adds it): what to send, and the errors it answers with.
+OPENAPI_PATH = {
+    "/api/v1/sessions/{session_id}/messages": {
+        "post": {
+            "operationId": "agent_human_session_message",
+            "summary": "Send a message",
+            "description": __doc__,
+            "tags": ["Sessions (Agent Human)"],
+            "parameters": [
+                {
+                    "in": "path",
+                    "name": "session_id",
+                    "required": True,
+                    "schema": {"type": "string", "format": "uuid"},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "content": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": MAX_MESSAGE_CHARS,
+                                }
+                            },
+                            "required": ["content"],
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "The agent's reply: one JSON document, or server-sent events "
+                    "with `Accept: text/event-stream`.",
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+            },
+            "security": [{"ApiKeyAuth": []}, {"BearerAuth": []}],
+        }
+    }
+}
