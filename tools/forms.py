@@ -7,8 +7,11 @@ from typing import Any, cast
 
 import pydantic
 from django import forms
+from django.conf import settings
 
 from parley.errors import Conflict, ParleyError, invalid_input_from_errors
+from parley.jsonbody import json_problem
+from parley.schemas import SchemaRefused
 
 from .models import HttpMethod, Tool
 from .spec import (
@@ -60,6 +63,16 @@ def schema_text(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2)
 
 
+def _schema_problem(exc: pydantic.ValidationError) -> str:
+    """The first problem, said of the schema: "The schema's properties.city.$ref: only local…"
+    where it is about one place in it, else "The schema must describe an object"."""
+    refused = exc.errors()[0].get("ctx", {}).get("error")
+    if isinstance(refused, SchemaRefused) and refused.where:
+        return f"The schema's {refused.where}: {refused.reason}."
+    problem = invalid_input_from_errors(exc.errors()).details["errors"][0]["message"]
+    return f"The schema {problem}."
+
+
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON value")
 
@@ -96,6 +109,8 @@ class JSONObjectField(forms.CharField):
             raise forms.ValidationError(f"This is not valid JSON: {exc}.") from exc
         if not isinstance(parsed, dict):
             raise forms.ValidationError(self.not_an_object)
+        if problem := json_problem(parsed, max_depth=settings.API_MAX_JSON_DEPTH):
+            raise forms.ValidationError(f"This cannot be stored: {problem}.")
         return parsed
 
 
@@ -114,8 +129,7 @@ class ParametersSchemaField(JSONObjectField):
         try:
             return _parameters_schema.validate_python(schema)
         except pydantic.ValidationError as exc:
-            problem = invalid_input_from_errors(exc.errors()).details["errors"][0]["message"]
-            raise forms.ValidationError(f"The schema {problem}.") from exc
+            raise forms.ValidationError(_schema_problem(exc)) from exc
 
 
 class HeaderRowsWidget(forms.Widget):

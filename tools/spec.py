@@ -4,9 +4,9 @@ import base64
 import binascii
 from typing import Annotated, Any, Literal
 
-from jsonschema import SchemaError
-from jsonschema.validators import validator_for
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field
+
+from parley.schemas import schema_check
 
 REDACTED = "[REDACTED]"
 # Header values outside this list may carry credentials, so they are masked in responses.
@@ -20,13 +20,9 @@ FUNCTION_NAME = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 
 
 def _parameters_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    try:
-        validator_for(schema).check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path)
-        raise ValueError(
-            f"is not a valid JSON Schema: {exc.message}" + (f" at {where}" if where else "")
-        ) from exc
+    """A valid JSON Schema of an object, safe to apply (parley.schemas: local $refs only,
+    RE2 patterns); SchemaRefused, a ValueError, names the problem."""
+    schema_check(schema)
     if schema.get("type") != "object":
         raise ValueError('must describe an object: set "type": "object" and list "properties"')
     return schema
