@@ -21,6 +21,7 @@ from django.conf import settings
 
 from parley.errors import ParleyError
 from parley.outbound import Delivery, OutboundClient, OutboundRequest, Policy
+from parley.redact import redact
 
 from .models import AgoraAccount
 
@@ -117,27 +118,32 @@ def _agent_path(agent_id: str, tail: str = "") -> str:
     return f"/agents/{quote(agent_id, safe='')}{tail}"
 
 
-def said(delivery: Delivery) -> tuple[str, dict[str, Any]]:
+def said(delivery: Delivery, secrets: list[str] | None = None) -> tuple[str, dict[str, Any]]:
     """What Agora said ("<detail> (<reason>)"), and the same as details. Agora's older error
-    body, {message, statusCode}, is read too."""
+    body, {message, statusCode}, is read too. Redacted: an echo of the request would carry the
+    credentials (`secrets`) and the keys in the agent's properties."""
     body = delivery.content if isinstance(delivery.content, dict) else {}
-    detail = str(body.get("detail") or body.get("message") or "")
-    reason = str(body.get("reason") or body.get("statusCode") or "")
+    detail = redact(str(body.get("detail") or body.get("message") or ""), secrets=secrets or [])
+    reason = redact(str(body.get("reason") or body.get("statusCode") or ""), secrets=secrets or [])
     text = f"{detail} ({reason})" if detail and reason else detail or reason
     if not text and isinstance(delivery.content, str):
-        text = delivery.content.strip()[:300]
+        text = redact(delivery.content.strip(), secrets=secrets or [])[:300]
     details = {"agora_status": delivery.status, "agora_detail": detail, "agora_reason": reason}
     return text or "no explanation", details
 
 
-def _failure(delivery: Delivery, doing: str) -> ParleyError:
+def _secrets(account: AgoraAccount) -> list[str]:
+    return [account.customer_secret, f"{account.customer_id}:{account.customer_secret}"]
+
+
+def _failure(delivery: Delivery, doing: str, secrets: list[str]) -> ParleyError:
     if delivery.status is None:
         problem = delivery.error.message if delivery.error else "no answer"
         return AgoraUnavailable(
             f"Agora did not answer while {doing} ({problem}); try again shortly.",
             details={"reason": str(delivery.error.outcome) if delivery.error else "unreachable"},
         )
-    text, details = said(delivery)
+    text, details = said(delivery, secrets)
     if delivery.status in BACK_OFF:
         return AgoraUnavailable(
             f"Agora answered {delivery.status} while {doing}: {text}; try again shortly.",
@@ -153,11 +159,11 @@ def _failure(delivery: Delivery, doing: str) -> ParleyError:
     return kind(f"Agora answered {delivery.status} while {doing}: {text}", details=details)
 
 
-def _answer(delivery: Delivery, doing: str) -> dict[str, Any]:
+def _answer(delivery: Delivery, doing: str, account: AgoraAccount) -> dict[str, Any]:
     """The JSON object Agora answered with (an empty one for an empty body); a ParleyError
     when the request failed."""
     if delivery.status is None or not 200 <= delivery.status < 300:
-        failure = _failure(delivery, doing)
+        failure = _failure(delivery, doing, _secrets(account))
         logger.warning("Agora request failed while %s: %s", doing, failure.message)
         raise failure
     return delivery.content if isinstance(delivery.content, dict) else {}
@@ -169,7 +175,7 @@ def _answer(delivery: Delivery, doing: str) -> dict[str, Any]:
 def agora_join(*, account: AgoraAccount, name: str, properties: dict[str, Any]) -> dict[str, Any]:
     """Start an agent in a channel: {agent_id, create_ts, status}. AgoraAgentExists on 409."""
     delivery = _send(account, "POST", "/join", {"name": name, "properties": properties})
-    answer = _answer(delivery, "starting the agent")
+    answer = _answer(delivery, "starting the agent", account)
     if not answer.get("agent_id"):
         raise AgoraFailed(
             "Agora's answer to join had no agent_id; is AGORA_API_URL Agora's API?",
@@ -183,7 +189,7 @@ def agora_leave(*, account: AgoraAccount, agent_id: str) -> bool:
     delivery = _send(account, "POST", _agent_path(agent_id, "/leave"))
     if delivery.status == 404:
         return False
-    _answer(delivery, f"stopping agent {agent_id}")
+    _answer(delivery, f"stopping agent {agent_id}", account)
     return True
 
 
@@ -192,13 +198,14 @@ def agora_query(*, account: AgoraAccount, agent_id: str) -> dict[str, Any] | Non
     delivery = _send(account, "GET", _agent_path(agent_id))
     if delivery.status == 404:
         return None
-    return _answer(delivery, f"reading agent {agent_id}'s status")
+    return _answer(delivery, f"reading agent {agent_id}'s status", account)
 
 
 def agora_list(*, account: AgoraAccount, channel: str, states: list[str]) -> list[dict[str, Any]]:
     """The agents in `channel` whose status is one of `states` (names, such as RUNNING)."""
     query = urlencode({"channel": channel, "state": ",".join(str(STATES[s]) for s in states)})
-    answer = _answer(_send(account, "GET", f"/agents?{query}"), "listing the channel's agents")
+    delivery = _send(account, "GET", f"/agents?{query}")
+    answer = _answer(delivery, "listing the channel's agents", account)
     data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
     found = data.get("list") if isinstance(data, dict) else None
     return [agent for agent in found or [] if isinstance(agent, dict)]
@@ -210,7 +217,7 @@ def agora_history(*, account: AgoraAccount, agent_id: str) -> list[dict[str, Any
     delivery = _send(account, "GET", _agent_path(agent_id, "/history"))
     if delivery.status in (400, 404):
         return None
-    contents = _answer(delivery, f"reading agent {agent_id}'s history").get("contents")
+    contents = _answer(delivery, f"reading agent {agent_id}'s history", account).get("contents")
     return [item for item in contents or [] if isinstance(item, dict)]
 
 
@@ -219,9 +226,9 @@ def agora_speak(
 ) -> dict[str, Any]:
     body = {"text": text, "priority": priority, "interruptable": interruptable}
     delivery = _send(account, "POST", _agent_path(agent_id, "/speak"), body)
-    return _answer(delivery, f"asking agent {agent_id} to speak")
+    return _answer(delivery, f"asking agent {agent_id} to speak", account)
 
 
 def agora_interrupt(*, account: AgoraAccount, agent_id: str) -> dict[str, Any]:
     delivery = _send(account, "POST", _agent_path(agent_id, "/interrupt"), {})
-    return _answer(delivery, f"interrupting agent {agent_id}")
+    return _answer(delivery, f"interrupting agent {agent_id}", account)

@@ -1,6 +1,7 @@
 """A small client of iwy's REST API (settings.IWY_API_URL), with a team's Service API key.
 
-Every request goes through parley.outbound. The key is sent as a Bearer token and never logged.
+Every request goes through parley.outbound. The key is sent as a Bearer token and never logged
+nor shown, even when iwy echoes it (parley.redact).
 Whatever goes wrong at iwy becomes an IwyError saying what iwy said (502 when iwy refused or
 failed, 503 when it did not answer or limits requests, 422 when it refused the input), and
 whether trying again later may help (429, 5xx, no answer): the sync tasks retry those."""
@@ -16,6 +17,7 @@ from django.conf import settings
 
 from parley.errors import ParleyError
 from parley.outbound import Delivery, OutboundClient, OutboundRequest, Policy
+from parley.redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +96,12 @@ def _said(delivery: Delivery) -> str:
     return delivery.reason or "no explanation"
 
 
-def _failure(delivery: Delivery, doing: str) -> IwyError:
+def _failure(delivery: Delivery, doing: str, api_key: str) -> IwyError:
     if delivery.status is None:
         problem = delivery.error.message if delivery.error else "no answer"
         return IwyUnavailable(f"iwy did not answer while {doing} ({problem}); try again shortly.")
-    said, status = _said(delivery), delivery.status
+    # iwy's words are shown and logged: an echo of the request must not carry the key along.
+    said, status = redact(_said(delivery), secrets=[api_key]), delivery.status
     details = {"iwy_status": status, "iwy_message": said}
     if status in (401, 403):
         return IwyError(
@@ -129,7 +132,7 @@ def iwy_call(
     what was being done, for the message ("publishing the agent")."""
     delivery = async_to_sync(_send_one)(_request(api_key, method, path, body))
     if delivery.status is None or not 200 <= delivery.status < 300:
-        failure = _failure(delivery, doing)
+        failure = _failure(delivery, doing, api_key)
         logger.warning("iwy %s %s failed: %s", method, path, failure.message)
         raise failure
     if not isinstance(delivery.content, dict):

@@ -13,10 +13,12 @@ raises `LLMFailure`, which carries the text received before it.
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .jsonbody import json_valid
 from .outbound import OutboundClient, OutboundError, OutboundFailure, OutboundRequest, Outcome
+from .redact import redact
 
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
@@ -54,10 +56,41 @@ class LLMReply:
 
 
 class LLMFailure(Exception):
+    """`error.message` may quote the provider's reply, redacted: it is for the team's records,
+    never for a visitor (say `public_message` there)."""
+
     def __init__(self, error: OutboundError, partial: str = "") -> None:
         super().__init__(error.message)
         self.error = error
         self.partial = partial  # text received before the failure
+
+    @property
+    def code(self) -> str:
+        return f"llm_{self.error.outcome}"
+
+    @property
+    def public_message(self) -> str:
+        """What a visitor or an API caller is told: no address, header or reply of the LLM."""
+        return PUBLIC_MESSAGES.get(self.error.outcome, PUBLIC_MESSAGES[Outcome.UNREACHABLE])
+
+
+PUBLIC_MESSAGES = {
+    Outcome.HTTP_ERROR: "The agent's language model refused or failed the request.",
+    Outcome.TIMEOUT: "The agent's language model did not answer in time.",
+    Outcome.REFUSED: (
+        "The agent's language model is at an address this server may not call; "
+        "ask your operator to allow it."
+    ),
+    Outcome.UNREACHABLE: "The agent's language model could not be reached.",
+    Outcome.DNS_ERROR: "The agent's language model could not be reached.",
+    Outcome.TOO_LARGE: "The agent's language model sent a reply too large to read.",
+    Outcome.UNDECODABLE: "The agent's language model sent a reply that could not be read.",
+}
+
+
+def _redacted(error: OutboundError, endpoint: LLMEndpoint) -> OutboundError:
+    """A provider may echo the request, its key included, in what it answers."""
+    return replace(error, message=redact(error.message, secrets=[endpoint.api_key]))
 
 
 @dataclass
@@ -100,7 +133,7 @@ def _chunk(line: str, partial: str) -> dict[str, Any] | None:
         return None
     data = line[5:].strip()
     try:
-        chunk = json.loads(data)
+        chunk = json_valid(json.loads(data))  # a lone surrogate cannot be stored or shown
     except ValueError:
         raise _broken(
             f"the stream sent something that is not JSON: {data[:200]}", partial
@@ -168,7 +201,9 @@ async def chat_stream(
                     _take_tool_calls(delta, pending)
                     reply.finish_reason = choice.get("finish_reason") or reply.finish_reason
     except OutboundFailure as exc:
-        raise LLMFailure(exc.error, "".join(text)) from exc
+        raise LLMFailure(_redacted(exc.error, endpoint), "".join(text)) from exc
+    except LLMFailure as exc:  # what the stream itself reported (_chunk)
+        raise LLMFailure(_redacted(exc.error, endpoint), exc.partial) from exc
     if not done and reply.finish_reason is None:
         raise _broken("the stream ended before the reply was complete", "".join(text))
     reply.content = "".join(text)

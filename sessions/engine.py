@@ -22,6 +22,7 @@ from parley.db import database
 from parley.errors import ParleyError
 from parley.llm import LLMEndpoint, LLMFailure, LLMReply, ToolCallRequest, chat_stream
 from parley.outbound import OutboundClient, Policy, outbound_client
+from parley.redact import redact
 from providers.selectors import provider_resolve
 from tools.execution import ToolRun, tool_execute
 from tools.models import Tool
@@ -55,11 +56,14 @@ class Silent:
 
 @dataclass
 class Turn:
-    """What the turn said and how long it took. `failed`: the failure message was sent."""
+    """What the turn said and how long it took. `failed`: the failure message was sent;
+    `error` and `error_code` say why in words fit for whoever sent the message (the LLM's own
+    answer, redacted, is on the session's timeline for the team)."""
 
     reply: str
     failed: bool = False
     error: str = ""
+    error_code: str = ""
     ttft_ms: float | None = None
     total_ms: float = 0.0
     usage: dict[str, int] = field(default_factory=dict)
@@ -309,7 +313,7 @@ async def session_turn(
             EventKind.ERROR,
             {"code": "provider_not_configured", "message": context.missing},
         )
-        turn = Turn(reply="", error=context.missing)
+        turn = Turn(reply="", error=context.missing, error_code="provider_not_configured")
         return await _fail(session, context, turn, listener, record_reply)
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": context.config.llm.system_prompt}
@@ -345,13 +349,16 @@ async def _failed_turn(
     keep: bool,
 ) -> Turn:
     turn = conversation.turn
-    turn.error = failure.error.message
+    turn.error, turn.error_code = failure.public_message, failure.code
     if keep and (said := "".join(conversation.said)):
         data = {"role": "assistant", "content": said, "interrupted": True}
         await record(session, EventKind.MESSAGE, data)
-    code = f"llm_{failure.error.outcome}"
+    # llm.chat_stream redacted the message; redacted again here, as the one place the timeline
+    # gets an upstream's words from, whoever raised the failure.
+    key = context.endpoint.api_key if context.endpoint else None
+    detail = redact(failure.error.message, secrets=[key])
     await record(
-        session, EventKind.ERROR, {"code": code, "message": f"The LLM failed: {turn.error}"}
+        session, EventKind.ERROR, {"code": failure.code, "message": f"The LLM failed: {detail}"}
     )
     return await _fail(session, context, turn, listener, keep)
 

@@ -33,6 +33,7 @@ from agents.configuration import AgentConfiguration
 from config.celery import enqueue_on_commit
 from parley.errors import ParleyError
 from parley.outbound import Delivery, OutboundClient, OutboundRequest, Policy
+from parley.redact import redact
 from sessions.models import Session, SessionStatus, Transport
 from sessions.services import session_status_set
 
@@ -126,9 +127,12 @@ def _said(delivery: Delivery) -> tuple[str, dict[str, Any]]:
     """What Daily said ("invalid-request-error: …"), and the same as details."""
     body = delivery.content if isinstance(delivery.content, dict) else {}
     error, info = str(body.get("error") or ""), str(body.get("info") or "")
+    # Daily's words are shown and logged: an echo of the request must not carry the key along.
+    key = [settings.DAILY_API_KEY]
+    error, info = redact(error, secrets=key), redact(info, secrets=key)
     said = ": ".join(part for part in (error, info) if part)
     if not said and isinstance(delivery.content, str):
-        said = delivery.content.strip()[:300]
+        said = redact(delivery.content.strip(), secrets=key)[:300]
     details = {"daily_status": delivery.status, "daily_error": error, "daily_info": info}
     return said or "no explanation", details
 

@@ -131,3 +131,19 @@ def test_query_history_speak_interrupt_leave_and_list(
     assert client.agora_leave(account=account, agent_id=agent_id) is False
     assert client.agora_query(account=account, agent_id=agent_id)["status"] == "STOPPED"
     assert client.agora_query(account=account, agent_id="nope") is None
+
+
+def test_credentials_agora_echoes_are_neither_shown_nor_logged(
+    account: AgoraAccount, standin: AgoraStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    pair = f"{standin.customer_id}:{standin.customer_secret}"
+    basic = base64.b64encode(pair.encode()).decode()
+    standin.fail(
+        "POST", "/join", 401, f"you sent Basic {basic}", f"secret {standin.customer_secret}"
+    )
+    with pytest.raises(AgoraFailed) as caught:
+        join(account)
+    shown = caught.value.message + str(caught.value.details) + caplog.text
+    assert "you sent Basic [REDACTED]" in caught.value.message
+    for secret in (standin.customer_secret, basic, pair):
+        assert secret not in shown

@@ -63,3 +63,16 @@ def test_the_key_is_never_logged(standin: IwyStandIn, caplog: pytest.LogCaptureF
         iwy_get(api_key=standin.key, kind="agent", remote_id="a")
     assert caplog.records
     assert standin.key not in caplog.text
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_a_key_iwy_echoes_is_neither_shown_nor_logged(
+    standin: IwyStandIn, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    standin.fail("GET", "/agent/", status, f"you sent authorization: Bearer {standin.key}")
+    with pytest.raises(IwyError) as caught:
+        iwy_get(api_key=standin.key, kind="agent", remote_id="a")
+    assert "you sent authorization: Bearer [REDACTED]" in caught.value.message
+    assert standin.key not in caught.value.message + str(caught.value.details)
+    assert caplog.records
+    assert standin.key not in caplog.text

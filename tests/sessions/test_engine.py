@@ -214,6 +214,24 @@ def test_an_llm_failure_sends_the_failure_message_and_the_session_goes_on(
     assert all(m.get("content") != "One moment, please try again." for m in history)
 
 
+def test_an_llm_refusal_is_a_sentence_for_the_caller_and_redacted_on_the_timeline(
+    llm: ScriptedLLM,
+) -> None:
+    session = a_session(llm)
+    echoed = "Incorrect API key provided: Authorization: Bearer sk-proj-a1b2c3d4e5f6a7b8c9d0"
+    llm.will(Script(status=401, error=echoed))
+    result = turn(session, "Hello?")
+    assert (result.error_code, result.error) == (
+        "llm_http_error",
+        "The agent's language model refused or failed the request.",
+    )
+    error = next(data for kind, data in timeline(session) if kind == "error")
+    assert error["message"] == (
+        "The LLM failed: it answered 401 UNAUTHORIZED: Incorrect API key provided: "
+        "Authorization: Bearer [REDACTED]"
+    )
+
+
 def test_a_cut_stream_keeps_what_was_said(llm: ScriptedLLM) -> None:
     session = a_session(llm)
     llm.will(says("The forecast ", "says rain", cut_after=3))

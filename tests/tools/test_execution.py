@@ -300,6 +300,25 @@ def test_secrets_a_webhook_echoes_back_are_hidden_from_the_llm_and_the_record(
     assert TOKEN not in json.dumps(ToolExecution.objects.get().response)
 
 
+def test_basic_auth_a_webhook_echoes_is_hidden_encoded_and_decoded(receiver: HTTPServer) -> None:
+    pair = "robot:pw-9d1x"
+    encoded = base64.b64encode(pair.encode()).decode()
+
+    def echo(request: Request) -> Response:
+        said = {"you_sent": dict(request.headers), "as_text": f"{pair} / {encoded}"}
+        return Response(json.dumps(said), status=500, mimetype="application/json")
+
+    receiver.expect_request("/hook").respond_with_handler(echo)
+    auth = {"type": "basic", "username": "robot", "password": "pw-9d1x"}
+    result = run(hook_tool(receiver, auth_config=auth), {"city": "Paris"})
+    record = ToolExecution.objects.get()
+    for text in (result.result, json.dumps(record.response), record.error):
+        assert "pw-9d1x" not in text
+        assert encoded not in text
+        assert encoded.rstrip("=") not in text
+    assert record.response["body"]["you_sent"]["Authorization"] == REDACTED
+
+
 def test_user_and_password_in_the_url_are_not_recorded(receiver: HTTPServer) -> None:
     receiver.expect_request("/hook").respond_with_data("ok")
     url = receiver.url_for("/hook").replace("http://", "http://robot:hunter2@")
