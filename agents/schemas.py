@@ -5,6 +5,8 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from config.bodies import BodyIn
+
 from .configuration import AgentConfiguration
 
 PublishStatusIn = Literal["draft", "private", "public"]
@@ -16,7 +18,7 @@ RUNTIME_HELP = (
 Name = Field(min_length=1, max_length=200)
 
 
-class AgentIn(Schema):
+class AgentIn(BodyIn):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Name
@@ -26,7 +28,7 @@ class AgentIn(Schema):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class AgentPatch(Schema):
+class AgentPatch(BodyIn):
     """Only the fields sent change. `configuration` is a JSON Merge Patch (RFC 7396)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -38,7 +40,7 @@ class AgentPatch(Schema):
     metadata: dict[str, Any] | None = None
 
 
-class EphemeralAgentIn(Schema):
+class EphemeralAgentIn(BodyIn):
     model_config = ConfigDict(extra="forbid")
 
     configuration: AgentConfiguration

@@ -4,6 +4,8 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from config.bodies import BodyIn
+
 
 class AgoraStartOut(Schema):
     """A voice session on Agora: join `channel` of Agora app `appId` as `uid` with `rtcToken`
@@ -21,7 +23,7 @@ class AgoraStartOut(Schema):
     endUrl: str
 
 
-class SpeakIn(Schema):
+class SpeakIn(BodyIn):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=512, description="At most 512 bytes.")

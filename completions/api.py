@@ -8,6 +8,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from agents.selectors import agent_get
+from config.bodies import BodyIn
 from parley.errors import NotFound
 from teams.auth import READ, WRITE, ApiRequest
 
@@ -18,7 +19,7 @@ from .services import llm_key_create, llm_key_revoke
 router = Router(tags=["Agents as an LLM"])
 
 
-class LLMKeyIn(Schema):
+class LLMKeyIn(BodyIn):
     name: str = Field("", max_length=100, description="Where the key is used.")
 
 

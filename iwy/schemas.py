@@ -5,8 +5,10 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from config.bodies import BodyIn
 
-class MintIn(Schema):
+
+class MintIn(BodyIn):
     """A Parley permanent agent (agent_id) or a configuration, as for Parley's own agents."""
 
     model_config = ConfigDict(extra="forbid")
@@ -38,7 +40,7 @@ class MintedOut(Schema):
     created_at: datetime
 
 
-class PublishIn(Schema):
+class PublishIn(BodyIn):
     model_config = ConfigDict(extra="forbid")
 
     with_tools: bool = Field(
@@ -46,7 +48,7 @@ class PublishIn(Schema):
     )
 
 
-class ResolveIn(Schema):
+class ResolveIn(BodyIn):
     model_config = ConfigDict(extra="forbid")
 
     keep: Literal["parley", "iwy"] = Field(

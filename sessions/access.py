@@ -1,15 +1,18 @@
 """Who may start a session with an agent, and who may talk in one.
 
 - A draft agent: only its own team (an API key, or a signed-in member: the dashboard preview).
+  To anyone else it does not exist: 404, exactly as an id that was never made.
 - A private or public agent: anyone holding its id; from a browser, only from the agent's
-  allowed origins when it lists any.
+  allowed origins when it lists any. An API key speaks for its team only: another team's key
+  finds no agent of this team, whatever its state.
+- A read-only API key starts nothing: a session is a conversation it would take part in.
 - A single-use agent: once. Two starts at the same moment: the database lets exactly one claim
   it. Never after its TTL.
 - Starts are limited per agent and per client address, and a team's running sessions are
   capped (sessions.limits).
 - Talking in a session: the team's API key, or the session token handed out at its start.
 
-A refused start says why in `details.reason` too (`agent_draft`, `origin_not_allowed`,
+A refused start says why in `details.reason` too (`origin_not_allowed`,
 `single_use_used`, `single_use_expired`), so that the widget can tell a visitor in their words.
 """
 
@@ -18,16 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from agents.configuration import AgentConfiguration
 from agents.models import Agent, AgentKind, PublishStatus
 from parley.errors import Forbidden, Gone, NotFound, Unauthorized
+from teams.auth import READ_ONLY_KEY
 from teams.models import Team
 
-from .limits import TooManyRequests, session_start_limits_check
+from .limits import session_capacity_check, session_start_limits_check, visitor_key
 from .models import Session, SessionStatus, SessionType
 from .services import session_create
 from .tokens import session_token_session_id
@@ -40,11 +43,14 @@ LIVE = (SessionStatus.STARTING, SessionStatus.RUNNING)
 @dataclass(frozen=True)
 class Starter:
     """Who is asking to start: a team (by key or sign-in) or nobody in particular, and from
-    which browser origin and address."""
+    which browser origin and address. `by_key`: the team came from an API key, which speaks
+    for its team only; `can_write`: that key may act, not only read."""
 
     team: Team | None = None
     origin: str = ""
     client_ip: str = ""
+    by_key: bool = False
+    can_write: bool = True
 
 
 def _agent(agent_id: UUID) -> Agent:
@@ -54,29 +60,25 @@ def _agent(agent_id: UUID) -> Agent:
         raise NotFound(NO_AGENT) from None
 
 
-def _check_audience(agent: Agent, starter: Starter, config: AgentConfiguration) -> None:
+def _check_starter(agent: Agent, starter: Starter) -> bool:
+    """Whether the starter is the agent's own team. Before anything about the agent's state
+    is told: whoever may not see it gets the NotFound an unknown id gets."""
     own_team = starter.team is not None and starter.team.pk == agent.team_id
-    if agent.publish_status == PublishStatus.DRAFT and not own_team:
-        raise Forbidden(
-            "This agent is a draft: only its team can start sessions with it. "
-            "Publish it as private or public to let others talk to it.",
-            details={"reason": "agent_draft"},
-        )
+    if not own_team and (starter.by_key or agent.publish_status == PublishStatus.DRAFT):
+        raise NotFound(NO_AGENT)
+    if starter.by_key and not starter.can_write:
+        raise Forbidden(READ_ONLY_KEY)
+    return own_team
+
+
+def _check_audience(agent: Agent, starter: Starter, config: AgentConfiguration) -> None:
+    own_team = _check_starter(agent, starter)
     allowed = config.allowed_origins
     origin = starter.origin.rstrip("/").lower()
     if origin and allowed and "*" not in allowed and origin not in allowed and not own_team:
         raise Forbidden(
             f"This agent does not accept sessions from {starter.origin}.",
             details={"reason": "origin_not_allowed"},
-        )
-
-
-def _check_capacity(agent: Agent) -> None:
-    running = Session.objects.filter(team_id=agent.team_id, status__in=LIVE).count()
-    if running >= settings.SESSION_MAX_CONCURRENT_PER_TEAM:
-        raise TooManyRequests(
-            "This team has as many conversations running as it may have at once; "
-            "try again when one has ended."
         )
 
 
@@ -112,13 +114,15 @@ def session_start(
     config = AgentConfiguration.model_validate(agent.configuration)
     _check_audience(agent, starter, config)
     session_start_limits_check(agent_id=str(agent.id), client_ip=starter.client_ip)
-    _check_capacity(agent)
+    # Anonymous (no team): counted apart, so that they cannot take every place (sessions.limits).
+    visitor = visitor_key(starter.client_ip) if starter.team is None else None
+    session_capacity_check(team_id=agent.team_id, agent_id=agent.id, visitor=visitor)
     if check is not None:
         check(agent, config)
     with transaction.atomic():
         if agent.kind == AgentKind.SINGLE_USE:
             _claim_single_use(agent)
-        return session_create(agent=agent, type=type, metadata=metadata)
+        return session_create(agent=agent, type=type, metadata=metadata, visitor=visitor)
 
 
 def session_for_caller(

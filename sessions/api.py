@@ -26,6 +26,7 @@ from voice.services import call_check, call_start, call_type
 
 from . import access
 from .chat import session_open
+from .limits import client_ip
 from .models import Session, SessionStatus, SessionType, Transport
 from .schemas import (
     AgentHumanEndIn,
@@ -92,10 +93,18 @@ KEY_OR_TOKEN: list[Any] = [SessionTokenAuth(), *WRITE]
 
 def _starter(request: HttpRequest, caller: Any) -> access.Starter:
     team = caller.team if isinstance(caller, Caller) else None
+    by_key = isinstance(caller, Caller) and caller.api_key is not None
     origin = request.headers.get("Origin", "")
     if origin == f"{request.scheme}://{request.get_host()}":
         origin = ""  # Parley's own pages (the hosted page, the test call): not an embedding site
-    return access.Starter(team=team, origin=origin, client_ip=request.META.get("REMOTE_ADDR", ""))
+    return access.Starter(
+        team=team,
+        origin=origin,
+        client_ip=client_ip(request),
+        by_key=by_key,
+        # A signed-in viewer may run the dashboard's test call; a read-only key starts nothing.
+        can_write=not by_key or caller.can_write,
+    )
 
 
 def _url(request: HttpRequest, name: str, session: Session) -> str:
@@ -122,7 +131,8 @@ def _started(request: HttpRequest, session: Session) -> dict[str, Any]:
 )
 def session_start(request: HttpRequest, payload: StartIn) -> dict[str, Any]:
     """Start a session with an agent (iwy's contract). No key is needed for private and
-    public agents; a draft agent needs its team's key (or a signed-in member). `{agentId}`
+    public agents; a draft agent needs its team's key (or a signed-in member). A key speaks
+    for its own team's agents only, and a read-only key starts nothing. `{agentId}`
     alone is iwy's widget: a call in a Daily room. Parley's widget says `mode`. An agent whose
     runtime is agora takes voice calls (`mode` voice, or left out) in an Agora channel, unless
     a `transport` is asked for."""

@@ -5,10 +5,12 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from config.bodies import BodyIn
+
 from .models import Session, SessionEvent
 
 
-class StartIn(Schema):
+class StartIn(BodyIn):
     """iwy's POST /start-agent-session, and what Parley's own widget adds to it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -66,7 +68,7 @@ class DailyStartOut(Schema):
 AgentHumanType = Literal["agent_chat", "agent_voice", "agent_video", "webrtc_video"]
 
 
-class AgentHumanStartIn(Schema):
+class AgentHumanStartIn(BodyIn):
     """Agent Human's POST /api/v1/sessions."""
 
     model_config = ConfigDict(extra="forbid")
@@ -80,7 +82,7 @@ class AgentHumanStartIn(Schema):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class AgentHumanEndIn(Schema):
+class AgentHumanEndIn(BodyIn):
     model_config = ConfigDict(extra="forbid")
 
     duration: int | None = Field(None, ge=0, description="Seconds; worked out if left out.")

@@ -5,11 +5,13 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import AnyHttpUrl, ConfigDict
 
+from config.bodies import BodyIn
+
 from .models import Tool
 from .spec import Headers, ParametersSchema, Tag, auth_config_masked, headers_masked
 
 
-class ToolPatch(Schema):
+class ToolPatch(BodyIn):
     """Only the fields sent change. Secrets sent back as [REDACTED] keep their stored values."""
 
     model_config = ConfigDict(extra="forbid")
@@ -53,7 +55,7 @@ class ToolOut(Schema):
         return auth_config_masked(tool.auth_config or {"type": "none"})
 
 
-class ToolTestIn(Schema):
+class ToolTestIn(BodyIn):
     model_config = ConfigDict(extra="forbid")
 
     parameters: dict[str, Any] = Field(

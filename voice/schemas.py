@@ -3,10 +3,11 @@ from typing import Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from config.bodies import BodyIn
 from sessions.schemas import IceServer
 
 
-class OfferIn(Schema):
+class OfferIn(BodyIn):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["offer"]

@@ -106,10 +106,10 @@ def test_an_unknown_agent_is_not_found(cast: Cast) -> None:
 def test_a_draft_agent_starts_only_for_its_team(cast: Cast, llm: ScriptedLLM, api: Client) -> None:
     agent = an_agent(cast, llm, publish_status="draft")
     r = start(Client(), agent)
-    assert r.status_code == 403
-    assert "draft" in r.json()["error"]
-    assert r.json()["details"] == {"reason": "agent_draft"}
-    assert start(Client(), agent, **{"x-api-key": cast.outsider_key.secret}).status_code == 403
+    # To anyone else a draft is an unknown id: its existence is not told.
+    assert r.status_code == 404
+    assert r.json()["error"] == "No agent with this id exists."
+    assert start(Client(), agent, **{"x-api-key": cast.outsider_key.secret}).status_code == 404
     assert start(Client(), agent, **{"x-api-key": cast.key.secret}).status_code == 200
 
 
@@ -384,4 +384,4 @@ def test_sessions_are_listed_and_read_with_their_events(
 def test_a_signed_in_member_can_preview_a_draft(cast: Cast, llm: ScriptedLLM) -> None:
     agent = an_agent(cast, llm, publish_status="draft")
     assert start(signed_in(cast.member), agent).status_code == 200
-    assert start(signed_in(cast.outsider), agent).status_code == 403
+    assert start(signed_in(cast.outsider), agent).status_code == 404
