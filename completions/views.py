@@ -33,9 +33,11 @@ from django.views.decorators.csrf import csrf_exempt
 from agents.models import Agent
 from parley.db import database
 from parley.errors import Busy, ParleyError, Unauthorized
+from parley.jsonbody import request_body, text_valid
 from parley.llm import ToolCallRequest
 from sessions.engine import Turn, TurnContext, session_turn, turn_begin
 from sessions.models import Session
+from teams.auth import bad_keys_counted
 from tools.execution import ToolRun
 
 from .requests import CompletionRequest, completion_request_parse
@@ -66,7 +68,10 @@ def openai_error(exc: ParleyError) -> JsonResponse:
         "code": "invalid_api_key" if exc.status == 401 else exc.code,
         "param": None,
     }
-    return JsonResponse({"error": error}, status=exc.status)
+    response = JsonResponse({"error": error}, status=exc.status)
+    if retry_after := getattr(exc, "retry_after", None):
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @dataclass
@@ -102,10 +107,13 @@ def _caller(request: HttpRequest, agent_id: UUID) -> tuple[Agent, CompletionRequ
     secret = _secret(request)
     header = request.headers.get("X-Conversation-Id", "")
     if secret.startswith(SESSION_KEY_PREFIX):
-        session, agent = session_llm_key_session(secret=secret, agent_id=agent_id)
-        return agent, completion_request_parse(request.body, conversation_header=header), session
-    agent = llm_key_agent(secret=secret, agent_id=agent_id)
-    asked = completion_request_parse(request.body, conversation_header=header)
+        with bad_keys_counted(request):
+            session, agent = session_llm_key_session(secret=secret, agent_id=agent_id)
+        asked = completion_request_parse(request_body(request), conversation_header=header)
+        return agent, asked, session
+    with bad_keys_counted(request):
+        agent = llm_key_agent(secret=secret, agent_id=agent_id)
+    asked = completion_request_parse(request_body(request), conversation_header=header)
     session = conversation_session(agent=agent, conversation_id=asked.conversation_id)
     return agent, asked, session
 
@@ -162,7 +170,8 @@ class _Chunks:
             "choices": choices,
             **extra,
         }
-        return f"data: {json.dumps(document, ensure_ascii=False)}\n\n".encode()
+        text = text_valid(json.dumps(document, ensure_ascii=False))  # else the stream is cut
+        return f"data: {text}\n\n".encode()
 
     def delta(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         return self._chunk([{"index": 0, "delta": delta, "finish_reason": finish}])
@@ -241,3 +250,100 @@ async def chat_completions(request: HttpRequest, agent_id: UUID) -> HttpResponse
     stream["Cache-Control"] = "no-cache"
     stream["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the tokens back
     return stream
+
+
+_OPENAI_ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "code": {"type": ["string", "null"]},
+                "param": {"type": ["string", "null"]},
+            },
+            "required": ["message", "type", "code"],
+        }
+    },
+    "required": ["error"],
+}
+_MESSAGE = {
+    "type": "object",
+    "properties": {
+        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant"]},
+        "content": {"anyOf": [{"type": "string"}, {"type": "array"}, {"type": "null"}]},
+    },
+    "required": ["role"],
+}
+# The view is outside ninja, so its entry in the API's OpenAPI document is written here
+# (config/api.py adds it); its errors are in OpenAI's shape, which OpenAI's SDKs read.
+OPENAPI_PATH = {
+    "/v1/agents/{agent_id}/chat/completions": {
+        "post": {
+            "operationId": "agent_chat_completions",
+            "summary": "The agent as an OpenAI-compatible LLM",
+            "description": __doc__,
+            "tags": ["Chat completions"],
+            "parameters": [
+                {
+                    "in": "path",
+                    "name": "agent_id",
+                    "required": True,
+                    "schema": {"type": "string", "format": "uuid"},
+                },
+                {
+                    "in": "header",
+                    "name": "X-Conversation-Id",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 200},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "messages": {"type": "array", "items": _MESSAGE, "minItems": 1},
+                                "model": {"type": "string"},
+                                "stream": {"type": "boolean"},
+                                "stream_options": {
+                                    "type": "object",
+                                    "properties": {"include_usage": {"type": "boolean"}},
+                                },
+                                "user": {"type": "string"},
+                                "conversation_id": {"type": "string"},
+                            },
+                            "required": ["messages"],
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "A chat.completion, or chat.completion.chunk server-sent "
+                    "events with `stream: true`.",
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                **{
+                    str(status): {
+                        "description": description,
+                        "content": {"application/json": {"schema": _OPENAI_ERROR}},
+                    }
+                    for status, description in [
+                        (400, "The body is not a chat completion request."),
+                        (401, "No agent key, or not this agent's."),
+                        (404, "No such agent."),
+                        (503, "The server is too busy; try again."),
+                    ]
+                },
+            },
+            "security": [{"BearerAuth": []}],
+        }
+    }
+}

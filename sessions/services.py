@@ -2,7 +2,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -25,8 +27,14 @@ from .tasks import deliver_end_of_conversation
 
 @transaction.atomic
 def session_create(
-    *, agent: Agent, type: SessionType, metadata: dict[str, Any] | None = None
+    *,
+    agent: Agent,
+    type: SessionType,
+    metadata: dict[str, Any] | None = None,
+    visitor: str | None = None,
 ) -> Session:
+    """A new session, starting. `visitor`: an anonymous starter's address key (sessions.limits),
+    kept on its first event, by which the limits on anonymous sessions count it."""
     session = Session(
         team_id=agent.team_id,
         agent=agent,
@@ -36,7 +44,8 @@ def session_create(
     )
     session.full_clean(exclude=["team", "agent"])
     session.save()
-    session_event_append(session=session, kind=EventKind.STATUS_CHANGE, data={"status": "starting"})
+    data = {"status": "starting"} | ({"visitor": visitor} if visitor is not None else {})
+    session_event_append(session=session, kind=EventKind.STATUS_CHANGE, data=data)
     return session
 
 
@@ -137,15 +146,32 @@ def _limit(value: Any, default: int) -> int:
 
 
 def _expiry(
-    started: datetime, active: datetime | None, limits: tuple[Any, Any], now: datetime
+    started: datetime,
+    active: datetime | None,
+    limits: tuple[Any, Any],
+    now: datetime,
+    silent_visitor: bool = False,
 ) -> str:
     """Why the session is over its limits ("max_duration", "idle_timeout"), or "" if it is not.
-    `limits`: the agent's idle_timeout_seconds and max_duration_seconds, as stored."""
+    `limits`: the agent's idle_timeout_seconds and max_duration_seconds, as stored.
+    `silent_visitor`: an anonymous visitor started it and has said nothing yet; it may idle
+    SESSION_ANONYMOUS_SILENT_SECONDS at most, so that empty starts free their place soon."""
     if now - started >= timedelta(seconds=_limit(limits[1], MAX_DURATION)):
         return "max_duration"
-    if active is not None and now - active >= timedelta(seconds=_limit(limits[0], IDLE_TIMEOUT)):
+    idle = _limit(limits[0], IDLE_TIMEOUT)
+    if silent_visitor:
+        idle = min(idle, settings.SESSION_ANONYMOUS_SILENT_SECONDS)
+    if active is not None and now - active >= timedelta(seconds=idle):
         return "idle_timeout"
     return ""
+
+
+def _silent_visitor() -> Any:
+    """SQL, for the outer query's session: an anonymous visitor started it and has said nothing."""
+    events = SessionEvent.objects.filter(session_id=OuterRef("pk"))
+    started_by_visitor = events.filter(seq=1, data__has_key="visitor")
+    spoke = events.filter(kind=EventKind.MESSAGE, data__role="user")
+    return Exists(started_by_visitor) & ~Exists(spoke)
 
 
 @transaction.atomic
@@ -162,16 +188,18 @@ def _session_end_if_expired(session_id: UUID, now: datetime) -> bool:
     config = session.agent.configuration if session.agent is not None else {}
     limits = (config.get("idle_timeout_seconds"), config.get("max_duration_seconds"))
     active = max(session.last_activity_at, session.replying_since or session.last_activity_at)
-    reason = _expiry(session.started_at, active, limits, now)
+    silent = Session.objects.filter(pk=session_id).filter(_silent_visitor())
+    reason = _expiry(session.started_at, active, limits, now, silent.exists())
     return bool(reason) and session_end(session=session, reason=reason)[1]
 
 
 def sessions_end_expired(*, now: datetime | None = None) -> int:
     """End the open sessions idle past their agent's `idle_timeout_seconds` (reason
     "idle_timeout") or running past its `max_duration_seconds` ("max_duration"); the number
-    ended. A reply under way counts as activity from when it began. One query, on the status
-    index, reads the open sessions with their agents' two limits; each expired one is then
-    ended in its own transaction."""
+    ended. A reply under way counts as activity from when it began. An anonymous visitor's
+    session in which they said nothing idles SESSION_ANONYMOUS_SILENT_SECONDS at most. One
+    query, on the status index, reads the open sessions with their agents' two limits; each
+    expired one is then ended in its own transaction."""
     now = now or timezone.now()
     rows = Session.objects.filter(status__in=OPEN).values_list(
         "id",
@@ -179,8 +207,9 @@ def sessions_end_expired(*, now: datetime | None = None) -> int:
         Greatest("last_activity_at", Coalesce("replying_since", "last_activity_at")),
         KeyTextTransform("idle_timeout_seconds", "agent__configuration"),
         KeyTextTransform("max_duration_seconds", "agent__configuration"),
+        _silent_visitor(),
     )
-    expired = [row[0] for row in rows if _expiry(row[1], row[2], (row[3], row[4]), now)]
+    expired = [row[0] for row in rows if _expiry(row[1], row[2], (row[3], row[4]), now, row[5])]
     return sum(_session_end_if_expired(session_id, now) for session_id in expired)
 
 

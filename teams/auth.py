@@ -1,5 +1,11 @@
-"""Who is calling the JSON API: an API key (x-api-key or Bearer) or a signed-in team member."""
+"""Who is calling the JSON API: an API key (x-api-key or Bearer) or a signed-in team member.
 
+Bad keys are counted per client address: past API_KEY_FAILURES_PER_ADDRESS_PER_MINUTE in a
+minute, every key from that address, right or wrong, is answered 429 until the minute ends, so
+that a guesser cannot tell a hit from a miss while refused, and cannot guess faster than that."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -10,6 +16,7 @@ from ninja.utils import check_csrf
 
 from activity.services import Actor
 from parley.errors import Forbidden, Unauthorized
+from sessions.limits import TooManyRequests, address_key, client_ip, window_hit
 
 from .models import ApiKey, Team, User
 from .selectors import api_key_for_secret, membership_current
@@ -35,8 +42,25 @@ class ApiRequest(HttpRequest):
     auth: Caller
 
 
-def _caller_for_key(secret: str, *, write: bool) -> Caller:
+TOO_MANY_BAD_KEYS = (
+    "Too many requests with a wrong API key came from your address; "
+    "check the key, and try again in a minute."
+)
+
+
+def _bad_key_count(address: str, *, count: bool) -> None:
+    """Count a bad key from `address` (or only look, `count`=False); 429 once over the limit."""
+    limit = settings.API_KEY_FAILURES_PER_ADDRESS_PER_MINUTE
+    if address and (wait := window_hit(f"bad-key:{address}", limit=limit, count=count)):
+        raise TooManyRequests(TOO_MANY_BAD_KEYS, retry_after=wait)
+
+
+def _caller_for_key(secret: str, *, write: bool, client_ip: str = "") -> Caller:
+    address = address_key(client_ip)
+    _bad_key_count(address, count=False)
     api_key = api_key_for_secret(secret.strip())
+    if api_key is None or api_key.is_revoked:
+        _bad_key_count(address, count=True)
     if api_key is None:
         raise Unauthorized("The API key is not valid. Check that it was copied whole.")
     if api_key.is_revoked:
@@ -47,9 +71,23 @@ def _caller_for_key(secret: str, *, write: bool) -> Caller:
     return Caller(team=api_key.team, can_write=api_key.can_write, api_key=api_key)
 
 
-def caller_for_key(secret: str, *, write: bool) -> Caller:
-    """The caller an API key stands for; raises Unauthorized or Forbidden with the reason."""
-    return _caller_for_key(secret, write=write)
+@contextmanager
+def bad_keys_counted(request: HttpRequest) -> Iterator[None]:
+    """For secrets checked elsewhere (an agent's ak_ keys): 429 for an address over the limit,
+    and an Unauthorized raised inside counted as one more bad key from it."""
+    address = address_key(client_ip(request))
+    _bad_key_count(address, count=False)
+    try:
+        yield
+    except Unauthorized:
+        _bad_key_count(address, count=True)
+        raise
+
+
+def caller_for_key(secret: str, *, write: bool, client_ip: str = "") -> Caller:
+    """The caller an API key stands for; raises Unauthorized or Forbidden with the reason, or
+    TooManyRequests when `client_ip` sent too many bad keys lately."""
+    return _caller_for_key(secret, write=write, client_ip=client_ip)
 
 
 class ApiKeyAuth(APIKeyHeader):
@@ -62,7 +100,9 @@ class ApiKeyAuth(APIKeyHeader):
         self.write = write
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Caller | None:
-        return _caller_for_key(key, write=self.write) if key else None
+        if not key:
+            return None
+        return _caller_for_key(key, write=self.write, client_ip=client_ip(request))
 
 
 class BearerAuth(HttpBearer):
@@ -82,7 +122,7 @@ class BearerAuth(HttpBearer):
         return self.authenticate(request, token)
 
     def authenticate(self, request: HttpRequest, token: str) -> Caller:
-        return _caller_for_key(token, write=self.write)
+        return _caller_for_key(token, write=self.write, client_ip=client_ip(request))
 
 
 class TeamSessionAuth(APIKeyCookie):

@@ -1,13 +1,21 @@
+import json
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
 from activity.models import Action, TargetType
 from activity.services import Actor, activity_record
 from parley.errors import Conflict, Forbidden, Gone, NotFound
+from parley.fields import current_fernet
 from parley.tokens import token_digest, token_generate
 
 from .models import ApiKey, ApiKeyScope, Invitation, Membership, Role, Team, User
@@ -31,17 +39,59 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
-def user_create(*, email: str, password: str) -> User:
-    """A new account with no team yet, for someone about to accept an invitation."""
-    return User.objects.create_user(email, password)
+# Signing up by email: the form's answer is the same whether or not the address has an account
+# (nothing tells a stranger who is signed up); the address's owner learns which by the email.
+SIGN_UP_LINK_BAD = "This sign-up link is not valid or has expired; sign up again."
+SIGN_UP_DONE = "An account with this email exists now; sign in."
+
+
+def _send(template: str, *, to: str, context: dict[str, Any]) -> None:
+    subject, _, body = render_to_string(template, context).strip().partition("\n")
+    send_mail(subject.strip(), body.strip() + "\n", settings.DEFAULT_FROM_EMAIL, [to])
+
+
+def sign_up_request(
+    *, email: str, password: str, team_name: str, next_url: str, link_for: Callable[[str], str]
+) -> None:
+    """Email `email` a link that creates the account (what was typed travels in it encrypted,
+    the password hashed), or, when the address has an account already, a note saying so. The
+    same work either way, the hash computed whether or not it is used: timing tells nothing."""
+    payload = {"email": email, "password": make_password(password), "team": team_name}
+    token = current_fernet().encrypt(json.dumps(payload | {"next": next_url}).encode()).decode()
+    if User.objects.filter(email__iexact=email).exists():
+        _send("registration/sign_up_exists_email.txt", to=email, context={"email": email})
+        return
+    context = {"email": email, "link": link_for(token), "team_name": team_name}
+    _send("registration/sign_up_email.txt", to=email, context=context)
+
+
+def sign_up_link_read(*, token: str) -> dict[str, str]:
+    """What a sign-up link carries; Gone when it was altered or is too old."""
+    max_age = int(settings.SIGN_UP_LINK_MAX_AGE.total_seconds())
+    try:
+        found = json.loads(current_fernet().decrypt(token.encode(), ttl=max_age))
+    except (InvalidToken, ValueError):
+        raise Gone(SIGN_UP_LINK_BAD) from None
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        raise Gone(SIGN_UP_LINK_BAD)
+    return found
 
 
 @transaction.atomic
-def user_sign_up(*, email: str, password: str, team_name: str) -> User:
-    """A new account and its first team, which the new person owns."""
-    user = user_create(email=email, password=password)
-    team_create(name=team_name, owner=user)
-    return user
+def sign_up_confirm(*, token: str) -> tuple[User, str]:
+    """The account a sign-up link stands for, created now, with its team unless joining an
+    invitation or the name was taken meanwhile (then the dashboard asks for one); and where to
+    go next. Conflict when the address has an account already (the link was used)."""
+    found = sign_up_link_read(token=token)
+    email = found["email"]
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict(SIGN_UP_DONE)
+    user = User.objects.create_user(email, None)
+    user.password = found["password"]
+    user.save(update_fields=["password"])
+    if found.get("team") and not Team.objects.filter(name__iexact=found["team"]).exists():
+        team_create(name=found["team"], owner=user)
+    return user, found.get("next", "")
 
 
 def _record_key(api_key: ApiKey, actor: Actor, action: Action) -> None:

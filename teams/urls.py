@@ -6,6 +6,7 @@ app_name = "teams"
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("signup/<str:token>/", views.signup_confirm, name="signup_confirm"),
     path("teams/new/", views.team_create, name="create"),
     path("teams/switch/", views.team_switch, name="switch"),
     path("team/", views.team_detail, name="team"),

@@ -2,6 +2,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from parley.errors import ParleyError
+from sessions.limits import address_key, client_ip, window_hit
 
 from . import selectors, services
 from .access import ADMIN_ROLES, DashboardRequest, require_admin, team_required
@@ -95,25 +97,75 @@ def _shown_once(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def sign_in_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
+    """The email a sign-in's failures are counted by (django-axes): as the account's, so that
+    changing its case or spacing does not buy more guesses."""
+    return str((credentials or {}).get("username") or "").strip().lower()
+
+
+def sign_in_locked(
+    request: HttpRequest, original_response: object = None, credentials: object = None
+) -> HttpResponse:
+    """The page a sign-in refused by the lockout (django-axes) gets, dashboard or admin: 429."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+
+
+def _sign_up_allowed(request: HttpRequest) -> int:
+    """0, or the seconds until this address may sign up again: each sign-up sends an email."""
+    address = address_key(client_ip(request))
+    limit = settings.SIGN_UPS_PER_ADDRESS_PER_HOUR
+    return window_hit(f"sign-up:{address}", limit=limit, window=3600) if address else 0
+
+
+def _sign_up_refused(request: HttpRequest, context: dict[str, Any], wait: int) -> HttpResponse:
+    error = "Too many accounts were asked for from your address; try again in an hour."
+    response = render(request, "registration/signup.html", context | {"error": error}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 def signup(request: HttpRequest) -> HttpResponse:
+    """Sign up: the same answer, "check your email", whether or not the address has an account;
+    the link in the email creates it (sign_up_confirm)."""
     next_url = _next_url(request)
     if request.user.is_authenticated:
         return redirect(next_url or "home")
     # On the way to accept an invitation, a person joins that team instead of creating one.
     joining = _is_invitation(next_url)
     form = SignUpForm(request.POST or None, joining=joining)
-    if request.method == "POST" and form.is_valid():
-        email, password = form.cleaned_data["email"], form.cleaned_data["password"]
-        if joining:
-            user = services.user_create(email=email, password=password)
-        else:
-            user = services.user_sign_up(
-                email=email, password=password, team_name=form.cleaned_data["team_name"]
-            )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect(next_url or "home")
     context = {"form": form, "next": next_url, "joining": joining}
+    if request.method == "POST" and form.is_valid():
+        if wait := _sign_up_allowed(request):
+            return _sign_up_refused(request, context, wait)
+        email = form.cleaned_data["email"]
+        services.sign_up_request(
+            email=email,
+            password=form.cleaned_data["password"],
+            team_name="" if joining else form.cleaned_data["team_name"],
+            next_url=next_url,
+            link_for=lambda token: request.build_absolute_uri(
+                reverse("teams:signup_confirm", args=[token])
+            ),
+        )
+        return render(request, "registration/sign_up_sent.html", {"email": email})
     return render(request, "registration/signup.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The link a sign-up emailed: a button (a mail scanner's GET creates nothing), then the
+    account, signed in, on to its dashboard or the invitation it was on its way to."""
+    page = "registration/sign_up_confirm.html"
+    try:
+        found = services.sign_up_link_read(token=token)
+        if request.method == "GET":
+            return render(request, page, {"email": found["email"]})
+        user, next_url = services.sign_up_confirm(token=token)
+    except ParleyError as error:
+        return render(request, page, {"error": error.message}, status=error.status)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect(next_url or "home")
 
 
 @login_required

@@ -6,12 +6,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from pytest_httpserver import HTTPServer
 
 from teams.models import ApiKey, ApiKeyScope, Role, Team, User
 
 from .factories import ApiKeyFactory, MembershipFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _uncounted() -> None:
+    """Each test starts with no abuse limit counted: they count per address, in the cache,
+    and every test client comes from the same address."""
+    cache.clear()
 
 
 @dataclass

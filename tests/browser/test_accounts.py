@@ -1,4 +1,7 @@
+import re
+
 import pytest
+from django.core import mail
 from playwright.sync_api import Page, expect
 
 from teams.models import Membership
@@ -15,6 +18,9 @@ def test_a_person_signs_up_and_lands_in_their_new_team(page: Page) -> None:
     page.get_by_label("Password").fill("a long enough password")
     page.get_by_label("Team name").fill("Rocket")
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    page.goto(re.search(r"https?://\S+/signup/\S+/", mail.outbox[0].body).group(0))
+    page.get_by_role("button", name="Create my account").click()
     page.wait_for_url("**/agents/")
     expect(page.get_by_role("combobox", name="Team")).to_have_value(
         str(Membership.objects.get(user__email="new@example.com").team_id)

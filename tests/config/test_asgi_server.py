@@ -68,6 +68,7 @@ def test_more_conversations_than_pooled_connections_wait_on_the_llm_at_once(
     asgi: str, cast: Cast, receiver: HTTPServer, settings: Any
 ) -> None:
     settings.SESSION_STARTS_PER_ADDRESS_PER_MINUTE = 1000
+    settings.SESSION_ANONYMOUS_MAX_PER_ADDRESS = 1000  # every visitor here is 127.0.0.1
     llm = ScriptedLLM(receiver)
     sessions = [_start(cast, llm) for _ in range(CONVERSATIONS)]
     llm.will(*(says("Here.", first_token_delay=LLM_THINKS) for _ in sessions))
