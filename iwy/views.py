@@ -4,8 +4,10 @@ goes back (to the object's page, or to the iwy page when it came from there) wit
 saying what happened or what iwy said."""
 
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
+from csp.constants import NONCE, SELF, UNSAFE_INLINE
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -16,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from agents.models import Agent
+from config.csp import csp_replaced
 from parley.errors import ParleyError
 from providers.catalog import api_key_hint
 from teams.access import ADMIN_ROLES, DashboardRequest, require_admin, require_writer, team_required
@@ -181,9 +184,25 @@ def unlink(request: DashboardRequest, kind: str, object_id: UUID) -> HttpRespons
     return _back(request, kind, target)
 
 
+# iwy's widget comes from its own host, and brings its own styles, media and connections to iwy
+# and to Daily; only the agent page may frame it.
+_IWY_WIDGET_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(settings.IWY_WIDGET_URL))
+PREVIEW_POLICY = {
+    "script-src": [SELF, NONCE, _IWY_WIDGET_ORIGIN],
+    "style-src": [SELF, UNSAFE_INLINE, "https:"],
+    "connect-src": [SELF, "https:", "wss:"],
+    "img-src": [SELF, "data:", "blob:", "https:"],
+    "media-src": [SELF, "blob:", "https:"],
+    "font-src": [SELF, "data:", "https:"],
+    "frame-src": ["https:"],
+    "frame-ancestors": [SELF],
+}
+
+
 @require_GET
 @team_required
 @xframe_options_sameorigin
+@csp_replaced(PREVIEW_POLICY)
 def preview(request: DashboardRequest, object_id: UUID) -> HttpResponse:
     """The agent on iwy through iwy's own widget script, for the agent page's frame: a page of
     its own, as iwy's script defines the same <live-avatar> element as Parley's widget."""

@@ -5,8 +5,10 @@ call when the agent has a face), as the visitor picks (docs/widget.md)."""
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 
+from config.csp import csp_replaced
 from parley.errors import Gone, NotFound
 from voice.services import call_type
 
@@ -46,8 +48,12 @@ def _notice(request: HttpRequest, refusal: NotFound | Gone) -> HttpResponse:
     return render(request, "meet/notice.html", context, status=status)
 
 
-# Never cached: a single-use link's page changes once its conversation starts.
+# Never cached: a single-use link's page changes once its conversation starts. Any site may
+# frame it, to embed the whole page: in another site's frame the session cookie (SameSite=Lax)
+# is not sent, so the page acts for an anonymous visitor only.
 @never_cache
+@xframe_options_exempt
+@csp_replaced({"frame-ancestors": ["*"]})
 @require_safe
 def meet_agent(request: HttpRequest, agent_id: str) -> HttpResponse:
     membership = getattr(request, "membership", None)

@@ -16,14 +16,16 @@ from urllib.parse import urlencode
 from cachetools import LRUCache, cached
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
-from jsonschema.validators import validator_for
 from standardwebhooks import Webhook
 
 from config.celery import enqueue_on_commit
 from parley.db import database
 from parley.outbound import Delivery, OutboundClient, OutboundError, OutboundRequest
 from parley.records import body_capped, reply_record, text_cut, url_without_credentials
+from parley.redact import MIN_SECRET_CHARS, redact
+from parley.schemas import SchemaRefused, safe_validator
 from sessions.models import EventKind, Session
 from sessions.services import session_event_append
 
@@ -33,13 +35,16 @@ from .spec import PUBLIC_HEADERS, REDACTED
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 MAX_PROBLEMS = 20
 # Shown in the record: they prove nothing without the secret, and help a receiver debug.
-SIGNATURE_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature"})
+SIGNATURE_HEADERS = frozenset(
+    {"webhook-id", "webhook-timestamp", "webhook-signature", "idempotency-key"}
+)
 
 
 @dataclass(frozen=True)
 class Problem:
     field: str
     message: str
+    blocks_call: bool = False  # the tool cannot be called, strict_params or not
 
 
 @dataclass
@@ -61,10 +66,21 @@ class ToolRun:
 
 @cached(LRUCache(maxsize=512), key=lambda tool: (tool.id, tool.updated_at), lock=threading.Lock())
 def _validator(tool: Tool) -> Any:
+    """The tool's validator, or why its schema is refused: one stored before the rules of
+    parley.schemas (a remote $ref, say) is never applied, so nothing it names is fetched."""
     schema = tool.parameters_schema
     if tool.strict_params and "additionalProperties" not in schema:
         schema = schema | {"additionalProperties": False}
-    return validator_for(schema)(schema)
+    try:
+        return safe_validator(schema)
+    except SchemaRefused as exc:
+        return exc
+
+
+def _schema_refused(exc: SchemaRefused) -> Problem:
+    where = ".".join(filter(None, ["parameters_schema", exc.where]))
+    said = f"{exc.reason}; the tool's schema must be changed before the tool can be called"
+    return Problem(where, said, blocks_call=True)
 
 
 def _problems_of(error: Any) -> list[Problem]:
@@ -86,7 +102,10 @@ def arguments_problems(tool: Tool, arguments: Any) -> list[Problem]:
     """Each way the arguments break the tool's schema (unknown ones too, with strict_params)."""
     if not isinstance(arguments, dict):
         return [Problem("parameters", "must be a JSON object of named parameters")]
-    errors = sorted(_validator(tool).iter_errors(arguments), key=lambda e: list(e.path))
+    validator = _validator(tool)
+    if isinstance(validator, SchemaRefused):
+        return [_schema_refused(validator)]
+    errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))
     problems = [problem for error in errors for problem in _problems_of(error)]
     return problems[:MAX_PROBLEMS]
 
@@ -146,10 +165,14 @@ def _auth_headers(auth: dict[str, Any], body: bytes, message_id: str) -> dict[st
 
 
 def _secret_values(tool: Tool) -> list[str]:
+    """What the request carries that a far end must not get to show: the auth's secrets (Basic
+    as `user:password` too, which redaction also finds in base64) and the private headers."""
     auth = tool.auth_config or {}
     secrets = [auth.get(key) for key in ("token", "password", "header_value", "secret")]
+    if auth.get("type") == "basic":
+        secrets.append(f"{auth.get('username', '')}:{auth.get('password', '')}")
     secrets += [v for k, v in (tool.headers or {}).items() if k.lower() not in PUBLIC_HEADERS]
-    return [s for s in secrets if isinstance(s, str) and len(s) >= 4]
+    return [s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_CHARS]
 
 
 def _shown_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -174,6 +197,9 @@ def tool_request(
     if payload is not None and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
     headers |= _auth_headers(tool.auth_config or {}, body, message_id)
+    # The same on every attempt of one call (as webhook-id is), so a receiver can tell a retry.
+    headers = {k: v for k, v in headers.items() if k.lower() != "idempotency-key"}
+    headers["Idempotency-Key"] = message_id
     request = OutboundRequest(tool.method, url, headers, body if payload is not None else None)
     shown = {
         "url": url_without_credentials(url),
@@ -194,32 +220,25 @@ def _as_text(content: Any) -> str:
 
 
 def _result_for_llm(tool: Tool, delivery: Delivery) -> str:
+    """Redacted before it is cut, so that a cut cannot leave half a secret behind."""
     error = delivery.error
+    given = delivery.content not in (None, "")
+    content = _scrubbed(_as_text(delivery.content), tool, by_name=False) if given else ""
     if error is None:
-        text = _as_text(delivery.content) if delivery.content not in (None, "") else ""
-        return text_cut(text, settings.TOOL_RESULT_MAX_CHARS) or "OK (the tool returned no content)"
-    said = f": {text_cut(_as_text(delivery.content), 500)}" if delivery.content else ""
-    return f"Error: the tool {tool.name} failed: {error.message}{said}"
+        return (
+            text_cut(content, settings.TOOL_RESULT_MAX_CHARS) or "OK (the tool returned no content)"
+        )
+    said = f": {text_cut(content, 500)}" if delivery.content else ""
+    return f"Error: the tool {tool.name} failed: {_scrubbed(error.message, tool)}{said}"
 
 
 def _capped(value: Any) -> Any:
     return body_capped(value, settings.TOOL_RECORD_BODY_MAX_CHARS)
 
 
-def _scrubbed(text: str, tool: Tool) -> str:
+def _scrubbed(text: str, tool: Tool, *, by_name: bool = True) -> str:
     """Text from the far end, with any of the tool's secrets it echoes back hidden."""
-    for secret in _secret_values(tool):
-        text = text.replace(secret, REDACTED)
-    return text
-
-
-def _scrubbed_json(value: Any, tool: Tool) -> Any:
-    if value is None:
-        return None
-    text = json.dumps(value, ensure_ascii=False)
-    for secret in _secret_values(tool):
-        text = text.replace(json.dumps(secret, ensure_ascii=False)[1:-1], REDACTED)
-    return json.loads(text)
+    return redact(text, secrets=_secret_values(tool), by_name=by_name)
 
 
 # Recording: a ToolExecution, and a tool_call event on the session's timeline.
@@ -293,7 +312,10 @@ async def _call(
     request, shown = tool_request(
         tool, execution.arguments, session=session, message_id=f"msg_{execution.id.hex}"
     )
-    execution.request = shown | {"payload": _capped(shown["payload"])}
+    execution.request = shown | {
+        "url": _scrubbed(shown["url"], tool),  # a key in the query string stays out too
+        "payload": _capped(shown["payload"]),
+    }
     timeout = float(tool.timeout_seconds)
     if outbound is None:
         async with OutboundClient() as client:
@@ -302,13 +324,13 @@ async def _call(
         delivery = await outbound.send(request, timeout=timeout)
     error: OutboundError | None = delivery.error
     execution.status_code = delivery.status
-    execution.response = _scrubbed_json(
-        reply_record(delivery, limit=settings.TOOL_RECORD_BODY_MAX_CHARS), tool
+    execution.response = reply_record(
+        delivery, limit=settings.TOOL_RECORD_BODY_MAX_CHARS, secrets=_secret_values(tool)
     )
     outcome = error.outcome if error else ExecutionOutcome.SUCCESS
     message = _scrubbed(error.message, tool) if error else ""
     _finish(execution, outcome, duration_ms=delivery.duration_ms, error=message)
-    return delivery, _scrubbed(_result_for_llm(tool, delivery), tool)
+    return delivery, _result_for_llm(tool, delivery)
 
 
 def _invalid(tool: Tool, problems: list[Problem]) -> str:
@@ -338,7 +360,8 @@ async def tool_execute(
     Pass an open `outbound` client to share its connections across calls."""
     execution = _execution(tool, arguments, session, source)
     problems = arguments_problems(tool, arguments)
-    if problems and (tool.strict_params or not isinstance(arguments, dict)):
+    blocked = any(problem.blocks_call for problem in problems)
+    if problems and (tool.strict_params or blocked or not isinstance(arguments, dict)):
         result = _invalid(tool, problems)
         _finish(execution, ExecutionOutcome.INVALID_ARGUMENTS, duration_ms=0, error=result)
         await database(_record)(execution, result)
@@ -358,7 +381,8 @@ async def tool_execute(
 def _claimed(execution_id: uuid.UUID) -> ToolExecution | None:
     """The queued call, if this worker is the one to run it (a task may be delivered twice)."""
     queued = ToolExecution.objects.filter(id=execution_id, outcome=ExecutionOutcome.PENDING)
-    if queued.update(outcome=ExecutionOutcome.RUNNING) != 1:
+    claim = {"claimed_at": timezone.now(), "attempts": F("attempts") + 1}
+    if queued.update(outcome=ExecutionOutcome.RUNNING, **claim) != 1:
         return None
     return ToolExecution.objects.select_related("tool", "session").get(id=execution_id)
 
@@ -377,3 +401,11 @@ async def tool_execution_complete(*, execution_id: uuid.UUID) -> ToolRun | None:
     delivery, result = await _call(execution.tool, execution, execution.session, None)
     await database(_record)(execution, result)
     return ToolRun(execution, result, delivery=delivery)
+
+
+def tool_execution_give_up(execution: ToolExecution, *, error: str) -> None:
+    """Record an async call that no worker finished as failed, on its session's timeline too."""
+    taken = execution.claimed_at or execution.started_at
+    elapsed = (timezone.now() - taken).total_seconds() * 1000
+    _finish(execution, ExecutionOutcome.WORKER_LOST, duration_ms=max(elapsed, 0), error=error)
+    _record(execution, f"Error: the tool {execution.tool_name} failed: {error}")

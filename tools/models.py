@@ -77,6 +77,7 @@ class ExecutionOutcome(models.TextChoices):
     TOO_LARGE = "too_large", "Reply too large"
     UNDECODABLE = "undecodable", "Unreadable reply"
     TOO_MANY_REDIRECTS = "too_many_redirects", "Too many redirects"
+    WORKER_LOST = "worker_lost", "Worker lost"  # every worker that took it died mid-call
 
 
 class ToolExecution(models.Model):
@@ -100,6 +101,10 @@ class ToolExecution(models.Model):
     is_async = models.BooleanField(default=False)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # An async call: when a worker last took it, and how many times one has. A call still
+    # running long past its tool's timeout lost its worker, and is queued again or given up.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     outcome = models.CharField(max_length=18, choices=ExecutionOutcome.choices)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -118,6 +123,12 @@ class ToolExecution(models.Model):
             models.Index(fields=["session", "started_at"], name="toolexec_session"),
             # The retention sweep deletes by age.
             models.Index(fields=["started_at"], name="toolexec_age"),
+            # The recovery sweep looks for calls still running, by when they were taken.
+            models.Index(
+                fields=["claimed_at"],
+                name="toolexec_running",
+                condition=models.Q(outcome="running"),
+            ),
         ]
 
     def __str__(self) -> str:

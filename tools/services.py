@@ -1,16 +1,20 @@
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import pydantic
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from activity.models import Action, TargetType
 from activity.services import Actor, activity_record
 from agents.services import tool_ids_remove_from_agents
+from config.celery import enqueue_on_commit
 from iwy.hooks import tool_changed as iwy_tool_changed
 from parley.errors import Conflict, InvalidInput, invalid_input_from_errors
 from teams.models import Team
@@ -21,6 +25,7 @@ from .execution import (
     ToolRun,
     arguments_problems,
     tool_execute,
+    tool_execution_give_up,
     url_with_query,
     webhook_payload,
 )
@@ -283,7 +288,8 @@ def tool_test(*, tool: Tool, parameters: Any, validate_only: bool = False) -> di
     webhook now (async tools too), recording the call. The report has the shape of iwy's
     POST /tool/{id}/test: success, message, validation, request_sent, response_received."""
     problems = arguments_problems(tool, parameters)
-    validation, said = _validation_summary(problems, tool.strict_params)
+    blocked = any(problem.blocks_call for problem in problems)  # a refused stored schema
+    validation, said = _validation_summary(problems, tool.strict_params or blocked)
     report: dict[str, Any] = {
         "validation": validation,
         "validation_errors": [{"field": p.field, "message": p.message} for p in problems],
@@ -323,3 +329,74 @@ def tool_executions_prune(*, older_than: datetime, batch: int = 1000) -> int:
         if not ids:
             return deleted
         deleted += ToolExecution.objects.filter(id__in=ids).delete()[0]
+
+
+# Recovery: async calls whose worker died mid-call (killed, out of memory, past the task's hard
+# time limit) stay "running" until this sweep notices them.
+
+WORKER_LOST = (
+    "the worker making the call stopped before it finished, {attempts} times; "
+    "the webhook may have received it"
+)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    requeued: list[str]  # execution ids queued again
+    given_up: list[str]  # execution ids recorded as failed
+
+
+def _running_overdue(now: datetime) -> list[tuple[UUID, int]]:
+    """(id, attempts) of calls running past their tool's timeout plus TOOL_RECOVERY_MARGIN."""
+    cutoff = now - settings.TOOL_RECOVERY_MARGIN  # no tool has a timeout under a second
+    running = ToolExecution.objects.filter(outcome=ExecutionOutcome.RUNNING).filter(
+        Q(claimed_at__lt=cutoff) | Q(claimed_at__isnull=True, started_at__lt=cutoff)
+    )
+    rows = running.values_list(
+        "id", "attempts", "claimed_at", "started_at", "tool__timeout_seconds"
+    )
+    return [
+        (pk, attempts)
+        for pk, attempts, claimed_at, started_at, timeout in rows
+        if (claimed_at or started_at) + timedelta(seconds=timeout or 0) < cutoff
+    ]
+
+
+@transaction.atomic
+def _give_up(pk: UUID, attempts: int) -> bool:
+    execution = (
+        ToolExecution.objects.select_for_update()
+        .filter(id=pk, outcome=ExecutionOutcome.RUNNING, attempts=attempts)
+        .first()
+    )
+    if execution is None:  # it finished, or was taken again, meanwhile
+        return False
+    tool_execution_give_up(execution, error=WORKER_LOST.format(attempts=max(attempts, 1)))
+    return True
+
+
+@transaction.atomic
+def _requeue(pk: UUID, attempts: int) -> bool:
+    from .tasks import tool_execution_run  # the task module imports this one
+
+    running = ToolExecution.objects.filter(
+        id=pk, outcome=ExecutionOutcome.RUNNING, attempts=attempts
+    )
+    if running.update(outcome=ExecutionOutcome.PENDING) != 1:
+        return False
+    # Should the broker not take it, the reconciler's sweep of pending calls queues it later.
+    enqueue_on_commit(tool_execution_run, str(pk))
+    return True
+
+
+def tool_executions_recover(*, now: datetime | None = None) -> Recovery:
+    """Queue again each async call still running well past its tool's timeout, whose worker
+    must have died, up to TOOL_EXECUTION_MAX_ATTEMPTS attempts; record those that reached it as
+    failed (outcome worker_lost). A retry sends the same Idempotency-Key and webhook-id."""
+    requeued, given_up = [], []
+    for pk, attempts in _running_overdue(now or timezone.now()):
+        if attempts >= settings.TOOL_EXECUTION_MAX_ATTEMPTS:
+            given_up += [str(pk)] if _give_up(pk, attempts) else []
+        else:
+            requeued += [str(pk)] if _requeue(pk, attempts) else []
+    return Recovery(requeued=requeued, given_up=given_up)

@@ -6,9 +6,13 @@ import hashlib
 import hmac
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from environs import Env
+from marshmallow import ValidationError
 from marshmallow.validate import URL, Regexp
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -52,6 +56,7 @@ INSTALLED_APPS = [
     "completions",
     "agora",
     "iwy",
+    "axes",  # sign-in lockout; keep last of the apps
 ]
 
 MIDDLEWARE = [
@@ -67,12 +72,20 @@ MIDDLEWARE = [
     "teams.middleware.CurrentTeamMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: it turns a sign-in refused for too many failures into the "locked" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "teams.User"
+# The lockout check first: a locked person+address is refused before the password is looked at.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -174,6 +187,8 @@ CORS_EXPOSE_HEADERS: list[str] = []  # the widget reads only status codes and JS
 # The API answers 413 above this, before the body is read.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Deeper JSON is refused (400): nothing Parley takes nests this far, and deep input costs stack.
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=64)
 API_KEY_PREFIX = "pk_live_"
 # Each web process remembers keys it has checked for this long; a revocation made elsewhere takes
 # effect within it. 0 checks the database on every request.
@@ -194,6 +209,10 @@ TOOL_RESULT_MAX_CHARS = env.int("TOOL_RESULT_MAX_CHARS", default=16_000)
 # Each recorded tool call keeps at most this much of its request and response bodies.
 TOOL_RECORD_BODY_MAX_CHARS = env.int("TOOL_RECORD_BODY_MAX_CHARS", default=16_000)
 TOOL_EXECUTION_RETENTION = timedelta(days=env.int("TOOL_EXECUTION_RETENTION_DAYS", default=30))
+# An async tool call still running this long past its tool's timeout lost its worker: it is
+# queued again, up to TOOL_EXECUTION_MAX_ATTEMPTS attempts in all, then recorded as failed.
+TOOL_RECOVERY_MARGIN = timedelta(seconds=env.int("TOOL_RECOVERY_MARGIN_SECONDS", default=60))
+TOOL_EXECUTION_MAX_ATTEMPTS = env.int("TOOL_EXECUTION_MAX_ATTEMPTS", default=3)
 
 # LLM providers' install-wide defaults, {kind: {"api_key", "base_url"}}, holding only the kinds
 # with something set. A team without its own credentials for a kind (the Providers page) uses
@@ -241,10 +260,41 @@ if _region := env.str("AZURE_SPEECH_REGION", default="").strip().lower():
 LLM_CONNECT_TIMEOUT = env.float("LLM_CONNECT_TIMEOUT", default=10)
 LLM_READ_TIMEOUT = env.float("LLM_READ_TIMEOUT", default=60)
 CHAT_MAX_TOOL_ROUNDS = env.int("CHAT_MAX_TOOL_ROUNDS", default=5)
+# Abuse limits. The client address is the connection's, or with TRUSTED_PROXY_COUNT reverse proxies
+# in front, the address the farthest of them saw (from the right of X-Forwarded-For).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Sign-in (dashboard and admin, django-axes): after SIGN_IN_FAILURE_LIMIT wrong passwords for one
+# email from one address, that pair is refused for SIGN_IN_LOCKOUT_MINUTES, even with the right
+# password; a success clears the count. By pair, so that nobody can lock a person out from afar.
+AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures are what is counted; successes need no record
+AXES_USERNAME_FORM_FIELD = "username"  # both sign-in forms' name for the email
+AXES_USERNAME_CALLABLE = "teams.views.sign_in_username"
+AXES_CLIENT_IP_CALLABLE = "sessions.limits.client_ip"
+AXES_LOCKOUT_CALLABLE = "teams.views.sign_in_locked"
+AXES_VERBOSE = False
+# The API: bad API keys from one address in a minute before it is answered 429 for the minute.
+API_KEY_FAILURES_PER_ADDRESS_PER_MINUTE = env.int(
+    "API_KEY_FAILURES_PER_ADDRESS_PER_MINUTE", default=20
+)
+# Sign-ups (each sends an email) from one address in an hour, 429 beyond; a link lasts a day.
+SIGN_UPS_PER_ADDRESS_PER_HOUR = env.int("SIGN_UPS_PER_ADDRESS_PER_HOUR", default=5)
+SIGN_UP_LINK_MAX_AGE = timedelta(days=1)
 # Sessions: abuse limits on starting them, and how long a browser's session token lasts.
 SESSION_STARTS_PER_AGENT_PER_MINUTE = env.int("SESSION_STARTS_PER_AGENT_PER_MINUTE", default=60)
 SESSION_STARTS_PER_ADDRESS_PER_MINUTE = env.int("SESSION_STARTS_PER_ADDRESS_PER_MINUTE", default=10)
 SESSION_MAX_CONCURRENT_PER_TEAM = env.int("SESSION_MAX_CONCURRENT_PER_TEAM", default=50)
+# Anonymous sessions (started without a key or sign-in), counted running in the database: per
+# agent, per client address (IPv6 by /64), and in all for a team, which keeps the rest of
+# SESSION_MAX_CONCURRENT_PER_TEAM for keyed starts. One in which the visitor has said nothing
+# is ended after SESSION_ANONYMOUS_SILENT_SECONDS instead of the agent's idle timeout.
+SESSION_ANONYMOUS_MAX_PER_AGENT = env.int("SESSION_ANONYMOUS_MAX_PER_AGENT", default=20)
+SESSION_ANONYMOUS_MAX_PER_ADDRESS = env.int("SESSION_ANONYMOUS_MAX_PER_ADDRESS", default=5)
+SESSION_ANONYMOUS_MAX_PER_TEAM = env.int("SESSION_ANONYMOUS_MAX_PER_TEAM", default=40)
+SESSION_ANONYMOUS_SILENT_SECONDS = env.int("SESSION_ANONYMOUS_SILENT_SECONDS", default=60)
 SESSION_TOKEN_MAX_AGE = env.int("SESSION_TOKEN_MAX_AGE", default=24 * 3600)
 # Where clients send chat messages: unset, this server's own address. Set it to the async (ASGI)
 # server when that runs apart, e.g. https://chat.parley.example.com.
@@ -291,6 +341,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "reconcile-queued-jobs": {
         "task": "sessions.tasks.reconcile_queued_jobs",
+        "schedule": timedelta(minutes=1),
+    },
+    "recover-tool-executions": {
+        "task": "tools.tasks.recover_tool_executions",
         "schedule": timedelta(minutes=1),
     },
     "rollup-agent-daily-stats": {
@@ -340,12 +394,66 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # httpx logs every request's full URL at INFO, and a tool's URL may carry a key.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # it tells of every successful sign-in at INFO
+    },
 }
 
-if not DEBUG:
-    SESSION_COOKIE_HTTPONLY = True
-    X_FRAME_OPTIONS = "DENY"
+
+# HTTPS. Off by default, for the development server on plain http; the README's "Production"
+# section turns them on. Behind a proxy that ends TLS, SECURE_PROXY_SSL_HEADER names the header
+# and value that mark a request as https, e.g. "HTTP_X_FORWARDED_PROTO,https": set it only when
+# the proxy always sets that header itself, or a client could claim https over plain http.
+def _header_and_value(value: list[str]) -> None:
+    if value and (len(value) != 2 or not value[0].startswith("HTTP_")):
+        raise ValidationError("must be HTTP_<HEADER>,<value>, e.g. HTTP_X_FORWARDED_PROTO,https")
+
+
+_proxy_ssl_header: list[str] = env.list(
+    "SECURE_PROXY_SSL_HEADER", default=[], validate=_header_and_value
+)
+SECURE_PROXY_SSL_HEADER = (
+    (_proxy_ssl_header[0], _proxy_ssl_header[1]) if _proxy_ssl_header else None
+)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"  # the hosted page, made to be embedded, is exempt (meet.views)
+
+# Content-Security-Policy on every page (django-csp): scripts and styles from Parley itself, or
+# inline ones carrying the request's nonce; no plugins, no framing (but the hosted page's and the
+# iwy preview's, set on those views). The widget and calls talk to this origin and to
+# CHAT_BASE_URL's. CSP_REPORT_ONLY sends it as Content-Security-Policy-Report-Only instead, to try
+# it on an install first; CSP_REPORT_URI is where browsers report what it blocked.
+_chat_origin = "{0.scheme}://{0.netloc}".format(urlsplit(CHAT_BASE_URL)) if CHAT_BASE_URL else ""
+_csp_directives: dict[str, Any] = {
+    "default-src": [SELF],
+    "script-src": [SELF, NONCE],
+    "style-src": [SELF, NONCE],  # htmx's indicator style carries the nonce (base.html)
+    "img-src": [SELF, "data:", "blob:"],
+    "media-src": [SELF, "blob:"],
+    "connect-src": [SELF, *filter(None, [_chat_origin])],
+    "font-src": [SELF, "data:"],
+    "frame-src": [SELF],
+    "object-src": [NONE],
+    "base-uri": [SELF],
+    "form-action": [SELF],
+    "frame-ancestors": [NONE],
+}
+if _csp_report_uri := env.str(
+    "CSP_REPORT_URI", default="", validate=lambda v: not v or _http_url(v)
+):
+    _csp_directives["report-uri"] = [_csp_report_uri]
+if env.bool("CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _csp_directives}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _csp_directives}
 
 # Voice and video calls (voice/). Each `manage.py voiceworker` holds up to VOICE_WORKER_CAPACITY
 # calls, registers itself, and says it is alive every VOICE_HEARTBEAT_SECONDS; one silent for

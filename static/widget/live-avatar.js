@@ -763,7 +763,28 @@
     '<svg width="28" height="28" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true">' +
     '<path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg>';
 
-  function defineElement(scriptSrc) {
+  /**
+   * The widget's styles, in its shadow root. A constructed stylesheet where the browser has them:
+   * a page's Content-Security-Policy governs <style> elements, not these, so the widget keeps its
+   * looks on a site whose policy refuses inline styles. Elsewhere a <style>, with the nonce the
+   * page gave this script, if any.
+   */
+  function applyStyle(root, nonce) {
+    var constructable =
+      typeof CSSStyleSheet === "function" && "adoptedStyleSheets" in root && "replaceSync" in CSSStyleSheet.prototype;
+    if (constructable) {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(STYLE);
+      root.adoptedStyleSheets = [sheet];
+      return;
+    }
+    var style = document.createElement("style");
+    if (nonce) style.nonce = nonce;
+    style.textContent = STYLE;
+    root.prepend(style);
+  }
+
+  function defineElement(scriptSrc, scriptNonce) {
     class LiveAvatar extends HTMLElement {
       static get observedAttributes() {
         return ["title", "avatar", "theme-color", "lang", "mode", "modes"];
@@ -825,8 +846,6 @@
 
       build() {
         var root = this.shadowRoot;
-        var style = document.createElement("style");
-        style.textContent = STYLE;
         root.innerHTML =
           '<button class="bubble" type="button" aria-expanded="false"></button>' +
           '<section class="panel" hidden>' +
@@ -844,7 +863,7 @@
           '<button class="hangup" type="button" data-call="hangup"></button></div>' +
           '<form hidden><textarea rows="1"></textarea><button class="primary" type="submit"></button></form>' +
           "</section>";
-        root.prepend(style);
+        applyStyle(root, scriptNonce);
         var q = function (selector) {
           return root.querySelector(selector);
         };
@@ -1352,8 +1371,11 @@
     customElements.define("live-avatar", LiveAvatar);
   }
 
-  var scriptSrc = typeof document !== "undefined" && document.currentScript ? document.currentScript.src : "";
-  if (typeof customElements !== "undefined" && !customElements.get("live-avatar")) defineElement(scriptSrc);
+  var script = typeof document !== "undefined" ? document.currentScript : null;
+  var scriptSrc = script ? script.src : "";
+  if (typeof customElements !== "undefined" && !customElements.get("live-avatar")) {
+    defineElement(scriptSrc, script ? script.nonce : "");
+  }
   if (typeof module !== "undefined") {
     module.exports = {
       LABELS: LABELS,

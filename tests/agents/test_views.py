@@ -557,7 +557,7 @@ def test_the_test_call_runs_the_widget_against_the_agent(cast: Cast) -> None:
     assert 'title="Boat seller"' in widget[0]
     assert 'modes="chat voice"' in widget[0]  # a Call option beside the chat
     assert re.search(r'data-csrf-token="\w+"', widget[0])  # the sign-in cookie goes along
-    assert '<script src="/widget/live-avatar.js"></script>' in page
+    assert re.search(r'<script src="/widget/live-avatar.js" nonce="[^"]+"></script>', page)
     assert 'src="/static/dashboard/test-call.js"' in page
     placeholder = "00000000-0000-0000-0000-000000000000"
     assert f'data-timeline-url="/sessions/{placeholder}/timeline/"' in panel

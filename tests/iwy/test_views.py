@@ -214,7 +214,7 @@ def test_the_preview_page_loads_iwys_widget_for_the_agents_iwy_id(
     assert r["X-Frame-Options"] == "SAMEORIGIN"
     body = r.content.decode()
     assert f'<live-avatar agentid="{link.remote_id}">' in body
-    assert '<script src="https://cdn.example.com/live-avatar.min.js"' in body
+    assert 'data-widget-url="https://cdn.example.com/live-avatar.min.js"' in body
     assert "needs an internet connection" in body
 
 

@@ -67,7 +67,7 @@ def test_a_public_agent_has_a_page_with_its_name_and_the_widget_inline(cast: Cas
         'position="inline" modes="chat voice" '
         'data-endpoint="http://testserver/v1/start-agent-session"></live-avatar>'
     ) in page
-    assert '<script src="/widget/live-avatar.js"></script>' in page
+    assert re.search(r'<script src="/widget/live-avatar.js" nonce="[^"]+"></script>', page)
     assert 'aria-label="Main"' not in page  # not the dashboard's layout
 
 

@@ -1,6 +1,7 @@
 """POST /v1/tool/{id}/test: validate the parameters, call the webhook, and report like iwy."""
 
 from typing import Any
+from uuid import UUID
 
 import pytest
 from django.test import Client
@@ -51,7 +52,11 @@ def test_a_test_calls_the_webhook_and_reports_both_sides(
     assert report["request_sent"] == {
         "url": receiver.url_for("/hook"),
         "method": "POST",
-        "headers": {"x-api-key": "[REDACTED]", "Content-Type": "application/json"},
+        "headers": {
+            "x-api-key": "[REDACTED]",
+            "Content-Type": "application/json",
+            "Idempotency-Key": f"msg_{UUID(report['execution_id']).hex}",
+        },
         "payload": {
             "tool_id": str(tool.id),
             "tool_name": "get_weather",
