@@ -148,7 +148,10 @@ def signup(request: HttpRequest) -> HttpResponse:
                 reverse("teams:signup_confirm", args=[token])
             ),
         )
-        return render(request, "registration/sign_up_sent.html", {"email": email})
+        # With the default console backend no mail leaves: say where the message went.
+        printed = settings.EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend"
+        context = {"email": email, "printed": printed}
+        return render(request, "registration/sign_up_sent.html", context)
     return render(request, "registration/signup.html", context)
 
 
@@ -175,7 +178,9 @@ def team_create(request: DashboardRequest) -> HttpResponse:
         team = services.team_create(name=form.cleaned_data["name"], owner=request.user)
         request.session["team_id"] = team.pk
         return redirect("home")
-    return render(request, "teams/create.html", {"form": form})
+    # The first team after sign-up, or another one beside the teams one is in already.
+    in_a_team = Membership.objects.filter(user=request.user).exists()
+    return render(request, "teams/create.html", {"form": form, "in_a_team": in_a_team})
 
 
 @require_POST

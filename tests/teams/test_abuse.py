@@ -165,6 +165,16 @@ def test_signing_up_with_a_taken_email_looks_exactly_like_with_a_new_one(cast: C
     assert re.search(r"http://testserver/signup/\S+/", to_new.body)
 
 
+def test_with_the_console_mail_backend_the_page_says_where_the_link_went(
+    db: None, settings: Any
+) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    page = _sign_up("newcomer@example.com", team_name="Rocket").content.decode()
+    assert "printed in the terminal where Parley runs" in page
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert "printed" not in _sign_up("other@example.com", team_name="R2").content.decode()
+
+
 def test_the_sixth_sign_up_from_one_address_in_an_hour_is_429(db: None) -> None:
     codes = [_sign_up(f"n{n}@example.com", team_name=f"T{n}").status_code for n in range(6)]
     assert codes == [200] * 5 + [429]
