@@ -48,6 +48,7 @@ class ActivityEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name_plural = "activity entries"
         indexes = [
             # The activity page: a team's entries, newest first, optionally by type.
             models.Index(fields=["team", "-created_at"], name="activity_team_list"),

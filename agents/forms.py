@@ -10,19 +10,14 @@ from typing import Any, cast, get_args
 from annotated_types import Ge, Le
 from django import forms
 from django.forms.renderers import TemplatesSetting
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from pydantic import BaseModel
 
 from parley.errors import InvalidInput
 
-from .configuration import (
-    AgentConfiguration,
-    LLMConfig,
-    LLMProvider,
-    STTProvider,
-    TTSProvider,
-    TurnDetectionConfig,
-    VideoProvider,
-)
+from . import choices
+from .configuration import AgentConfiguration, LLMConfig, TurnDetectionConfig
 from .models import Agent, AgentKind, PublishStatus, Runtime
 
 # Each form field and the place in the configuration document it edits.
@@ -89,8 +84,11 @@ SECTIONS: list[tuple[str, str, list[str]]] = [
 ]
 
 
-def _choices(literal: Any) -> list[tuple[str, str]]:
-    return [(value, value) for value in get_args(literal)]
+INTERRUPT_MODES = {
+    "interrupt": "Stop and listen",
+    "append": "Finish, then answer",
+    "ignore": "Carry on",
+}
 
 
 def _range(model: type[BaseModel], key: str, unit: str = "") -> str:
@@ -102,6 +100,25 @@ def _range(model: type[BaseModel], key: str, unit: str = "") -> str:
         elif isinstance(rule, Le):
             high = rule.le
     return f"From {low:,} to {high:,}{unit}."
+
+
+class SuggestionsInput(forms.TextInput):
+    """A text box with a list of known values to pick from, which still takes any other: a
+    cloud account's own voice, a model the list does not know yet."""
+
+    def __init__(self, suggestions: Any) -> None:
+        super().__init__(attrs={"autocomplete": "off", "spellcheck": "false"})
+        self.suggestions = suggestions  # called at each render: what is installed may change
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> SafeString:
+        list_id = f"{(attrs or {}).get('id') or name}-choices"
+        box = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        options = format_html_join(
+            "",
+            '<option value="{}" label="{}"></option>',
+            ((s.value, s.label) for s in self.suggestions()),
+        )
+        return format_html('{}<datalist id="{}">{}</datalist>', box, list_id, options)
 
 
 @dataclass
@@ -133,7 +150,7 @@ class AgentForm(forms.Form):
         help_text="Where calls run: Parley's own voice pipeline, or Agora's Conversational AI "
         "engine with this agent as its LLM (needs the team's Agora credentials, under Agora).",
     )
-    llm_provider = forms.ChoiceField(label="Provider", choices=_choices(LLMProvider))
+    llm_provider = forms.ChoiceField(label="Provider", choices=choices.LLM_PROVIDER_CHOICES)
     llm_model = forms.CharField(label="Model", required=False)
     llm_system_prompt = forms.CharField(
         label="System prompt",
@@ -176,21 +193,36 @@ class AgentForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Said when the LLM cannot answer.",
     )
-    stt_provider = forms.ChoiceField(label="Provider", choices=_choices(STTProvider))
-    stt_model = forms.CharField(label="Model", required=False)
+    stt_provider = forms.ChoiceField(label="Provider", choices=choices.STT_PROVIDER_CHOICES)
+    stt_model = forms.CharField(
+        label="Model",
+        required=False,
+        widget=SuggestionsInput(choices.stt_model_suggestions),
+        help_text="Whisper's model, or the cloud service's; empty uses a cloud service's usual "
+        "model.",
+    )
     stt_language = forms.CharField(
         label="Language", required=False, help_text="A language code such as en or en-US."
     )
-    tts_provider = forms.ChoiceField(label="Provider", choices=_choices(TTSProvider))
+    tts_provider = forms.ChoiceField(label="Provider", choices=choices.TTS_PROVIDER_CHOICES)
     tts_voice_id = forms.CharField(
-        label="Voice id", required=False, help_text="Empty uses the provider's default voice."
+        label="Voice",
+        required=False,
+        widget=SuggestionsInput(choices.voice_suggestions),
+        help_text="A Piper voice installed here, or the voice's id in the provider's account "
+        "(ElevenLabs, Azure, Deepgram, Cartesia). Empty uses the provider's default voice.",
     )
-    video_provider = forms.ChoiceField(
-        label="Provider",
-        choices=_choices(VideoProvider),
-        help_text="none: voice only; image: a built-in avatar from an image; binary: iwy's.",
+    video_provider = forms.ChoiceField(label="Provider", choices=choices.VIDEO_PROVIDER_CHOICES)
+    video_character_id = forms.CharField(
+        label="Picture or character",
+        required=False,
+        widget=forms.TextInput(
+            attrs={"placeholder": "https://example.com/face.png", "spellcheck": "false"}
+        ),
+        help_text="For the built-in avatar, the address of an image (at most 5 MB); "
+        "empty draws a face from the agent's initial. For an iwy avatar, the character's "
+        "id in iwy.",
     )
-    video_character_id = forms.CharField(label="Character id", required=False)
     tools = forms.MultipleChoiceField(
         label="Tools",
         required=False,
@@ -217,8 +249,10 @@ class AgentForm(forms.Form):
     )
     turn_interrupt_mode = forms.ChoiceField(
         label="When the caller talks over the agent",
-        choices=_choices(TurnDetectionConfig.model_fields["interrupt_mode"].annotation),
-        help_text="interrupt: stop and listen; append: finish, then answer; ignore: carry on.",
+        choices=[
+            (mode, INTERRUPT_MODES[mode])
+            for mode in get_args(TurnDetectionConfig.model_fields["interrupt_mode"].annotation)
+        ],
     )
     idle_timeout_seconds = forms.IntegerField(
         label="Idle timeout (seconds)",
@@ -232,7 +266,9 @@ class AgentForm(forms.Form):
     allowed_origins = forms.CharField(
         label="Allowed origins",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "https://shop.example.com"}),
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "https://shop.example.com", "spellcheck": "false"}
+        ),
         help_text="One per line, such as https://shop.example.com, or * for any. "
         "Empty allows any web page.",
     )

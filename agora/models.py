@@ -21,6 +21,9 @@ class AgoraAccount(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        verbose_name = "Agora account"
+
     def __str__(self) -> str:
         return f"Agora app {self.app_id}"
 

@@ -26,6 +26,9 @@ class AgentLLMKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        verbose_name = "agent LLM key"
+
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name or 'unnamed'})"
 

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
+from parley.admin import RecordAdmin
+
 from .models import CallbackDelivery, Session, SessionEvent
 
 
@@ -27,26 +29,20 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SessionEvent)
-class SessionEventAdmin(admin.ModelAdmin):
+class SessionEventAdmin(RecordAdmin):
     list_display = ["session", "seq", "kind", "created_at"]
     list_filter = ["kind"]
     search_fields = ["session__id"]
     list_select_related = ["session"]
     readonly_fields = ["session", "seq", "kind", "data", "created_at"]
 
-    def has_change_permission(self, request: HttpRequest, obj: SessionEvent | None = None) -> bool:
-        return False
-
 
 @admin.register(CallbackDelivery)
-class CallbackDeliveryAdmin(admin.ModelAdmin):
+class CallbackDeliveryAdmin(RecordAdmin):
+    """A record of what was sent."""
+
     list_display = ["session", "attempt", "outcome", "status_code", "url", "created_at"]
     list_filter = ["outcome"]
     search_fields = ["session__id", "url"]
     list_select_related = ["session"]
     readonly_fields = [f.name for f in CallbackDelivery._meta.fields]
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: CallbackDelivery | None = None
-    ) -> bool:
-        return False  # a record of what was sent

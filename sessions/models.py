@@ -182,6 +182,7 @@ class CallbackDelivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "callback deliveries"
         constraints = [
             # One row per attempt; also the index that reads a session's attempts in order.
             models.UniqueConstraint(fields=["session", "attempt"], name="callback_attempt_once"),

@@ -1,15 +1,22 @@
+import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from django.apps import apps
+from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from activity.models import Action, ActivityEntry, TargetType
 from analytics.models import AgentDailyStats
+from parley.admin import RecordAdmin
 from providers.models import Provider
 from sessions.models import CallbackDelivery, EventKind, SessionType
 from sessions.services import session_create, session_event_append
+from teams.models import Invitation
 from tests.conftest import Cast, signed_in
 from tests.factories import AgentFactory, ToolFactory, UserFactory
 from tools.models import ExecutionOutcome, ExecutionSource, ToolExecution
@@ -42,6 +49,12 @@ ROWS: dict[str, Callable[[Cast], Any]] = {
     "teams_team": lambda cast: cast.team,
     "teams_membership": lambda cast: cast.member.memberships.get(),
     "teams_apikey": lambda cast: cast.key,
+    "teams_invitation": lambda cast: Invitation.objects.create(
+        team=cast.team,
+        email="new@example.com",
+        digest="d" * 64,
+        expires_at=timezone.now() + timedelta(days=7),
+    ),
     "agents_agent": lambda cast: AgentFactory(team=cast.team, name="Support bot"),
     "tools_tool": lambda cast: ToolFactory(team=cast.team, name="get_weather"),
     "conversations_session": lambda cast: session_create(
@@ -58,6 +71,14 @@ ROWS: dict[str, Callable[[Cast], Any]] = {
         team=cast.team, kind="groq", credentials={"api_key": "gsk_admin-listed-0000"}
     ),
     "conversations_callbackdelivery": _callback_delivery,
+    "activity_activityentry": lambda cast: ActivityEntry.objects.create(
+        team=cast.team,
+        actor=cast.owner,
+        action=Action.CREATED,
+        target_type=TargetType.AGENT,
+        target_id="1",
+        target_label="Support bot",
+    ),
     "analytics_agentdailystats": lambda cast: AgentDailyStats.objects.create(
         agent=AgentFactory(team=cast.team, name="Support bot"),
         team=cast.team,
@@ -71,6 +92,7 @@ SEARCH: dict[str, Callable[[Any], str]] = {
     "teams_team": lambda team: team.name,
     "teams_membership": lambda membership: membership.user.email,
     "teams_apikey": lambda key: key.prefix,
+    "teams_invitation": lambda invitation: invitation.email,
     "agents_agent": lambda agent: agent.name,
     "tools_tool": lambda tool: tool.name,
     "conversations_session": lambda session: session.agent_name,
@@ -78,6 +100,7 @@ SEARCH: dict[str, Callable[[Any], str]] = {
     "tools_toolexecution": lambda execution: execution.tool_name,
     "providers_provider": lambda provider: provider.kind,
     "conversations_callbackdelivery": lambda delivery: str(delivery.session_id),
+    "activity_activityentry": lambda entry: entry.target_label,
     "analytics_agentdailystats": lambda stats: stats.agent.name,
 }
 
@@ -166,3 +189,74 @@ def test_the_admin_is_closed_to_team_members(cast: Cast) -> None:
     r = signed_in(cast.owner).get(reverse("admin:tools_tool_changelist"))
     assert r.status_code == 302
     assert reverse("admin:login") in r["Location"]
+
+
+# Records Parley writes as things happen: read in the admin, never added or edited there.
+RECORDS = {
+    "conversations_sessionevent",
+    "conversations_callbackdelivery",
+    "tools_toolexecution",
+    "activity_activityentry",
+    "analytics_agentdailystats",
+}
+
+
+def _project_models() -> list[Any]:
+    return [m for m in apps.get_models() if not m.__module__.startswith(("django.", "axes."))]
+
+
+def test_every_project_admin_is_tested_and_records_are_declared_read_only() -> None:
+    registered = {
+        f"{m._meta.app_label}_{m._meta.model_name}": model_admin
+        for m, model_admin in admin.site._registry.items()
+        if m in _project_models()
+    }
+    assert set(registered) == set(ROWS)
+    read_only = {
+        name for name, model_admin in registered.items() if isinstance(model_admin, RecordAdmin)
+    }
+    assert read_only == RECORDS
+
+
+@pytest.mark.parametrize("admin_name", sorted(RECORDS))
+def test_records_offer_no_add_and_cannot_be_changed(
+    admin_client: Client, cast: Cast, admin_name: str
+) -> None:
+    row = ROWS[admin_name](cast)
+    add_url = reverse(f"admin:{admin_name}_add")
+    assert admin_client.get(add_url).status_code == 403
+    assert admin_client.post(add_url, {}).status_code == 403
+    changelist = admin_client.get(reverse(f"admin:{admin_name}_changelist")).content.decode()
+    assert add_url not in changelist
+    page = admin_client.get(_change_url(admin_name, row)).content.decode()
+    assert 'name="_save"' not in page  # shown to read, with no Save button
+
+
+def test_the_admin_index_offers_add_only_where_a_row_may_be_made(admin_client: Client) -> None:
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    for name in RECORDS:
+        assert reverse(f"admin:{name}_add") not in page
+    assert reverse("admin:agents_agent_add") in page
+
+
+# Words that are acronyms or names, as they should read wherever the admin shows them.
+PROPER_WORDS = {"api": "API", "llm": "LLM", "url": "URL", "agora": "Agora"}
+
+
+@pytest.mark.parametrize("model", _project_models(), ids=lambda m: m._meta.label)
+def test_model_names_read_as_english(model: Any) -> None:
+    for name in (str(model._meta.verbose_name), str(model._meta.verbose_name_plural)):
+        for word in name.split():
+            assert word.lower() not in PROPER_WORDS or word == PROPER_WORDS[word.lower()], name
+    plural = str(model._meta.verbose_name_plural)
+    # "deliverys", "entrys": a consonant and y take "ies".
+    assert not re.search(r"[^aeiou]ys$", plural), plural
+
+
+def test_the_admin_index_names_models_properly(admin_client: Client) -> None:
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Callback deliveries" in page
+    assert "API keys" in page
+    assert "Activity entries" in page
+    assert "deliverys" not in page
+    assert "Api keys" not in page

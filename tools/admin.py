@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.http import HttpRequest
+
+from parley.admin import RecordAdmin
 
 from .models import Tool, ToolExecution
 
@@ -24,7 +25,7 @@ class ToolAdmin(admin.ModelAdmin):
 
 
 @admin.register(ToolExecution)
-class ToolExecutionAdmin(admin.ModelAdmin):
+class ToolExecutionAdmin(RecordAdmin):
     """Records of tool calls: read-only, as the services wrote them (secrets already redacted)."""
 
     list_display = ["tool_name", "team", "source", "outcome", "status_code", "duration_ms"]
@@ -32,9 +33,3 @@ class ToolExecutionAdmin(admin.ModelAdmin):
     search_fields = ["tool_name", "error", "team__name"]
     list_select_related = ["team"]
     date_hierarchy = "started_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

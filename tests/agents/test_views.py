@@ -241,7 +241,7 @@ def test_the_new_agent_form_starts_from_the_defaults_in_sections(cast: Cast) -> 
         assert re.search(rf"<legend[^>]*>\s*<span[^>]*>{legend}</span>", page), legend
     assert 'name="llm_temperature" value="0.7"' in page
     assert 'name="turn_threshold" value="0.5"' in page
-    assert '<option value="ollama">ollama</option>' in page
+    assert '<option value="ollama">Ollama</option>' in page
     assert "This team has no tools yet." in page
 
 
@@ -486,7 +486,7 @@ def test_the_detail_page_summarises_the_configuration_and_how_to_use_it(cast: Ca
     document["tool_calling"]["selected_tool_ids"] = [str(tool.id)]
     agent = agent_of(cast, name="Boat seller", configuration=document)
     page = unescape(html(signed_in(cast.viewer).get(f"/agents/{agent.id}/")))
-    assert "openai · gpt-4o" in page
+    assert "OpenAI · gpt-4o" in page
     assert "Sell boats." in page
     assert "get_weather" in page
     assert (
@@ -507,7 +507,7 @@ def test_writers_see_the_controls_and_viewers_do_not(cast: Cast) -> None:
     controls = (
         f'href="/agents/{agent.id}/edit/"',
         f'action="/agents/{agent.id}/duplicate/"',
-        f'href="/agents/{agent.id}/delete/"',
+        f'action="/agents/{agent.id}/delete/"',
         f'action="/agents/{agent.id}/publish/"',
     )
     writer_page = html(signed_in(cast.member).get(f"/agents/{agent.id}/"))
@@ -715,3 +715,27 @@ def test_the_detail_page_has_no_warning_when_a_provider_is_configured(
     page = signed_in(cast.viewer).get(f"/agents/{agent.id}/").content.decode()
     assert "data-llm-problem" not in page
     assert "sk-operator-key" not in page
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "name"),
+    [
+        ("llm", "llamacpp", "llama.cpp"),
+        ("stt", "azure", "Azure Speech"),
+        ("tts", "piper", "Piper (on this server)"),
+        ("video", "binary", "iwy avatar"),
+    ],
+)
+def test_list_and_detail_name_providers_as_the_form_does(
+    cast: Cast, section: str, value: str, name: str
+) -> None:
+    document = AgentConfiguration().as_document()
+    document[section]["provider"] = value
+    agent = agent_of(cast, name="Named", configuration=document)
+    client = signed_in(cast.viewer)
+    pages = [html(client.get(f"/agents/{agent.id}/"))]
+    if section == "llm":  # the list shows the LLM only
+        pages.append(html(client.get("/agents/")))
+    for page in pages:
+        assert name in unescape(page)
+        assert re.search(rf">\s*{value}\s*·", page) is None

@@ -129,8 +129,8 @@ def test_a_viewer_sees_no_controls_that_change_an_agent(page: Page) -> None:
     page.get_by_role("link", name=agent.name).click()
     page.wait_for_url(AGENT_PAGE)
     expect(page.locator("#test-call")).to_be_visible()
-    for name in ("Edit", "Delete"):
-        expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
+    expect(page.get_by_role("link", name="Edit", exact=True)).to_have_count(0)
+    expect(page.get_by_text("Delete this agent")).to_have_count(0)
     for name in ("Duplicate", "Make private", "Make draft"):
         expect(page.get_by_role("button", name=name)).to_have_count(0)
 
@@ -155,8 +155,9 @@ def test_publishing_and_deleting_from_the_agent_page(page: Page) -> None:
     page.get_by_role("button", name="Make public").click()
     expect(page.locator("#publish-status")).to_contain_text("This agent is Public")
     expect(page.locator("#toasts")).to_contain_text("Sales qualifier is now public.")
-    page.get_by_role("link", name="Delete", exact=True).click()
-    page.get_by_role("button", name="Delete agent").click()
+    expect(page.get_by_role("button", name="Delete Sales qualifier")).to_be_hidden()
+    page.get_by_text("Delete this agent…").click()
+    page.get_by_role("button", name="Delete Sales qualifier").click()
     page.wait_for_url("**/agents/")
     expect(page.locator("#agent-table tbody tr")).to_have_count(2)
     assert not Agent.objects.filter(id=agent.id).exists()

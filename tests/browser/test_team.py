@@ -132,3 +132,24 @@ def test_a_viewer_sees_the_team_without_controls(page: Page, owner_email: str) -
     expect(page.locator("#members")).to_contain_text(owner_email)
     expect(page.get_by_role("button", name="Create key")).to_have_count(0)
     expect(page.get_by_text("Revoke")).to_have_count(0)
+
+
+def test_a_second_team_is_made_from_the_team_page_and_switched_between(
+    page: Page, owner_email: str
+) -> None:
+    sign_in(page, owner_email)
+    page.goto("/team/")
+    page.get_by_role("main").get_by_role("link", name="New team").click()
+    page.wait_for_url("**/teams/new/")
+    expect(page.get_by_text("not in a team yet")).to_have_count(0)
+    expect(page.get_by_text("Your other teams stay as they are")).to_be_visible()
+    screenshot(page, "team-new")
+    page.get_by_label("Name").fill("Side project")
+    page.get_by_role("button", name="Create team").click()
+    page.wait_for_url("**/agents/")
+    switcher = page.get_by_label("Team", exact=True)
+    expect(switcher).to_have_value(str(Membership.objects.get(team__name="Side project").team_id))
+    with page.expect_navigation():  # the switcher posts as soon as a team is picked
+        switcher.select_option(label="Acme")
+    page.goto("/team/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Acme")

@@ -412,3 +412,34 @@ def test_the_key_list_shows_who_made_each_key_and_when_it_was_last_used(cast: Ca
     assert cast.member.email in html
     assert "ago" in html  # the key used just now
     assert "Never" in html  # the others
+
+
+# Another team.
+
+
+@pytest.mark.parametrize("page", ["/agents/", "/tools/", "/sessions/", "/team/", "/activity/"])
+def test_every_dashboard_page_links_to_creating_another_team(cast: Cast, page: str) -> None:
+    r = signed_in(cast.viewer).get(page)
+    assert r.status_code == 200
+    assert 'href="/teams/new/"' in r.content.decode()
+
+
+def test_the_new_team_page_speaks_to_someone_already_in_a_team(cast: Cast) -> None:
+    page = signed_in(cast.member).get("/teams/new/").content.decode()
+    assert "not in a team yet" not in page
+    assert "Your other teams stay as they are" in page
+    assert 'href="/"' in page  # a way back
+
+
+def test_the_new_team_page_speaks_to_someone_in_no_team(db: None) -> None:
+    page = signed_in(User.objects.create_user(email="new@example.com")).get("/teams/new/")
+    assert "You are not in a team yet" in page.content.decode()
+
+
+def test_a_member_creates_a_second_team_and_works_in_it(cast: Cast) -> None:
+    client = signed_in(cast.member)
+    r = client.post("/teams/new/", {"name": "Side project"})
+    assert r.status_code == 302
+    assert Membership.objects.filter(user=cast.member).count() == 2
+    assert Membership.objects.get(user=cast.member, team__name="Side project").role == Role.OWNER
+    assert "<h1>Side project</h1>" in client.get("/team/").content.decode()
