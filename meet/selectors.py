@@ -1,10 +1,12 @@
-"""Which agent a hosted page (/meet/<id>) may show, read with the same rules as starting a
-session (sessions.access), so that the page and the widget on it never disagree."""
+"""Which agent a hosted page (/meet/<id>) and the widget's card of it may show, read with the same
+rules as starting a session (sessions.access, sessions.limits), so that the page, the widget and
+the start never disagree."""
 
 from uuid import UUID
 
 from agents.models import Agent, AgentKind, PublishStatus
 from parley.errors import Gone, NotFound
+from sessions.limits import session_capacity_check, visitor_key
 
 NOT_AVAILABLE = "No agent with this id is available."
 
@@ -29,3 +31,12 @@ def meet_agent_get(*, agent_id: str, team_id: int | None) -> Agent:
         if agent.used_at is not None:
             raise Gone("This link has been used.", details={"reason": "single_use_used"})
     return agent
+
+
+def meet_room_check(*, agent: Agent, team_id: int | None, client_ip: str) -> None:
+    """Raise TooManyRequests when a start now would be refused for the sessions running: the
+    agent's team, or its visitors, hold as many as they may (sessions.limits; nothing counted).
+    A signed-in person starts as their team, an anonymous visitor as an address, as the
+    widget's start does (sessions.access)."""
+    visitor = None if team_id is not None else visitor_key(client_ip)
+    session_capacity_check(team_id=agent.team_id, agent_id=agent.id, visitor=visitor)

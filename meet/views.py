@@ -10,6 +10,7 @@ from django.views.decorators.http import require_safe
 
 from config.csp import csp_replaced
 from parley.errors import Gone, NotFound
+from sessions.limits import TooManyRequests, client_ip
 from voice.services import call_type
 
 from . import selectors
@@ -34,17 +35,15 @@ NOTICES = {
         "This link has expired",
         "It was only valid for a limited time. Ask whoever sent it to you for a new link.",
     ),
+    # The text is the limit's own sentence (sessions.limits), which says whose limit it is.
+    "busy": (429, "This agent cannot take a conversation right now", ""),
 }
 
 
-def _initial(name: str) -> str:
-    """The avatar placeholder: the name's first letter or digit."""
-    return next((c for c in name if c.isalnum()), "?").upper()
-
-
-def _notice(request: HttpRequest, refusal: NotFound | Gone) -> HttpResponse:
-    status, heading, text = NOTICES[refusal.details.get("reason", "not_found")]
-    context = {"heading": heading, "text": text}
+def _notice(request: HttpRequest, refusal: NotFound | Gone | TooManyRequests) -> HttpResponse:
+    reason = "busy" if isinstance(refusal, TooManyRequests) else refusal.details.get("reason")
+    status, heading, text = NOTICES[reason or "not_found"]
+    context = {"heading": heading, "text": text or refusal.message}
     return render(request, "meet/notice.html", context, status=status)
 
 
@@ -60,11 +59,11 @@ def meet_agent(request: HttpRequest, agent_id: str) -> HttpResponse:
     team_id = membership.team_id if membership else None
     try:
         agent = selectors.meet_agent_get(agent_id=agent_id, team_id=team_id)
-    except (NotFound, Gone) as refusal:
+        selectors.meet_room_check(agent=agent, team_id=team_id, client_ip=client_ip(request))
+    except (NotFound, Gone, TooManyRequests) as refusal:
         return _notice(request, refusal)
     context = {
         "agent": agent,
-        "initial": _initial(agent.name),
         "endpoint": request.build_absolute_uri(START_PATH),
         "call_mode": call_type(agent_id=agent.id).value,
     }

@@ -1,11 +1,13 @@
-"""The built-in video avatar: a face that speaks when the agent does.
+"""The built-in video avatar: the agent's picture, which glows when the agent speaks.
 
 An agent with `video.provider` "image" shows a picture: the image at `video.character_id` when
 that is an http(s) URL (fetched once per call through parley.outbound, at most 5 MB), else a
-face drawn from the agent's initial. Its mouth opens with the loudness of the agent's own audio,
-frame by frame, so the movement follows the speech that goes out. The processor sits after
-text-to-speech and sends its frames to the transport's video track; a streaming-avatar provider
-would take its place in the pipeline (voice.runtime), fed the same audio."""
+disc with the agent's initial. It sits centred in a square frame the colour of the widget's call
+stage, so that the frame reads as the stage however the page fits it; a ring around it widens
+with the loudness of the agent's own audio, frame by frame, so the movement follows the speech
+that goes out. The processor sits after text-to-speech and sends its frames to the transport's
+video track; a streaming-avatar provider would take its place in the pipeline (voice.runtime),
+fed the same audio."""
 
 import asyncio
 import io
@@ -33,47 +35,60 @@ from parley.outbound import OutboundClient, OutboundRequest
 
 logger = logging.getLogger(__name__)
 
-LEVELS = 6  # mouth openings drawn once, from closed to wide
+LEVELS = 6  # loudness steps drawn once, from silent (no ring) to loud (the widest)
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-BACKGROUND = (238, 242, 255)
-SKIN = (99, 102, 241)
+STAGE = (17, 24, 39)  # the widget's call stage (#111827)
+DISC = (79, 70, 229)  # the widget's default colour (#4f46e5)
+RING = (165, 180, 252)
+DISC_SHARE = 0.62  # of the frame's side
+SMOOTH = 4  # drawn this many times larger, then scaled down: smooth edges
 
 
-def _drawn_face(name: str, size: int) -> Image.Image:
-    """A round face in the dashboard's indigo with the agent's initial as its nose-line."""
-    image = Image.new("RGB", (size, size), BACKGROUND)
+def initial_of(name: str) -> str:
+    """What stands for the agent without a picture: its name's first letter or digit."""
+    return next((c for c in name if c.isalnum()), "?").upper()
+
+
+def _drawn_disc(name: str, side: int) -> Image.Image:
+    """A disc with the agent's initial, `side` pixels square."""
+    image = Image.new("RGB", (side, side), DISC)
     draw = ImageDraw.Draw(image)
-    pad = size // 10
-    draw.ellipse((pad, pad, size - pad, size - pad), fill=SKIN)
-    eye_y, eye_dx, eye_r = size * 0.4, size * 0.15, size // 22
-    for cx in (size / 2 - eye_dx, size / 2 + eye_dx):
-        draw.ellipse((cx - eye_r, eye_y - eye_r, cx + eye_r, eye_y + eye_r), fill="white")
-    initial = (name.strip()[:1] or "A").upper()
-    font = ImageFont.load_default(size=size // 8)
-    draw.text((size / 2, size * 0.53), initial, fill="white", font=font, anchor="mm")
+    font = ImageFont.load_default(size=round(side * 0.5))
+    draw.text((side / 2, side / 2), initial_of(name), fill="white", font=font, anchor="mm")
     return image
 
 
-def _mouths(base: Image.Image, size: int) -> list[bytes]:
-    """The face with its mouth at each opening, as raw RGB frames."""
+def _frames(disc: Image.Image, size: int) -> list[bytes]:
+    """The disc centred on the stage, a ring around it at each loudness, as raw RGB frames."""
+    big = size * SMOOTH
+    side = round(big * DISC_SHARE)
+    mask = Image.new("L", (side, side), 0)
+    ImageDraw.Draw(mask).ellipse((0, 0, side - 1, side - 1), fill=255)
+    disc = disc.convert("RGB").resize((side, side), Image.Resampling.LANCZOS)
+    centre, radius = big / 2, side / 2
     frames = []
-    cx, cy, width = size / 2, size * 0.7, size * 0.16
     for level in range(LEVELS):
-        image = base.copy()
-        draw = ImageDraw.Draw(image)
-        height = 2 + level * size * 0.025
-        draw.ellipse((cx - width, cy - height, cx + width, cy + height), fill=(30, 27, 75))
-        frames.append(image.tobytes())
+        image = Image.new("RGB", (big, big), STAGE)
+        if level:
+            ring = radius + big * 0.018 * level
+            box = (centre - ring, centre - ring, centre + ring, centre + ring)
+            ImageDraw.Draw(image).ellipse(box, fill=RING)
+        corner = round(centre - radius)
+        image.paste(disc, (corner, corner), mask)
+        frames.append(image.resize((size, size), Image.Resampling.LANCZOS).tobytes())
     return frames
 
 
-def _picture(data: bytes, size: int) -> Image.Image | None:
+def _picture(data: bytes) -> Image.Image | None:
     try:
         picture = Image.open(io.BytesIO(data))
         picture.load()
-    except Exception:  # not an image Pillow can read: the drawn face stands in
+    except Exception:  # not an image Pillow can read: the drawn disc stands in
         return None
-    return picture.convert("RGB").resize((size, size))
+    width, height = picture.size
+    edge = min(width, height)  # its centre square, which the disc shows
+    left, top = (width - edge) // 2, (height - edge) // 2
+    return picture.convert("RGB").crop((left, top, left + edge, top + edge))
 
 
 async def _fetch(url: str) -> bytes | None:
@@ -93,17 +108,18 @@ class Face:
 
 async def face_for(*, config: AgentConfiguration, name: str, size: int) -> Face:
     source = config.video.character_id
-    base = None
+    picture = None
     if source.startswith(("http://", "https://")) and (data := await _fetch(source)):
-        base = _picture(data, size)
-    return Face(_mouths(base or _drawn_face(name, size), size), size)
+        picture = _picture(data)
+    disc = picture or _drawn_disc(name, round(size * SMOOTH * DISC_SHARE))
+    return Face(_frames(disc, size), size)
 
 
 SLICE = 0.05  # seconds of audio per loudness reading
 
 
 class SpeakingAvatar(FrameProcessor):
-    """Sends the face at `fps`; the mouth follows the loudness of the agent's audio. Speech
+    """Sends the face at `fps`; its ring follows the loudness of the agent's audio. Speech
     is synthesized faster than it plays, so each slice of audio is placed on a timeline at the
     moment it will be heard, and an interruption clears what will not be."""
 

@@ -119,6 +119,12 @@ def piper_voice_path(tts: TTSConfig) -> Path:
     )
 
 
+# How long a reply's audio may be silent before pipecat takes it as over. Piper makes a whole
+# sentence before its first sound, which on a busy machine takes longer than pipecat's 3 s for a
+# network service; it would then report the sentence as "completed with no audio" and speak it.
+PIPER_QUIET_SECONDS = 15.0
+
+
 @functools.cache
 def _piper(path: Path) -> Any:
     from piper import PiperVoice
@@ -134,7 +140,9 @@ def piper_tts(tts: TTSConfig) -> Any:
     path = piper_voice_path(tts)
     if not settings.VOICE_SHARED_MODELS:  # pipecat's own: the voice loaded for each call
         voice = PiperTTSService.Settings(model=None, voice=path.stem, language=None)
-        return PiperTTSService(download_dir=path.parent, settings=voice)
+        return PiperTTSService(
+            download_dir=path.parent, settings=voice, stop_frame_timeout_s=PIPER_QUIET_SECONDS
+        )
 
     class SharedPiperTTSService(PiperTTSService):
         def __init__(self, **kwargs: Any) -> None:
@@ -142,7 +150,12 @@ def piper_tts(tts: TTSConfig) -> Any:
             # one is loaded once per process instead.
             settings_ = PiperTTSService.Settings(model=None, voice=path.stem, language=None)
             TTSService.__init__(
-                self, push_start_frame=True, push_stop_frames=True, settings=settings_, **kwargs
+                self,
+                push_start_frame=True,
+                push_stop_frames=True,
+                stop_frame_timeout_s=PIPER_QUIET_SECONDS,
+                settings=settings_,
+                **kwargs,
             )
             self._voice = _piper(path)
 

@@ -4,6 +4,10 @@
       → the conversation engine's thinking step → text-to-speech → [avatar] → transport out
       → what was spoken, recorded
 
+A pipeline error (a speech service failing, say) is recorded on the session's timeline with
+pipecat's words, and reaches the caller as a sentence they can read (CallErrors). Text with
+nothing to pronounce is not sent to text-to-speech at all (speakable).
+
 The thinking step is sessions.engine.session_turn itself: the same prompt, history, tools
 (through the webhook engine) and failure message as a chat; the engine records the user's
 words, tool calls and errors. What the agent said is recorded here from the text that reached
@@ -13,6 +17,7 @@ audio, with the turn detection, speech-to-text, LLM and text-to-speech parts.
 """
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +28,7 @@ from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
+    ErrorFrame,
     Frame,
     InterruptionFrame,
     LLMContextFrame,
@@ -42,6 +48,8 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
 from pipecat.turns.user_mute.always_user_mute_strategy import AlwaysUserMuteStrategy
 from pipecat.turns.user_mute.base_user_mute_strategy import BaseUserMuteStrategy
 from pipecat.turns.user_start.transcription_user_turn_start_strategy import (
@@ -52,15 +60,19 @@ from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
     SpeechTimeoutUserTurnStopStrategy,
 )
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
+from pipecat.utils.text.base_text_aggregator import TextType
 
 from agents.configuration import AgentConfiguration, TurnDetectionConfig
 from parley.db import database
 from parley.llm import ToolCallRequest
+from parley.redact import redact
 from sessions.engine import Turn, session_turn
 from sessions.models import EventKind, Session
 from tools.execution import ToolRun
 
 from .early import EarlyWhisperSTTService, PauseWatchingVAD, ReplyGate
+
+logger = logging.getLogger(__name__)
 
 # Voice activity ends after this much silence; the rest of the agent's silence_duration_ms is
 # waited out by the turn strategy, which also waits for the transcript.
@@ -159,6 +171,83 @@ def _said(session: Session, data: dict[str, Any]) -> None:
 
 
 _record_said = database(_said)
+
+
+def speakable(text: str) -> bool:
+    """Whether the text has anything to pronounce: a letter or a digit. Text-to-speech makes no
+    audio of punctuation alone ("…", "—"), and pipecat reports a part of a reply that made none
+    as an error."""
+    return any(character.isalnum() for character in text)
+
+
+async def _unspeakable_dropped(text: str, text_type: str) -> str:
+    return text if speakable(text) else ""  # nothing left: pipecat opens no audio for it
+
+
+def tts_prepared(tts: Any) -> Any:
+    """The call's text-to-speech, sent only sentences that have something to pronounce (whole
+    sentences: a token alone, where a service takes tokens, may well be a ".")."""
+    if isinstance(tts, TTSService):
+        tts.add_text_transformer(_unspeakable_dropped, TextType.SENTENCE)
+    return tts
+
+
+# What the caller reads when a part of the call fails; pipecat's own words go on the timeline.
+CALLER_WORDS = {
+    "tts": "The agent's voice failed for a moment, so part of its reply may be missing.",
+    "stt": "The agent could not hear you for a moment. Please say that again.",
+    "call": "Something went wrong on the agent's side.",
+}
+CALLER_WORDS_FATAL = "The call failed on the agent's side. Please call again."
+PART_NAMES = {"tts": "Text-to-speech", "stt": "Speech-to-text", "call": "The call's pipeline"}
+
+
+def _failed_part(frame: ErrorFrame) -> str:
+    if isinstance(frame.processor, TTSService):
+        return "tts"
+    if isinstance(frame.processor, STTService):
+        return "stt"
+    return "call"
+
+
+def _error(session: Session, data: dict[str, Any]) -> None:
+    from sessions.services import session_event_append
+
+    with transaction.atomic():
+        session_event_append(session=session, kind=EventKind.ERROR, data=data)
+
+
+_record_error = database(_error)
+
+
+class CallErrors(FrameProcessor):
+    """First in the pipeline, where an error pushed upstream passes before pipecat's RTVI
+    processor tells the caller: the error is recorded on the session's timeline as pipecat
+    words it, and goes on to the caller in words they understand."""
+
+    def __init__(self, call: Call, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.call = call
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, ErrorFrame) and direction == FrameDirection.UPSTREAM:
+            part = _failed_part(frame)
+            await self._recorded(frame, part)
+            frame.error = CALLER_WORDS_FATAL if frame.fatal else CALLER_WORDS[part]
+        await self.push_frame(frame, direction)
+
+    async def _recorded(self, frame: ErrorFrame, part: str) -> None:
+        detail = redact(str(frame.error))
+        if frame.processor is not None:
+            detail = f"{detail} ({frame.processor})"
+        data: dict[str, Any] = {"code": f"{part}_error", "message": f"{PART_NAMES[part]}: {detail}"}
+        if frame.fatal:
+            data["fatal"] = True
+        try:
+            await _record_error(self.call.session, data)
+        except Exception:  # the call goes on without the record; the log has the error
+            logger.exception("Could not record a call's error on its timeline")
 
 
 class _Listener:
@@ -346,7 +435,8 @@ def pipeline_build(
     thinking = EngineThinking(call)
     gate = ReplyGate(lambda: call.hold_until)
     gate.audio_ready = call.audio_ready
-    steps = [transport.input(), stt, user, thinking, tts, gate]
+    tts_prepared(tts)
+    steps = [CallErrors(call), transport.input(), stt, user, thinking, tts, gate]
     if video is not None:
         steps.append(video)
     steps += [transport.output(), SpokenRecorder(call)]

@@ -307,6 +307,7 @@ test("the agent's captions show each segment once, as far as it has been spoken"
     });
   widget.callMessage(state, segment(1, "Boats leave at nine.", "", "new"));
   assert.deepEqual(captions(state), [["agent", "", ""]]);
+  assert.deepEqual(widget.captionLines(state.lines), []); // no empty bubble before the words
   widget.callMessage(state, segment(1, "Boats leave at nine.", "Boats leave", "in-progress"));
   assert.deepEqual(captions(state), [["agent", "Boats leave", ""]]);
   widget.callMessage(state, segment(1, "Boats leave at nine.", "Boats leave at nine.", "completed"));
@@ -337,12 +338,15 @@ test("messages over the data channel are drawn; an error is told, a fatal one en
   pc.channel.deliver(rtvi("bot-started-speaking"));
   pc.channel.deliver("not json");
   assert.equal(call.state.phase, "speaking");
-  pc.channel.deliver(rtvi("error", { message: "The speech service is slow." }));
-  assert.equal(call.state.notice, "The speech service is slow.");
+  // The agent's side words errors for its logs; the visitor reads the widget's own words.
+  pc.channel.deliver(rtvi("error", { error: "TTS context 5e1c completed with no audio", fatal: false }));
+  assert.equal(call.state.notice, "err_hiccup");
   assert.equal(call.state.phase, "speaking");
-  pc.channel.deliver(rtvi("error", { error: "The speech service failed.", fatal: true }));
+  pc.channel.deliver(rtvi("user-started-speaking"));
+  assert.equal(call.state.notice, "");
+  pc.channel.deliver(rtvi("error", { error: "PiperTTSService#0 exception: onnxruntime", fatal: true }));
   assert.equal(call.state.phase, "error");
-  assert.deepEqual(seen.errors, [{ code: "call_failed", key: "err_failed", message: "The speech service failed." }]);
+  assert.deepEqual(seen.errors, [{ code: "call_failed", key: "err_call_failed" }]);
   assert.equal(pc.closed, true);
   assert.equal(requests[requests.length - 1].url, SESSION.endUrl);
 });
@@ -384,6 +388,15 @@ test("hanging up closes the connection, frees the microphone and ends the sessio
   call.hangUp();
   assert.equal(requests.length, 3);
   assert.deepEqual(seen.ended, [SESSION.sessionId]);
+});
+
+test("a session ends with its token, in a request that outlives the page", () => {
+  const init = widget.endRequest({ sessionToken: "st_chat" });
+  assert.equal(init.method, "POST");
+  assert.equal(init.headers.Authorization, "Bearer st_chat");
+  assert.equal(init.headers["Content-Type"], "application/json");
+  assert.equal(init.body, "{}");
+  assert.equal(init.keepalive, true); // sent on pagehide, it must survive the page
 });
 
 test("when the agent leaves, the call is over without another end request", async () => {

@@ -84,6 +84,26 @@ test("refused messages say whether the agent is busy or the conversation over", 
   assert.equal(widget.describeError(403, { code: "forbidden" }, "message").key, "err_ended");
 });
 
+test("the agent's card is read from the start endpoint's server", () => {
+  assert.equal(
+    widget.cardUrl("https://parley.example.com/v1/start-agent-session", "6f1c0c9e-0000"),
+    "https://parley.example.com/widget/agents/6f1c0c9e-0000",
+  );
+  assert.equal(widget.cardUrl("not a url", "6f1c"), "");
+});
+
+test("the card gives the agent's name, or why it cannot take a conversation", () => {
+  assert.deepEqual(widget.cardReading(200, { name: "Harbour help" }), { name: "Harbour help" });
+  const used = widget.cardReading(410, { code: "gone", details: { reason: "single_use_used" } });
+  assert.equal(used.why.key, "err_used");
+  assert.equal(widget.cardReading(404, { code: "not_found" }).why.key, "err_unavailable");
+  assert.equal(widget.cardReading(429, { code: "rate_limited" }).why.key, "err_limit");
+  // Not Parley's answer, or none: the Start button stays, and the start will tell.
+  assert.deepEqual(widget.cardReading(404, null), {});
+  assert.deepEqual(widget.cardReading(500, { code: "server_error" }), {});
+  assert.deepEqual(widget.cardReading(200, { roomUrl: "https://iwy.daily.co/x" }), {});
+});
+
 test("the endpoint defaults to the server the script came from", () => {
   assert.equal(
     widget.defaultEndpoint("https://parley.example.com/widget/live-avatar.js?v=2", "https://shop.example/"),
@@ -108,4 +128,15 @@ test("every language has every label", () => {
   for (const lang of Object.keys(widget.LABELS)) {
     assert.deepEqual(Object.keys(widget.LABELS[lang]).sort(), keys, lang);
   }
+});
+
+test("long runs with no spaces break between their parts, never inside a word", () => {
+  const json = '{"city":"Paris","temperature_c":21}';
+  const pieces = widget.breakPieces("It is " + json + " now.");
+  assert.equal(pieces.join(""), "It is " + json + " now."); // nothing added or lost
+  assert.deepEqual(pieces.slice(1, 3), ['"Paris",', '"temperature_c":']);
+  assert.ok(pieces.every((piece) => !/temperature_$/.test(piece)));
+  assert.deepEqual(widget.breakPieces("Short words, as usual: fine."), [
+    "Short words, as usual: fine.",
+  ]);
 });

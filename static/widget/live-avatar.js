@@ -55,6 +55,8 @@
       err_busy: "Still answering. Please wait for the reply to finish.",
       err_ended: "This conversation has ended. Start again to go on.",
       err_failed: "Something went wrong. Please try again.",
+      err_hiccup: "The assistant had a problem for a moment. If you missed something, ask again.",
+      err_call_failed: "The call failed on the assistant’s side. Please call again.",
       call_title: "Call",
       mode_chat: "Chat",
       mode_voice: "Voice call",
@@ -101,6 +103,8 @@
       err_busy: "Der Assistent antwortet noch. Bitte warten Sie, bis die Antwort fertig ist.",
       err_ended: "Diese Unterhaltung ist beendet. Beginnen Sie neu, um fortzufahren.",
       err_failed: "Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
+      err_hiccup: "Beim Assistenten gab es kurz ein Problem. Falls Ihnen etwas entgangen ist, fragen Sie noch einmal.",
+      err_call_failed: "Der Anruf ist auf der Seite des Assistenten fehlgeschlagen. Bitte rufen Sie erneut an.",
       call_title: "Anruf",
       mode_chat: "Chat",
       mode_voice: "Sprachanruf",
@@ -147,6 +151,8 @@
       err_busy: "L’assistant répond encore. Attendez la fin de la réponse.",
       err_ended: "Cette conversation est terminée. Recommencez pour continuer.",
       err_failed: "Une erreur s’est produite. Veuillez réessayer.",
+      err_hiccup: "L’assistant a eu un problème passager. Si quelque chose vous a échappé, redemandez.",
+      err_call_failed: "L’appel a échoué du côté de l’assistant. Veuillez rappeler.",
       call_title: "Appel",
       mode_chat: "Chat",
       mode_voice: "Appel vocal",
@@ -193,6 +199,8 @@
       err_busy: "Todavía está respondiendo. Espera a que termine la respuesta.",
       err_ended: "Esta conversación ha terminado. Empieza de nuevo para seguir.",
       err_failed: "Algo salió mal. Inténtalo de nuevo.",
+      err_hiccup: "El asistente tuvo un problema momentáneo. Si te perdiste algo, vuelve a preguntar.",
+      err_call_failed: "La llamada falló del lado del asistente. Vuelve a llamar.",
       call_title: "Llamada",
       mode_chat: "Chat",
       mode_voice: "Llamada de voz",
@@ -389,6 +397,14 @@
     return { Authorization: "Bearer " + session.sessionToken };
   }
 
+  /**
+   * Ending a session: the session token as Bearer, and `keepalive` so that the request outlives
+   * the page when the visitor leaves it (the element ends what is live on `pagehide`).
+   */
+  function endRequest(session) {
+    return Object.assign(postJson({}, bearer(session)), { keepalive: true });
+  }
+
   /** The start of a call: the session start's body and headers (the CSRF token on Parley's pages). */
   function callStartRequest(agentId, mode, csrf) {
     var body = { agentId: agentId, mode: mode, transport: "webrtc" };
@@ -431,7 +447,8 @@
     });
   }
 
-  /** A call's state as the visitor sees it: the phase, and the captions, a line per turn. */
+  /** A call's state as the visitor sees it: the phase, the captions (a line per turn), and a
+   * notice (a label's key) when the agent's side had a problem. */
   function callState(phase) {
     return { phase: phase || "idle", lines: [], next: 1, notice: "", why: null };
   }
@@ -470,6 +487,58 @@
       .join(" ");
   }
 
+  // Refused starts that a retry would meet again (a rate limit or a lost connection would not).
+  var LASTING_REFUSALS = { not_found: true, origin_not_allowed: true, single_use_used: true, single_use_expired: true };
+
+  /** Where the agent's card is: on the start endpoint's server. */
+  function cardUrl(endpoint, agentId) {
+    try {
+      return new URL("/widget/agents/" + encodeURIComponent(agentId), endpoint).href;
+    } catch (e) {
+      return "";
+    }
+  }
+
+  /**
+   * What the agent's card says: {name} when the agent takes conversations, {why} (in the words
+   * describeError picks) when Parley says it cannot, or {} when the answer is not Parley's (another
+   * server behind data-endpoint, a lost connection): then the Start button stays, and the start
+   * tells whatever there is to tell.
+   */
+  function cardReading(status, body) {
+    if (status === 200 && body && typeof body.name === "string") return { name: body.name };
+    if (status >= 400 && status < 500 && body && typeof body.code === "string") {
+      return { why: describeError(status, body, "start") };
+    }
+    return {};
+  }
+
+  /** Text cut where a line may break: after , : ; / } ] inside a long run with no spaces (JSON,
+   * a URL), so that the bubble wraps between its parts and never inside a word. The pieces are
+   * joined with <wbr>, which copies as nothing. */
+  function breakPieces(text) {
+    return String(text).replace(/\S{16,}/g, function (run) {
+      return run.replace(/([,:;\/}\]])(?=\S)/g, "$1\u0000");
+    }).split("\u0000");
+  }
+
+  /** Fill `node` with `text`, with a <wbr> at each place breakPieces found. */
+  function fillBreakable(node, text) {
+    var pieces = breakPieces(text);
+    node.textContent = pieces[0];
+    for (var i = 1; i < pieces.length; i++) {
+      node.append(document.createElement("wbr"), pieces[i]);
+    }
+  }
+
+  /** The caption lines to show: a turn starts before its first words arrive, and has no bubble
+   * until they do. */
+  function captionLines(lines) {
+    return lines.filter(function (line) {
+      return !!(line.text || line.interim);
+    });
+  }
+
   /** The visitor's words into their caption: final ones stay, interim ones are replaced. */
   function userTranscription(state, data) {
     var line = lineFor(state, "user");
@@ -495,6 +564,9 @@
         if (phase === "connecting") state.phase = "listening";
         break;
       case "user-started-speaking":
+        state.phase = "listening";
+        state.notice = ""; // a new turn: an earlier hiccup is behind them
+        break;
       case "bot-stopped-speaking":
       case "bot-interrupted":
         state.phase = "listening";
@@ -512,8 +584,9 @@
         botOutput(state, data);
         break;
       case "error":
-        state.notice = String(data.message || data.error || "");
-        if (data.fatal) state.why = { code: "call_failed", message: state.notice, key: "err_failed" };
+        // The agent's side words its errors for its logs: the visitor reads the widget's own.
+        state.notice = "err_hiccup";
+        if (data.fatal) state.why = { code: "call_failed", key: "err_call_failed" };
         break;
       default:
         return false;
@@ -682,8 +755,7 @@
       var session = this.session;
       this.session = null;
       if (session && tell) {
-        var init = Object.assign(postJson({}, bearer(session)), { keepalive: true });
-        this.env.fetch(session.endUrl, init).catch(function () {
+        this.env.fetch(session.endUrl, endRequest(session)).catch(function () {
           // The server ends silent sessions by itself; nothing for the visitor to do.
         });
       }
@@ -722,15 +794,21 @@
     ".inline{width:100%;min-height:380px;height:100%;box-shadow:none}",
     "header{display:flex;align-items:center;gap:.6em;padding:.7em .9em;background:var(--la-color);color:#fff}",
     "header img{width:32px;height:32px;border-radius:50%;object-fit:cover}",
-    "header h2{flex:1;margin:0;font-size:1.05em;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}",
+    // A long name takes two lines at most.
+    "header h2{flex:1;min-width:0;margin:0;font-size:1.05em;font-weight:600;overflow:hidden;overflow-wrap:anywhere;",
+    "display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2}",
     "header button{color:#fff;border-color:rgba(255,255,255,.6);background:transparent;padding:.25em .7em}",
     ".log{flex:1;overflow-y:auto;padding:.9em;display:flex;flex-direction:column;gap:.55em;background:#f9fafb}",
-    ".msg{max-width:85%;padding:.5em .8em;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}",
+    ".msg{max-width:85%;padding:.5em .8em;border-radius:12px;white-space:pre-wrap;overflow-wrap:break-word}",
     ".assistant{align-self:flex-start;background:#fff;border:1px solid #e5e7eb}",
     ".user{align-self:flex-end;background:var(--la-color);color:#fff}",
     ".status{margin:0;padding:.35em .9em;font-size:.9em;color:#4b5563;min-height:1.9em}",
     ".status.error{color:#b91c1c;background:#fef2f2}",
     ".actions{display:flex;justify-content:center;padding:.4em}",
+    // Before the first conversation there is no transcript: the Start button stands in its place.
+    ".log[hidden]~.actions{flex:1;align-items:center}",
+    // An agent that cannot take a conversation: why, in the panel's middle, where Start would be.
+    "[data-refused][data-mode=chat] .status{flex:1;display:flex;align-items:center;justify-content:center;text-align:center;padding:1em 1.5em}",
     "form{display:flex;gap:.5em;padding:.6em;border-top:1px solid #e5e7eb}",
     "textarea{flex:1;font:inherit;resize:none;border:1px solid #d1d5db;border-radius:8px;padding:.45em .6em;min-height:2.4em;max-height:8em}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
@@ -740,7 +818,7 @@
     ".call{flex:1;display:flex;flex-direction:column;min-height:0;background:#f9fafb}",
     ".stage{position:relative;display:grid;place-items:center;padding:1.2em .9em .4em;flex:none}",
     ".video .stage{margin:.6em .6em 0;padding:0;aspect-ratio:4/3;max-height:48%;background:#111827;border-radius:10px;overflow:hidden}",
-    ".stage video{position:absolute;inset:0;width:100%;height:100%;object-fit:cover}",
+    ".stage video{position:absolute;inset:0;width:100%;height:100%;object-fit:contain}",
     ".face{position:relative;width:96px;height:96px;border-radius:50%;display:grid;place-items:center;overflow:hidden;",
     "font-size:2.5em;font-weight:600;background:var(--la-color);color:#fff;transition:box-shadow .2s}",
     ".face img{width:100%;height:100%;object-fit:cover}",
@@ -797,13 +875,19 @@
         this.call = null;
         this.busy = false;
         this.built = false;
+        this.left = this.hangUp.bind(this);
+        this.agentName = ""; // from the agent's card, when the page gives no title
+        this.refused = null; // why the agent cannot take a conversation, from its card
       }
 
       connectedCallback() {
         if (!this.built) this.build();
+        // Leaving or closing the page ends the conversation at once, not at the idle timeout.
+        window.addEventListener("pagehide", this.left);
       }
 
       disconnectedCallback() {
+        window.removeEventListener("pagehide", this.left);
         this.hangUp();
       }
 
@@ -899,6 +983,34 @@
         this.built = true;
         this.applyLooks();
         if (!this.floating) this.ui.panel.hidden = false;
+        this.readCard();
+      }
+
+      /**
+       * The agent's card from Parley: its name for the header, or why it cannot take a
+       * conversation now, told in place of a Start button that could only be refused.
+       */
+      async readCard() {
+        var agentId = this.getAttribute("agentid");
+        var url = agentId && cardUrl(this.endpoint, agentId);
+        if (!url) return;
+        var reading;
+        try {
+          var response = await fetch(url);
+          var body = null;
+          try {
+            body = await response.json();
+          } catch (e) {
+            body = null;
+          }
+          reading = cardReading(response.status, body);
+        } catch (e) {
+          return; // the start will say what is wrong, if anything
+        }
+        this.agentName = reading.name || "";
+        this.refused = reading.why || null;
+        this.applyLooks();
+        if (this.refused) this.emit("error", { code: this.refused.code, message: this.t(this.refused.key) });
       }
 
       wire() {
@@ -950,7 +1062,7 @@
       applyLooks() {
         var ui = this.ui;
         var calling = this.mode !== "chat";
-        var title = this.getAttribute("title") || this.t(calling ? "call_title" : "title");
+        var title = this.getAttribute("title") || this.agentName || this.t(calling ? "call_title" : "title");
         var avatar = this.getAttribute("avatar");
         var color = this.getAttribute("theme-color");
         if (color) this.style.setProperty("--la-color", color);
@@ -1021,7 +1133,7 @@
         ui.bubble.setAttribute("aria-expanded", String(open));
         if (!open) return ui.bubble.focus();
         if (this.mode !== "chat") return (this.call && this.call.live ? ui.hangUp : ui.callStart).focus();
-        if (!this.session && !this.starting && !this.startedOnce) this.start();
+        if (!this.session && !this.starting && !this.startedOnce && !this.refused) this.start();
         else (this.session ? ui.input : ui.start).focus();
       }
 
@@ -1037,6 +1149,8 @@
       fail(status, body, phase) {
         var why = describeError(status, body, phase);
         var words = this.t(why.key);
+        // A refusal that another try would meet again: no Start button to try it with.
+        if (phase === "start" && LASTING_REFUSALS[why.code]) this.refused = why;
         this.setStatus(words, true);
         this.emit("error", { code: why.code, message: words });
         return why;
@@ -1049,14 +1163,17 @@
         var chat = this.mode === "chat";
         ui.form.hidden = !live || !chat;
         ui.end.hidden = !live || !chat;
-        ui.actions.hidden = live || !chat;
-        ui.log.hidden = !chat;
+        var refused = !live && !!this.refused;
+        ui.panel.toggleAttribute("data-refused", refused);
+        ui.actions.hidden = live || !chat || refused;
+        ui.log.hidden = !chat || (!live && !ui.log.childElementCount);
         ui.call.hidden = ui.controls.hidden = chat;
         ui.start.textContent = this.t(this.startedOnce ? "restart" : "start");
         ui.send.disabled = this.busy;
         ui.modes.querySelectorAll("button").forEach(function (button) {
           button.disabled = live;
         });
+        if (chat && refused) this.setStatus(this.t(this.refused.key), true);
         if (chat) this.removeAttribute("data-state");
         else this.drawCall();
       }
@@ -1068,7 +1185,7 @@
         who.className = "sr";
         who.textContent = this.t(role === "user" ? "you" : "agent") + ": ";
         var body = document.createElement("span");
-        body.textContent = text;
+        fillBreakable(body, text);
         item.append(who, body);
         this.ui.log.append(item);
         this.ui.log.scrollTop = this.ui.log.scrollHeight;
@@ -1207,7 +1324,7 @@
           if (!reply.node) reply.node = this.addMessage("assistant", "");
           reply.node.parentNode.setAttribute("aria-busy", "true");
           reply.text += data.text || "";
-          reply.node.textContent = reply.text;
+          fillBreakable(reply.node, reply.text);
           this.ui.log.scrollTop = this.ui.log.scrollHeight;
         } else if (event.event === "tool_call_started") {
           this.setStatus(this.t("calling", { tool: data.name }));
@@ -1222,7 +1339,7 @@
 
       finishReply(reply, content) {
         if (!reply.node) reply.node = this.addMessage("assistant", "");
-        reply.node.textContent = content;
+        fillBreakable(reply.node, content);
         reply.node.parentNode.removeAttribute("aria-busy");
         reply.done = true;
         this.setStatus("");
@@ -1287,7 +1404,7 @@
         this.setAttribute("data-state", phase);
         ui.call.setAttribute("data-state", phase);
         ui.callState.textContent = live && phase !== "permission" ? this.t(phase) : "";
-        ui.callStart.hidden = live;
+        ui.callStart.hidden = live || !!this.refused;
         ui.callStart.textContent = this.t(phase === "idle" ? "call_start" : "call_again");
         ui.hangUp.hidden = !live;
         ui.mute.hidden = !live || phase === "permission";
@@ -1296,10 +1413,11 @@
           button.disabled = live;
         });
         if (phase === "error") this.setStatus(state.why.message || this.t(state.why.key), true);
+        else if (phase === "idle" && this.refused) this.setStatus(this.t(this.refused.key), true);
         else if (phase === "idle") this.setStatus(this.t("call_intro"));
         else if (phase === "permission") this.setStatus(this.t("call_asking"));
         else if (phase === "ended") this.setStatus(this.t("call_ended"));
-        else this.setStatus(state.notice, !!state.notice);
+        else this.setStatus(state.notice && this.t(state.notice), !!state.notice);
         this.drawCaptions(state.lines);
         if (!live) {
           ui.stage.removeAttribute("data-video"); // the agent's picture again, not a frozen frame
@@ -1317,7 +1435,7 @@
         var nodes = this.lineNodes;
         var kept = {};
         var self = this;
-        lines.forEach(function (line) {
+        captionLines(lines).forEach(function (line) {
           var node = nodes[line.id];
           if (!node) {
             node = nodes[line.id] = document.createElement("div");
@@ -1347,12 +1465,7 @@
         if (!session) return;
         this.closed();
         try {
-          await fetch(session.endUrl, {
-            method: "PUT",
-            headers: this.headersFor(session, { "Content-Type": "application/json" }),
-            body: "{}",
-            keepalive: true,
-          });
+          await fetch(session.endUrl, endRequest(session));
         } catch (e) {
           // The server ends idle sessions by itself; nothing for the visitor to do.
         }
@@ -1393,6 +1506,11 @@
       iceGathered: iceGathered,
       callState: callState,
       callMessage: callMessage,
+      captionLines: captionLines,
+      breakPieces: breakPieces,
+      cardUrl: cardUrl,
+      cardReading: cardReading,
+      endRequest: endRequest,
       Call: Call,
       RTVI_VERSION: RTVI_VERSION,
     };

@@ -92,6 +92,7 @@ class StandInWorker:
         self.offers: list[dict[str, Any]] = []
         self.heard: list[dict[str, Any]] = []
         self.connection: Any = None
+        self.video: Callable[[], Any] | None = None  # the agent's face; else a test pattern
         calls = re.compile(r"^/calls/[^/]+/(offer|end)$")
         server.expect_request(calls, method="POST").respond_with_handler(self._answer)
         self.record = VoiceWorker.objects.create(
@@ -119,10 +120,10 @@ class StandInWorker:
             self.heard.append(message)
 
         await connection.initialize(sdp=offer["sdp"], type=offer["type"])
-        if "m=video" in offer["sdp"]:  # the agent's face: aiortc's test pattern
+        if "m=video" in offer["sdp"]:  # the agent's face: aiortc's test pattern, or `video`
             from aiortc import VideoStreamTrack
 
-            connection.replace_video_track(VideoStreamTrack())
+            connection.replace_video_track(self.video() if self.video else VideoStreamTrack())
         await connection.connect()
         self.connection = connection
         return dict(connection.get_answer())
@@ -146,6 +147,30 @@ def worker(receiver: HTTPServer) -> Iterator[StandInWorker]:
     stand_in = StandInWorker(receiver)
     yield stand_in
     stand_in.stop()
+
+
+def avatar_track(worker: StandInWorker, name: str) -> Callable[[], Any]:
+    """A maker of video tracks showing the built-in avatar (voice.avatar), silent, drawn on the
+    stand-in's loop (this thread's belongs to Playwright)."""
+    import av
+    import numpy as np
+    from aiortc import VideoStreamTrack
+
+    from voice.avatar import face_for
+    from voice.runtime import VIDEO_SIZE
+
+    config = AgentConfiguration.model_validate({"video": {"provider": "image"}})
+    face = worker._run(face_for(config=config, name=name, size=VIDEO_SIZE))
+    image = np.frombuffer(face.frames[2], dtype=np.uint8).reshape(VIDEO_SIZE, VIDEO_SIZE, 3)
+
+    class AvatarTrack(VideoStreamTrack):
+        async def recv(self) -> Any:
+            pts, time_base = await self.next_timestamp()
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = pts, time_base
+            return frame
+
+    return AvatarTrack
 
 
 def an_agent(**fields: Any) -> Agent:
@@ -207,8 +232,12 @@ def test_a_visitor_calls_the_agent_on_its_page(page: Page, worker: StandInWorker
     expect(widget).to_have_attribute("data-state", "thinking")
     expect(widget.locator(".call-state")).to_have_text("Thinking…")
     worker.say("bot-started-speaking")
-    worker.say("bot-output", text="At nine.", spoken=True, output_type="sentence")
+    # pipecat announces a sentence before any of it is spoken: no empty caption meanwhile.
+    progress = {"accumulated_text": "", "remaining_text": "At nine."}
+    worker.say("bot-output", text="At nine.", segment_id=1, spoken_progress=progress)
     expect(widget).to_have_attribute("data-state", "speaking")
+    expect(captions.locator("[data-role=agent]")).to_have_count(0)
+    worker.say("bot-output", text="At nine.", spoken=True, output_type="sentence")
     expect(captions.locator("[data-role=agent] .text")).to_have_text("At nine.")
     expect(captions.locator("[data-role=user] .text")).to_have_text("When do boats leave?")
     expect(captions.locator("[data-role=user] .interim")).to_have_text("")
@@ -228,6 +257,16 @@ def test_a_visitor_calls_the_agent_on_its_page(page: Page, worker: StandInWorker
     page.wait_for_timeout(300)  # the listening ring's transition, for the picture
     screenshot(page, "meet-call")
 
+    # The agent's side had a problem: the visitor reads what it means for them, not pipecat's
+    # words for its log; their next turn clears it.
+    worker.say("error", error="TTS context 5e1c completed with no audio", fatal=False)
+    status = widget.get_by_role("status")
+    expect(status).to_have_text(
+        "The assistant had a problem for a moment. If you missed something, ask again."
+    )
+    worker.say("user-started-speaking")
+    expect(status).to_have_text("")
+
     page.get_by_role("button", name="Hang up").click()
     expect(widget).to_have_attribute("data-state", "ended")
     expect(widget.get_by_text("The call has ended.")).to_be_visible()
@@ -243,6 +282,7 @@ def test_a_video_call_shows_the_agents_video_once_it_arrives(
         {"llm": {"model": "m"}, "video": {"provider": "image", "character_id": "c1"}}
     ).as_document()
     agent = an_agent(name="Harbour help", configuration=document)
+    worker.video = avatar_track(worker, "Harbour help")
     page.goto(f"/meet/{agent.id}")
     page.get_by_role("button", name="Video call").click()
     widget = page.locator("live-avatar")
@@ -254,9 +294,12 @@ def test_a_video_call_shows_the_agents_video_once_it_arrives(
     assert re.search(r"m=video[^\n]*\n(.*\n)*?a=recvonly", offer["sdp"])
     expect(stage).to_have_attribute("data-video", "live")
     expect(stage.locator(".face")).to_be_hidden()
-    assert page.evaluate(
-        "document.querySelector('live-avatar').shadowRoot.querySelector('video').videoWidth"
-    )
+    video = "document.querySelector('live-avatar').shadowRoot.querySelector('video')"
+    assert page.evaluate(f"{video}.videoWidth")
+    # The whole frame shows, letterboxed on the stage: the avatar is never cut into a strip.
+    assert page.evaluate(f"getComputedStyle({video}).objectFit") == "contain"
+    page.wait_for_timeout(300)  # a few frames, for the picture
+    screenshot(page, "meet-video-call")
     assert Session.objects.get(agent=agent).type == "video"
     page.get_by_role("button", name="Hang up").click()
     expect(stage.locator(".face")).to_be_visible()
@@ -304,3 +347,18 @@ def test_a_member_test_calls_a_draft_agent_by_voice(page: Page, worker: StandInW
     panel.get_by_role("button", name="Hang up").click()
     expect(events.get_by_role("link", name="Open the recorded session")).to_be_visible()
     assert Session.objects.get(agent=agent).type == "voice"
+
+
+def test_leaving_the_page_ends_the_call(page: Page, worker: StandInWorker) -> None:
+    """The stand-in holds the call whatever the browser does: only the widget's own end, sent
+    as the page goes, ends the session."""
+    agent = an_agent(name="Harbour help")
+    page.goto(f"/meet/{agent.id}")
+    page.get_by_role("button", name="Voice call").click()
+    page.get_by_role("button", name="Start call").click()
+    expect(page.locator("live-avatar")).to_have_attribute("data-state", "listening")
+    session = Session.objects.get(agent=agent)
+    assert not session.is_over
+    page.goto("/accounts/login/")
+    wait_until(page, lambda: Session.objects.get(pk=session.pk).is_over, seconds=30)
+    assert Session.objects.get(pk=session.pk).status == SessionStatus.STOPPED

@@ -12,6 +12,7 @@ from pytest_httpserver import HTTPServer
 
 from agents.configuration import AgentConfiguration
 from agents.models import Agent, AgentKind
+from sessions.models import Session, SessionStatus
 from tests.factories import AgentFactory, MembershipFactory, TeamFactory
 from tests.llm_server import ScriptedLLM, says
 
@@ -57,7 +58,7 @@ def test_a_visitor_talks_to_a_public_agent_on_its_page(page: Page, llm: Scripted
     llm.will(says("Boats leave ", "at nine."))
     page.goto(f"/meet/{agent.id}")
     expect(page).to_have_title("Harbour help · Parley")
-    expect(page.get_by_role("heading", name="Harbour help", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Harbour help", level=1)).to_be_attached()
     converse(page, "When do boats leave?", "Boats leave at nine.")
     # The widget fills the page below the name: most of the window's height.
     box = page.locator("live-avatar").bounding_box()
@@ -129,3 +130,69 @@ def test_a_member_tries_the_teams_draft_on_its_page(page: Page, llm: ScriptedLLM
     sign_in(page, member.user.email)
     page.goto(f"/meet/{draft.id}")
     converse(page, "Are you ready?", "Still a draft, but I answer.")
+
+
+def wait_for_end(page: Page, session: Session, seconds: float = 30) -> Session:
+    """Poll the database until the session is over; generous, a safety net on a busy machine."""
+    for _ in range(int(seconds * 10)):
+        session.refresh_from_db()
+        if session.is_over:
+            return session
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the session is still {session.status}")
+
+
+def test_before_the_conversation_the_page_shows_the_name_once_and_a_start_button(
+    page: Page, llm: ScriptedLLM
+) -> None:
+    agent = an_agent(llm, name="Harbour help")
+    page.goto(f"/meet/{agent.id}")
+    start = page.get_by_role("button", name="Start conversation")
+    expect(start).to_be_visible()
+    # The name, once to the eye: in the widget's header; the page's own heading is there for
+    # screen readers, a pixel wide.
+    names = page.get_by_text("Harbour help", exact=True)
+    expect(names).to_have_count(2)
+    expect(page.locator("live-avatar header h2")).to_have_text("Harbour help")
+    heading = page.get_by_role("heading", name="Harbour help", level=1).bounding_box()
+    assert heading is not None
+    assert heading["width"] <= 1
+    # No empty transcript box before there is a transcript: the button stands in its place.
+    expect(page.get_by_role("log", name="Conversation")).to_be_hidden()
+    widget, button = page.locator("live-avatar").bounding_box(), start.bounding_box()
+    assert widget is not None
+    assert button is not None
+    middle = button["y"] + button["height"] / 2
+    assert widget["y"] + widget["height"] * 0.3 < middle < widget["y"] + widget["height"] * 0.7
+    screenshot(page, "meet-start")
+
+
+def test_leaving_the_page_ends_the_conversation(page: Page, llm: ScriptedLLM) -> None:
+    agent = an_agent(llm, name="Harbour help")
+    llm.will(says("At nine."))
+    page.goto(f"/meet/{agent.id}")
+    converse(page, "When do boats leave?", "At nine.")
+    session = Session.objects.get(agent=agent)
+    assert not session.is_over
+    page.goto("/accounts/login/")  # anywhere else
+    assert wait_for_end(page, session).status == SessionStatus.STOPPED
+
+
+def test_a_busy_agents_page_says_so_instead_of_offering_a_conversation(
+    page: Page, llm: ScriptedLLM, settings: Any
+) -> None:
+    settings.SESSION_ANONYMOUS_MAX_PER_AGENT = 1
+    agent = an_agent(llm, name="Harbour help")
+    page.goto(f"/meet/{agent.id}")
+    page.get_by_role("button", name="Start conversation").click()
+    expect(page.get_by_role("log", name="Conversation")).to_contain_text("Hi! Ask me.")
+
+    other = page.context.new_page()  # a second visitor's tab while the first talks
+    response = other.goto(f"/meet/{agent.id}")
+    assert response is not None
+    assert response.status == 429
+    expect(
+        other.get_by_role("heading", name="This agent cannot take a conversation")
+    ).to_be_visible()
+    expect(other.get_by_role("button", name="Start conversation")).to_have_count(0)
+    screenshot(other, "meet-busy")

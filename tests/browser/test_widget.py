@@ -16,6 +16,7 @@ from pytest_httpserver import HTTPServer
 
 from agents.configuration import AgentConfiguration
 from agents.models import Agent, AgentKind
+from sessions.models import Session, SessionStatus
 from tests.factories import AgentFactory, TeamFactory, ToolFactory
 from tests.llm_server import ScriptedLLM, calls, says
 
@@ -118,7 +119,8 @@ def an_agent(llm: ScriptedLLM, **fields: Any) -> Agent:
     llm_config = {"custom_url": llm.base_url, "model": "m", "first_message": "Hi! Ask me."}
     document = AgentConfiguration.model_validate({"llm": llm_config, **configuration}).as_document()
     team = fields.pop("team", None) or TeamFactory()
-    return AgentFactory(team=team, publish_status="public", configuration=document, **fields)
+    defaults = {"team": team, "publish_status": "public", "configuration": document}
+    return AgentFactory(**(defaults | fields))
 
 
 def events(page: Page) -> list[dict[str, Any]]:
@@ -187,6 +189,8 @@ def test_a_site_the_agent_does_not_allow_is_refused(
     expect(visitor.get_by_role("button", name="Open chat")).to_have_count(0)  # inline: no bubble
     visitor.get_by_role("button", name="Start conversation").click()
     expect(visitor.get_by_text("This assistant is not available on this site.")).to_be_visible()
+    # Another try would be refused the same: no button to try it with.
+    expect(visitor.get_by_role("button", name="Start conversation")).to_be_hidden()
     assert events(visitor) == [
         {
             "type": "error",
@@ -207,15 +211,16 @@ def test_a_single_use_link_works_once(visitor: Page, shop: Shop, llm: ScriptedLL
     visitor.get_by_role("button", name="Unterhaltung beginnen").click()
     expect(visitor.get_by_role("log", name="Unterhaltung")).to_contain_text("Hi! Ask me.")
 
+    # Used up: the widget says so at once, and offers no conversation the start would refuse.
     visitor.reload()
-    visitor.get_by_role("button", name="Unterhaltung beginnen").click()
     expect(visitor.get_by_text("Dieser Link wurde bereits verwendet.")).to_be_visible()
+    expect(visitor.get_by_role("button", name="Unterhaltung beginnen")).to_be_hidden()
     assert events(visitor)[-1]["detail"]["code"] == "single_use_used"
 
     shop.page_with(agent, position="inline")
     visitor.reload()
-    visitor.get_by_role("button", name="Start conversation").click()
     expect(visitor.get_by_text("This link has already been used.")).to_be_visible()
+    expect(visitor.get_by_role("button", name="Start conversation")).to_be_hidden()
     screenshot(visitor, "widget-used")
 
 
@@ -232,3 +237,57 @@ def test_the_widget_fits_a_phone(visitor: Page, shop: Shop, llm: ScriptedLLM) ->
     screenshot(visitor, "widget-mobile")
     visitor.keyboard.press("Escape")
     expect(visitor.get_by_role("button", name="Open chat")).to_be_focused()
+
+
+def wait_for_end(page: Page, session: Session, seconds: float = 30) -> Session:
+    """Poll the database until the session is over; generous, a safety net on a busy machine."""
+    for _ in range(int(seconds * 10)):
+        session.refresh_from_db()
+        if session.is_over:
+            return session
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the session is still {session.status}")
+
+
+def test_without_a_title_the_header_names_the_agent(
+    visitor: Page, shop: Shop, llm: ScriptedLLM
+) -> None:
+    agent = an_agent(llm, name="Harbour help")
+    visitor.goto(shop.page_with(agent, position="inline"))
+    expect(visitor.locator("live-avatar header h2")).to_have_text("Harbour help")
+    expect(visitor.get_by_role("button", name="Start conversation")).to_be_visible()
+
+
+def test_an_agent_that_is_not_available_offers_no_conversation(
+    visitor: Page, shop: Shop, llm: ScriptedLLM
+) -> None:
+    draft = an_agent(llm, publish_status="draft")
+    visitor.goto(shop.page_with(draft, position="inline"))
+    expect(visitor.get_by_text("This assistant is not available right now.")).to_be_visible()
+    expect(visitor.get_by_role("button", name="Start conversation")).to_be_hidden()
+    assert events(visitor)[-1]["detail"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("leaving", ["navigating away", "closing the tab"])
+def test_leaving_the_page_ends_the_conversation(
+    browser: Browser, shop: Shop, llm: ScriptedLLM, leaving: str
+) -> None:
+    agent = an_agent(llm)
+    llm.will(says("At nine."))
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    visitor = context.new_page()
+    visitor.goto(shop.page_with(agent, position="inline"))
+    visitor.get_by_role("button", name="Start conversation").click()
+    expect(visitor.get_by_role("log", name="Conversation")).to_contain_text("Hi! Ask me.")
+    session = Session.objects.get(agent=agent)
+    assert not session.is_over
+    if leaving == "navigating away":
+        visitor.goto(shop.origin + "/elsewhere")
+    else:
+        visitor.close(run_before_unload=True)
+    try:
+        ended = wait_for_end(context.new_page(), session)
+    finally:
+        context.close()
+    assert ended.status == SessionStatus.STOPPED

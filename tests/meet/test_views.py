@@ -60,8 +60,9 @@ def test_a_public_agent_has_a_page_with_its_name_and_the_widget_inline(cast: Cas
     assert r.status_code == 200
     page = text(r)
     assert "<title>Boat seller · Parley</title>" in page
-    assert re.search(r"<h1[^>]*>Boat seller</h1>", page)
-    assert re.search(r"<span[^>]*data-avatar>B</span>", page)  # no image: the initial
+    # The name is shown once, in the widget's header; the page's heading is for screen readers.
+    assert re.search(r'<h1 class="sr-only">Boat seller</h1>', page)
+    assert re.findall(r">Boat seller<", page) == [">Boat seller<"]
     assert (
         f'<live-avatar class="block min-h-0 flex-1" agentid="{agent.id}" title="Boat seller" '
         'position="inline" modes="chat voice" '
@@ -92,11 +93,6 @@ def test_a_private_agent_has_a_page_too(cast: Cast) -> None:
     r = meet(agent.id)
     assert r.status_code == 200
     assert "Back office" in text(r)
-
-
-def test_the_initial_is_the_names_first_letter_or_digit(cast: Cast) -> None:
-    agent = agent_of(cast, name="  ¡hola, Ana!")
-    assert re.search(r"data-avatar>H</span>", text(meet(agent.id)))
 
 
 def test_an_unknown_id_is_not_found(cast: Cast) -> None:
@@ -198,6 +194,29 @@ def test_an_expired_single_use_link_is_gone_with_the_expired_page(cast: Cast) ->
     assert USED not in text(r)
 
 
+def test_an_agent_over_its_limit_says_so_instead_of_offering_a_conversation(
+    cast: Cast, settings: Any
+) -> None:
+    """The start would be refused (sessions.limits): the page says why, in the limit's words,
+    rather than a Start button that can only fail."""
+    settings.SESSION_ANONYMOUS_MAX_PER_AGENT = 1
+    agent = agent_of(cast, name="Harbour help")
+    assert meet(agent.id).status_code == 200
+    started = Client().post(
+        "/v1/start-agent-session",
+        {"agentId": str(agent.id), "mode": "chat"},
+        content_type="application/json",
+    )
+    assert started.status_code == 200
+    r = meet(agent.id)
+    assert r.status_code == 429
+    assert "This agent cannot take a conversation right now" in text(r)
+    assert "as many conversations with visitors running as it may have" in text(r)
+    assert "<live-avatar" not in text(r)
+    # The team's own members start as the team, not as visitors: the page opens for them.
+    assert meet(agent.id, signed_in(cast.member)).status_code == 200
+
+
 def test_the_page_is_never_cached_nor_indexed(cast: Cast) -> None:
     r = meet(single_use(cast).id)
     assert "no-store" in r["Cache-Control"]
@@ -215,7 +234,7 @@ def test_pages_fit_a_phone_and_load_nothing_from_elsewhere(cast: Cast) -> None:
         assert not re.search(r"\bw-\[\d+px\]|\bmin-w-\[\d+px\]|style=\"[^\"]*width", page)
         for address in re.findall(r'(?:src|href)="([^"]*)"', page):
             assert address.startswith("/"), address
-    assert re.search(r'<h1 class="[^"]*break-words[^"]*">A{200}</h1>', text(meet(agent.id)))
+    assert re.search(r'<h1 class="sr-only">A{200}</h1>', text(meet(agent.id)))
 
 
 def test_the_page_is_only_read(cast: Cast) -> None:
