@@ -1,5 +1,8 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseRedirectBase
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
@@ -14,7 +17,13 @@ def api_not_found(request: HttpRequest, rest: str) -> HttpResponse:
     return error_response(404, "not_found", f"There is no API endpoint at {request.path}.")
 
 
+def favicon(request: HttpRequest) -> HttpResponseRedirectBase:
+    """Browsers ask for /favicon.ico on pages that link no icon (the admin, the API docs)."""
+    return redirect(static("favicon.svg"), permanent=True)
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("", RedirectView.as_view(pattern_name="agents:list"), name="home"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("teams.urls")),

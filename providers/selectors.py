@@ -172,7 +172,10 @@ def _status(facts: ProviderKind, provider: Provider | None) -> ProviderStatus:
         return ProviderStatus(facts, "team", provider, base_url, hint, default is not None)
     if default is not None:
         return ProviderStatus(facts, "install", None, default.base_url, "", True)
-    return ProviderStatus(facts, "missing", None, facts.default_base_url or "", "", False)
+    # A cloud kind's address is fixed and only its key is missing; a self-hosted kind's address
+    # is what is missing, so none is shown as if it were set (the card names the usual one).
+    shown = facts.default_base_url if facts.needs_api_key else ""
+    return ProviderStatus(facts, "missing", None, shown or "", "", False)
 
 
 def provider_get(*, team: Team, kind: str) -> Provider | None:

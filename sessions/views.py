@@ -37,6 +37,42 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
+# A block longer than this starts folded, so that one long reply does not bury the events after it.
+FOLDED_AFTER_LINES, FOLDED_AFTER_CHARS = 12, 1200
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A JSON value or a text as sessions/_json.html shows it: wrapped, folded when long."""
+
+    text: str
+
+    @property
+    def lines(self) -> int:
+        return self.text.count("\n") + 1
+
+    @property
+    def folded(self) -> bool:
+        return self.lines > FOLDED_AFTER_LINES or len(self.text) > FOLDED_AFTER_CHARS
+
+    @property
+    def size(self) -> str:
+        """What the folded summary says of it: "38 lines", "2,410 characters"."""
+        return f"{self.lines} lines" if self.lines > 1 else f"{len(self.text):,} characters"
+
+
+def _shown(value: Any) -> Shown:
+    """Indented JSON for a JSON value, and for a text that holds an object or an array: a tool's
+    result is stored as the text its LLM was given, often JSON. Any other text as it came."""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return Shown(value)
+        return Shown(_pretty(parsed) if isinstance(parsed, dict | list) else value)
+    return Shown(_pretty(value))
+
+
 def _ms(value: Any) -> str:
     """A duration the runtime gave in milliseconds, for people: "320 ms", "1.24 s"."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -65,9 +101,9 @@ class TimelineEntry:
     at: str  # ISO 8601, formatted here: the date filter costs 10x as much, per event
     timing: list[str]  # messages: time to first token and total; tool calls: how long it took
     tool: str = ""  # tool calls: the tool's name
-    arguments: str = ""  # formatted JSON
-    result: str = ""
-    details: str = ""  # kinds shown as data: formatted JSON
+    arguments: Shown | None = None
+    result: Shown | None = None
+    details: Shown | None = None  # kinds shown as data, and errors' details
     call_url: str = ""  # tool calls: the recorded request and reply, when the record is named
 
 
@@ -108,9 +144,9 @@ def _timeline_entry(event: SessionEvent, session: Session) -> TimelineEntry:
         at=event.created_at.isoformat(),
         timing=[f"{label} {_ms(data[key])}" for key, label in timings if data.get(key) is not None],
         tool=str(data.get("tool_name") or "unnamed tool") if tool_call else "",
-        arguments=_pretty(data["arguments"]) if tool_call and "arguments" in data else "",
-        result=_pretty(data["result"]) if tool_call and "result" in data else "",
-        details="" if event.kind in LAID_OUT else _pretty(data),
+        arguments=_shown(data["arguments"]) if tool_call and "arguments" in data else None,
+        result=_shown(data["result"]) if tool_call and "result" in data else None,
+        details=None if event.kind in LAID_OUT else _shown(data),
         call_url=_call_url(data) if tool_call else "",
     )
 
@@ -161,7 +197,7 @@ def session_detail(request: DashboardRequest, session_id: UUID) -> HttpResponse:
     context = {
         "session": session,
         "duration": _duration(session, timezone.now()),
-        "metadata": _pretty(session.metadata) if session.metadata else "",
+        "metadata": _shown(session.metadata) if session.metadata else None,
         "timeline": _timeline(session),
     }
     return render(request, "sessions/detail.html", context)

@@ -3,6 +3,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils.functional import lazy
 
 from .models import ApiKeyScope, Role, Team, User
 
@@ -24,7 +25,9 @@ class SignUpForm(forms.Form):
     email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     password = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=password_validation.password_validators_help_text_html(),
+        help_text=lazy(
+            lambda: " ".join(password_validation.password_validators_help_texts()), str
+        )(),
     )
     team_name = TeamNameField()
 
@@ -45,6 +48,8 @@ class SignUpForm(forms.Form):
                 password_validation.validate_password(str(password), user)
             except forms.ValidationError as exc:
                 self.add_error("password", exc)
+                # The errors name the rules it broke: the rules again as help would say it twice.
+                self["password"].help_text = ""  # the bound field, made before clean(), copied it
         return cleaned
 
 

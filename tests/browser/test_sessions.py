@@ -1,3 +1,4 @@
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from sessions.services import session_create, session_event_append, session_stat
 from teams.models import Role
 from tests.factories import AgentFactory, MembershipFactory, SessionFactory
 
-from .conftest import has_horizontal_scroll, screenshot, sign_in
+from .conftest import SCREENSHOTS, has_horizontal_scroll, screenshot, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,6 +59,18 @@ def viewer_email(now: datetime) -> str:
     return membership.user.email
 
 
+# A long tool result: it starts folded on the timeline.
+TRACKING_SCANS = [
+    {"at": f"2026-11-2{day}T0{hour}:15:00Z", "place": place, "event": event}
+    for day, hour, place, event in [
+        (2, 8, "Leipzig hub", "accepted"),
+        (2, 9, "Leipzig hub", "sorted"),
+        (3, 6, "Berlin depot", "arrived"),
+        (3, 7, "Berlin depot", "out_for_delivery"),
+    ]
+]
+
+
 def _conversation(now: datetime) -> Session:
     """A voice call with messages, a tool call, an error and its status changes."""
     membership = MembershipFactory(role=Role.VIEWER, team__name="Acme")
@@ -91,8 +104,20 @@ def _conversation(now: datetime) -> Session:
             {
                 "tool_name": "order_status",
                 "arguments": {"order_id": "4711"},
-                "result": {"status": "shipped", "carrier": "DHL", "eta": "2026-11-26"},
+                # Stored as the runtime stores it: the text the LLM was given.
+                "result": json.dumps({"status": "shipped", "carrier": "DHL", "eta": "2026-11-26"}),
                 "duration_ms": 184,
+                "outcome": "ok",
+            },
+        ),
+        (
+            7.5,
+            EventKind.TOOL_CALL,
+            {
+                "tool_name": "tracking_history",
+                "arguments": {"order_id": "4711"},
+                "result": json.dumps({"order_id": "4711", "scans": TRACKING_SCANS}),
+                "duration_ms": 230,
                 "outcome": "ok",
             },
         ),
@@ -190,9 +215,20 @@ def test_the_session_timeline(page: Page, now: datetime) -> None:
     expect(timeline.get_by_role("listitem")).to_have_count(session.last_event_seq)
     expect(timeline).to_contain_text("order_status")
     expect(timeline).to_contain_text("The tool's server did not answer within 5 s.")
+    # A result stored as JSON text reads as JSON, not as a quoted string; a long one is folded.
+    expect(timeline).to_contain_text('"carrier": "DHL"')
+    expect(timeline).not_to_contain_text('\\"carrier')
+    folded = timeline.locator("details", has_text="Result")
+    expect(folded).to_have_count(1)
+    expect(folded.locator("pre")).not_to_be_visible()
     screenshot(page, "session-detail")
+    folded.locator("summary").click()
+    expect(folded.locator("pre")).to_contain_text('"place": "Berlin depot"')
+    # A close-up of the tool call, unfolded.
+    folded.locator("xpath=ancestor::li[1]").screenshot(path=SCREENSHOTS / "session-tool-result.png")
     page.set_viewport_size({"width": 375, "height": 740})
     assert not has_horizontal_scroll(page)
+    screenshot(page, "session-detail-mobile")
 
 
 def test_a_running_session_shows_new_events_as_they_happen(page: Page) -> None:
@@ -212,3 +248,58 @@ def test_a_running_session_shows_new_events_as_they_happen(page: Page) -> None:
     session_status_set(session=session, status=SessionStatus.STOPPED, reason="done")
     expect(page.get_by_text("done", exact=True).first).to_be_visible(timeout=6000)
     expect(page.locator("[data-live]")).to_have_count(0)
+
+
+def test_an_unfolded_result_stays_open_while_the_session_refreshes(page: Page) -> None:
+    member = MembershipFactory(role=Role.VIEWER)
+    session = session_create(agent=AgentFactory(team=member.team), type=SessionType.CHAT)
+    session_status_set(session=session, status=SessionStatus.RUNNING)
+    result = json.dumps({"order_id": "4711", "scans": TRACKING_SCANS})
+    data = {"tool_name": "tracking_history", "arguments": {"order_id": "4711"}, "result": result}
+    session_event_append(session=session, kind=EventKind.TOOL_CALL, data=data)
+    sign_in(page, member.user.email)
+    page.goto(f"/sessions/{session.id}/")
+    timeline = page.get_by_role("list", name="Timeline")
+    timeline.locator("details summary", has_text="Result").click()
+    session_event_append(
+        session=session, kind=EventKind.MESSAGE, data={"role": "assistant", "content": "Soon."}
+    )
+    expect(timeline).to_contain_text("Soon.", timeout=10_000)  # the page refreshed
+    expect(timeline.locator("details", has_text="Result")).to_have_attribute("open", "")
+
+
+LINES = """(el) => {
+  // The element's text, line by line as laid out: a character whose box is lower starts a line.
+  const lines = [], range = document.createRange();
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  let line = "", top = null, node;
+  while ((node = walker.nextNode())) {
+    for (let i = 0; i < node.length; i++) {
+      range.setStart(node, i); range.setEnd(node, i + 1);
+      const box = range.getBoundingClientRect();
+      if (box.height && top !== null && box.top > top + 2) { lines.push(line); line = ""; }
+      if (box.height) top = box.top;
+      line += node.data[i];
+    }
+  }
+  return lines.concat(line);
+}"""
+
+
+def test_a_message_holding_json_wraps_between_its_parts_not_inside_words(page: Page) -> None:
+    member = MembershipFactory(role=Role.VIEWER)
+    session = session_create(agent=AgentFactory(team=member.team), type=SessionType.CHAT)
+    reading = {"city": "Paris", "temperature_c": 21, "conditions": "partly_cloudy", "wind_kmh": 12}
+    said = "The tool said " + json.dumps(reading, separators=(",", ":")) * 2
+    session_event_append(
+        session=session, kind=EventKind.MESSAGE, data={"role": "assistant", "content": said}
+    )
+    sign_in(page, member.user.email)
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(f"/sessions/{session.id}/")
+    message = page.get_by_role("list", name="Timeline").locator("p", has_text="The tool said")
+    lines = message.evaluate(LINES)
+    assert "".join(lines) == said  # the text is whole: the break points add no characters
+    assert len(lines) >= 3
+    for line in lines[:-1]:
+        assert line.rstrip()[-1] in ",:}]" or line.endswith(" "), lines

@@ -67,6 +67,7 @@ def test_a_member_test_calls_a_draft_agent_and_opens_the_recorded_session(
     expect(events.locator("code", has_text="order_status")).to_be_visible()
     expect(events).to_contain_text("first token")
     expect(events).to_contain_text('"order_id": "4711"')
+    expect(events).to_contain_text('"status": "shipped"')  # the result read as JSON, not quoted
     expect(events.get_by_role("link", name="Open the recorded session")).to_be_hidden()
     screenshot(page, "agent-test-call")
 
@@ -98,3 +99,32 @@ def test_the_test_call_stacks_on_a_phone(page: Page) -> None:
     assert events is not None
     assert events["y"] >= widget["y"] + widget["height"]  # below it, not beside it
     assert not has_horizontal_scroll(page)
+
+
+def test_leaving_the_agent_page_ends_the_test_conversation(
+    page: Page, receiver: HTTPServer
+) -> None:
+    """Not at the idle timeout minutes later: the session is over once the page is left."""
+    membership = MembershipFactory(role=Role.MEMBER)
+    llm = ScriptedLLM(receiver)
+    document = {"llm": {"custom_url": llm.base_url, "model": "m", "first_message": "Hi! Ask me."}}
+    agent = AgentFactory(
+        team=membership.team,
+        publish_status="draft",
+        configuration=AgentConfiguration.model_validate(document).as_document(),
+    )
+    sign_in(page, membership.user.email)
+    page.goto(f"/agents/{agent.id}/")
+    panel = page.locator("#test-call")
+    panel.get_by_role("button", name="Start conversation").click()
+    expect(panel.get_by_role("log", name="Conversation")).to_contain_text("Hi! Ask me.")
+    session = Session.objects.get(agent=agent)
+    assert not session.is_over
+
+    page.get_by_role("link", name="Sessions").first.click()
+    for _ in range(300):  # a safety net of 30 s; it ends as the page goes
+        session.refresh_from_db()
+        if session.is_over:
+            break
+        page.wait_for_timeout(100)
+    assert session.status == SessionStatus.STOPPED

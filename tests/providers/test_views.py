@@ -398,3 +398,22 @@ def test_members_cannot_store_speech_keys(cast: Cast) -> None:
     r = client.post("/providers/deepgram/", {"deepgram-api_key": DEEPGRAM_KEY})
     assert r.status_code == 403
     assert not Provider.objects.exists()
+
+
+@pytest.mark.parametrize("kind", ["ollama", "vllm", "llamacpp"])
+def test_a_self_hosted_kind_not_configured_shows_no_address_as_if_set(
+    cast: Cast, kind: str
+) -> None:
+    shown = card(signed_in(cast.viewer).get("/providers/"), kind)
+    assert "Not configured" in shown
+    base_url = shown[shown.index(">Base URL<") : shown.index("</dd>", shown.index(">Base URL<"))]
+    assert "<code>" not in base_url  # "—": nothing is set
+    if kind == "ollama":  # the usual address, named as such
+        assert "Ollama usually listens at" in shown
+        assert "http://localhost:11434/v1" in shown
+
+
+def test_a_cloud_kind_not_configured_still_shows_where_it_calls(cast: Cast) -> None:
+    shown = card(signed_in(cast.viewer).get("/providers/"), "groq")
+    assert "Not configured" in shown
+    assert "<code>https://api.groq.com/openai/v1</code>" in shown

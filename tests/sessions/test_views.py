@@ -1,3 +1,4 @@
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -400,7 +401,7 @@ def test_event_data_is_escaped(viewer: Client, cast: Cast) -> None:
     session_event_append(session=session, kind=EventKind.METRIC, data=["not", "an", "object"])
     html = viewer.get(detail_url(session)).content.decode()
     assert "<script>x</script>" not in html
-    assert "&lt;script&gt;x&lt;/script&gt;" in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html.replace("<wbr>", "")
     assert "<b>" not in html
     assert "unnamed tool" in html
 
@@ -522,3 +523,71 @@ def test_a_calls_turn_shows_its_voice_latency_and_an_interruption(
         "voice to voice 640 ms · speech-to-text 300 ms · LLM 110 ms · text-to-speech 90 ms" in html
     )
     assert "interrupted</span>" in html
+
+
+# Tool results: stored as the text the LLM was given (tools/execution.py), shown as JSON when they
+# hold some, on the session page and in the test call's timeline alike.
+
+WEATHER = '{"city":"Paris","temperature_c":21}'
+
+
+def _tool_call(session: Session, result: str, *, arguments: Any = None) -> None:
+    data = {"tool_name": "get_weather", "arguments": arguments or {"city": "Paris"}}
+    session_event_append(session=session, kind=EventKind.TOOL_CALL, data=data | {"result": result})
+
+
+def _result_block(html: str) -> str:
+    """The first tool call's Result block: its label to the end of its <pre>."""
+    start = html.index(">Result<") if ">Result<" in html else html.index(">Result ")
+    return html[start : html.index("</pre>", start)]
+
+
+@pytest.mark.parametrize("url", [detail_url, timeline_url])
+def test_a_result_stored_as_json_text_is_shown_as_indented_json(
+    viewer: Client, cast: Cast, url: Any
+) -> None:
+    session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
+    _tool_call(session, WEATHER)
+    html = unescape(viewer.get(url(session)).content.decode())
+    assert '{\n  "city": "Paris",\n  "temperature_c": 21\n}' in _result_block(html)
+    assert '\\"city\\"' not in html  # not the text quoted again
+    assert "<details" not in _result_block(html)  # short: shown whole
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        "OK (the tool returned no content)",
+        '{"city":"Par… [cut: the reply was 40000 characters]',  # a cut reply is no JSON
+        "42",  # JSON, but no object or array: shown as it came
+    ],
+)
+def test_a_result_that_is_not_a_json_object_is_shown_as_it_came(
+    viewer: Client, cast: Cast, result: str
+) -> None:
+    session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
+    _tool_call(session, result)
+    html = unescape(viewer.get(detail_url(session)).content.decode())
+    assert _result_block(html).endswith(f'<pre class="json-block">{result}')
+
+
+def test_blocks_wrap_rather_than_scroll_sideways(viewer: Client, cast: Cast) -> None:
+    session = _conversation(AgentFactory(team=cast.team))
+    html = viewer.get(detail_url(session)).content.decode()
+    timeline = html[html.index("Timeline</h2>") :]
+    assert timeline.count('<pre class="json-block') >= 4  # arguments, result, error, metric
+    assert "overflow-x-auto" not in timeline
+
+
+def test_a_long_result_starts_folded_and_says_how_long_it_is(viewer: Client, cast: Cast) -> None:
+    session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
+    rows = json.dumps({"forecast": [{"day": n, "temperature_c": 20 + n} for n in range(8)]})
+    _tool_call(session, rows)
+    html = unescape(viewer.get(detail_url(session)).content.decode())
+    block = _result_block(html)
+    lines = len(json.dumps(json.loads(rows), indent=2).splitlines())
+    assert block.startswith(">Result <span")
+    assert f"· {lines} lines</span>" in block
+    # The refresh of a running session keeps a block a person unfolded as it is.
+    assert re.search(r'<details id="event-\d+-result" hx-preserve', html)
+    assert '"temperature_c": 27' in block  # all of it, once unfolded

@@ -111,3 +111,12 @@ def test_switching_to_a_team_one_is_not_in_does_nothing(cast: Cast) -> None:
 
 def test_switching_needs_post(cast: Cast) -> None:
     assert signed_in(cast.member).get("/teams/switch/").status_code == 405
+
+
+def test_sign_up_states_the_password_rules_once_as_help_or_as_the_error() -> None:
+    page = Client().get("/signup/").content.decode()
+    assert page.count("at least 8 characters") == 1  # the help, before anything is typed
+    r = Client().post("/signup/", SIGN_UP | {"password": "short"})
+    page = r.content.decode()
+    assert "This password is too short. It must contain at least 8 characters." in page
+    assert page.count("at least 8 characters") == 1  # the error alone, not the help again
