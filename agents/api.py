@@ -25,13 +25,15 @@ router = Router(tags=["Agents"])
 
 class AgentFilters(Schema):
     publish_status: PublishStatusIn | None = None
-    kind: Literal["permanent", "single_use"] | None = None
+    # Single-use agents are listed only when asked for, as docs/api.md says.
+    kind: Literal["permanent", "single_use"] = "permanent"
 
 
 @router.get("/agents", response=list[AgentOut], auth=READ, operation_id="agent_list")
 @paginate
 def agent_list(request: ApiRequest, filters: Query[AgentFilters]) -> QuerySet[Agent]:
-    """The team's agents, newest first. Expired single-use agents are not listed."""
+    """The team's agents, newest first: permanent ones unless `?kind=single_use` asks for the
+    single-use ones. Expired single-use agents are not listed."""
     return selectors.agent_list(
         team=request.auth.team, publish_status=filters.publish_status, kind=filters.kind
     )

@@ -3,11 +3,11 @@
 from datetime import datetime
 from uuid import UUID
 
-from django.urls import reverse
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from agents.selectors import agent_get
+from config.addresses import async_url
 from config.bodies import BodyIn
 from parley.errors import NotFound
 from teams.auth import READ, WRITE, ApiRequest
@@ -56,7 +56,7 @@ def agent_llm_key_create(request: ApiRequest, agent_id: UUID, payload: LLMKeyIn)
     OpenAI-compatible LLM (`Authorization: Bearer ak_…`). The key is shown only here."""
     agent = agent_get(team=request.auth.team, agent_id=agent_id)
     key, secret = llm_key_create(agent=agent, name=payload.name, actor=request.auth.actor)
-    url = request.build_absolute_uri(reverse("agent_chat_completions", args=[agent.id]))
+    url = async_url(request, "agent_chat_completions", agent.id)
     shown = LLMKeyOut.model_validate(key, from_attributes=True).model_dump()
     return Status(201, shown | {"key": secret, "completions_url": url})
 

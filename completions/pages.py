@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
 from agents.models import Agent
+from config.addresses import async_url
 from teams.access import DashboardRequest, require_writer, team_required
 
 from . import services
@@ -27,10 +28,9 @@ SECTION = "completions/llm_keys.html"
 
 def llm_keys_context(request: DashboardRequest, agent: Agent) -> dict[str, Any]:
     """What the section needs; the agent page includes it with these."""
-    url = reverse("agent_chat_completions", args=[agent.id])
     return {
         "agent": agent,
-        "completions_url": request.build_absolute_uri(url),
+        "completions_url": async_url(request, "agent_chat_completions", agent.id),
         "llm_keys": llm_key_list(agent=agent),
         "llm_key_form": LLMKeyForm(),
         "can_mint": request.membership.can_write,

@@ -62,9 +62,73 @@ def _error_schema(*, agent_human: bool) -> dict[str, Any]:
     return {"type": "object", "properties": fields, "required": list(fields)}
 
 
+# iwy's singular paths (/v1/agent/{id}) serve the same views as Parley's plural ones; their
+# operation ids end so. The document lists each operation once, its other path in `x-aliases`.
+ALIAS_SUFFIX = "_iwy"
+# What the docs page's Authorize offers: a team's key in either header. A session's token is a
+# Bearer token too; the dashboard's sign-in cookie also works, but is no client's way in.
+SCHEMES: dict[str, dict[str, Any]] = {
+    "ApiKeyAuth": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+        "description": "A team's API key (`pk_live_…`), as Agent Human's clients send it.",
+    },
+    "BearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A team's API key (`pk_live_…`, the key alone here) sent as "
+        "`Authorization: Bearer`, as iwy's clients send it; where an operation says so, a "
+        "session's token (`st_…`, from its start) or an agent's LLM key (`ak_…`).",
+    },
+}
+SHOWN_AS = {
+    "ApiKeyAuth": "ApiKeyAuth",
+    "BearerAuth": "BearerAuth",
+    "SessionTokenAuth": "BearerAuth",
+}
+
+
+def _fold_aliases(paths: dict[str, Any]) -> None:
+    """Each alias operation into the one it repeats: its path in `x-aliases` and a line of
+    the description, so the docs page reads each operation once. Both paths keep working."""
+    canonical = {
+        (method, op["operationId"]): op for item in paths.values() for method, op in item.items()
+    }
+    for path, item in list(paths.items()):
+        for method, op in list(item.items()):
+            name = op.get("operationId", "")
+            target = canonical.get((method, name.removesuffix(ALIAS_SUFFIX)))
+            if not name.endswith(ALIAS_SUFFIX) or target is None:
+                continue
+            target.setdefault("x-aliases", []).append(path)
+            also = f"Also at `{path}`, iwy's path."
+            target["description"] = f"{target.get('description', '')}\n\n{also}".strip()
+            del item[method]
+        if not item:
+            del paths[path]
+
+
+def _shown_security(schema: OpenAPISchema) -> None:
+    """Only SCHEMES in the document; each operation's alternatives named by them, once."""
+    if "securitySchemes" in schema["components"]:
+        schema["components"]["securitySchemes"] = dict(SCHEMES)
+    for path_item in schema["paths"].values():
+        for operation in path_item.values():
+            if "security" not in operation:
+                continue
+            sent = [name for entry in operation["security"] for name in entry]
+            shown = dict.fromkeys(SHOWN_AS[name] for name in sent if name in SHOWN_AS)
+            operation["security"] = [{name: []} for name in shown]
+            if "SessionTokenAuth" in sent:
+                line = "Takes the session's token (`Authorization: Bearer st_…`) or the team's key."
+                operation["description"] = f"{operation.get('description', '')}\n\n{line}".strip()
+
+
 class DocumentedAPI(NinjaAPI):
     """A NinjaAPI whose OpenAPI document also holds the async views routed beside it, and the
-    error responses every operation may answer with, in the API's error shape."""
+    error responses every operation may answer with, in the API's error shape; iwy's aliases
+    folded into the operations they repeat, and the credentials a client sends."""
 
     def __init__(
         self, *args: Any, extra_paths: dict[str, Any], agent_human: bool = False, **kwargs: Any
@@ -76,6 +140,8 @@ class DocumentedAPI(NinjaAPI):
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
         schema = super().get_openapi_schema(**kwargs)
         schema["paths"].update(self.extra_paths)
+        _fold_aliases(schema["paths"])
+        _shown_security(schema)
         error = {"$ref": "#/components/schemas/Error"}
         schema["components"].setdefault("schemas", {})["Error"] = _error_schema(
             agent_human=self.agent_human

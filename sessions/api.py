@@ -7,11 +7,8 @@ from typing import Any
 from uuid import UUID
 
 from asgiref.sync import async_to_sync
-from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils import timezone
 from ninja import Query, Router
 from ninja.pagination import paginate
 from ninja.security import HttpBearer
@@ -19,6 +16,7 @@ from ninja.security import HttpBearer
 from agents.models import Agent, Runtime
 from agora.schemas import AgoraStartOut
 from agora.services import agora_session_start, agora_start_check
+from config.addresses import async_base, async_url
 from teams.auth import READ, WRITE, ApiRequest, Caller
 from teams.models import Team
 from voice.daily import daily_session_start
@@ -40,7 +38,7 @@ from .schemas import (
     StartIn,
     StartOut,
 )
-from .services import session_end, session_transcript
+from .services import session_end, session_ending
 from .tokens import session_token_issue
 
 router = Router(tags=["Sessions"])
@@ -108,9 +106,7 @@ def _starter(request: HttpRequest, caller: Any) -> access.Starter:
 
 
 def _url(request: HttpRequest, name: str, session: Session) -> str:
-    path = reverse(name, args=[session.id])
-    base = settings.CHAT_BASE_URL.rstrip("/")
-    return base + path if base else request.build_absolute_uri(path)
+    return async_url(request, name, session.id)
 
 
 def _started(request: HttpRequest, session: Session) -> dict[str, Any]:
@@ -183,8 +179,7 @@ def _agora_start(request: HttpRequest, payload: StartIn, starter: access.Starter
         type=SessionType.VOICE,
         check=agora_start_check,
     )
-    base = settings.CHAT_BASE_URL or request.build_absolute_uri("/")
-    started = agora_session_start(session=session, public_base=base)
+    started = agora_session_start(session=session, public_base=async_base(request))
     return started | {
         "sessionToken": session_token_issue(session_id=session.id),
         "endUrl": _url(request, "agenthuman:session_end", session),
@@ -285,19 +280,17 @@ def _team_or_token(request: HttpRequest) -> tuple[Team | None, str | None]:
 def agent_human_session_end(
     request: HttpRequest, session_id: UUID, payload: AgentHumanEndIn
 ) -> dict[str, Any]:
-    """End the session: status `completed`. What the caller sends (duration, transcript,
-    metadata) is kept with the session; ending it again changes nothing."""
+    """End the session: status `completed`. The end's `metadata` is merged into the session's
+    (as Agent Human answers it); the `duration` and `transcript` sent, or else worked out, are
+    what every later end of the same session answers too: ending it again changes nothing."""
     team, token = _team_or_token(request)
     session = access.session_for_caller(session_id=session_id, team=team, token=token)
-    sent = payload.model_dump(exclude_none=True)
     reason = str(payload.metadata.get("end_reason") or "ended by the client")
-    session, _ = session_end(
-        session=session, reason=reason, ended_by=sent | {"at": timezone.now().isoformat()}
-    )
-    transcript = payload.transcript or session_transcript(session=session)
-    shape = _agent_human(session, transcript=transcript)
-    if payload.duration is not None:
-        shape["duration"] = payload.duration
+    sent = payload.model_dump(include={"duration", "transcript"}, exclude_none=True)
+    session, _ = session_end(session=session, reason=reason, metadata=payload.metadata, sent=sent)
+    ending = session_ending(session=session)
+    shape = _agent_human(session, transcript=ending.transcript)
+    shape["duration"] = ending.duration
     return {"session": shape, "message": "Session ended successfully"}
 
 

@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -71,8 +72,15 @@ def session_event_insert(
 
 
 @transaction.atomic
-def session_status_set(*, session: Session, status: SessionStatus, reason: str = "") -> Session:
-    """Move the session along its lifecycle and record the change on the timeline."""
+def session_status_set(
+    *,
+    session: Session,
+    status: SessionStatus,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> Session:
+    """Move the session along its lifecycle and record the change on the timeline, with
+    `details` if given."""
     current = (
         Session.objects.select_for_update().values_list("status", flat=True).get(pk=session.pk)
     )
@@ -85,14 +93,18 @@ def session_status_set(*, session: Session, status: SessionStatus, reason: str =
         fields += ["ended_at", "end_reason"]
     session.save(update_fields=fields)
     data = {"status": str(status), "from": current} | ({"reason": reason} if reason else {})
+    data |= details or {}
     session_event_append(session=session, kind=EventKind.STATUS_CHANGE, data=data)
     return session
 
 
-def _transcript(session: Session) -> str:
+def _transcript(session: Session, before_seq: int | None = None) -> str:
     """ "User: …\nAssistant: …", from the recorded messages, failure messages left out."""
     lines = []
-    for data in session.events.filter(kind=EventKind.MESSAGE).values_list("data", flat=True):
+    messages = session.events.filter(kind=EventKind.MESSAGE)
+    if before_seq is not None:
+        messages = messages.filter(seq__lt=before_seq)
+    for data in messages.order_by("seq").values_list("data", flat=True):
         said = isinstance(data, dict) and data.get("role") in ("user", "assistant")
         if said and not data.get("failure"):
             lines.append(f"{str(data['role']).capitalize()}: {data.get('content', '')}")
@@ -103,19 +115,52 @@ def session_transcript(*, session: Session) -> str:
     return _transcript(session)
 
 
+@dataclass(frozen=True)
+class Ending:
+    duration: int | None
+    transcript: str
+
+
+def session_ending(*, session: Session) -> Ending:
+    """How the session ended, the same however often it is asked: the duration and transcript
+    sent with its end, or else the time from start to end and what was said before the end
+    (a reply may still be recorded after it)."""
+    over = [str(SessionStatus.STOPPED), str(SessionStatus.FAILED)]
+    end = (
+        session.events.filter(kind=EventKind.STATUS_CHANGE, data__status__in=over)
+        .order_by("seq")
+        .first()
+    )
+    sent = end.data.get("sent", {}) if end is not None else {}
+    duration = sent.get("duration")
+    if duration is None and session.ended_at is not None:
+        duration = int((session.ended_at - session.started_at).total_seconds())
+    transcript = sent.get("transcript")
+    if transcript is None:
+        transcript = _transcript(session, before_seq=end.seq if end is not None else None)
+    return Ending(duration=duration, transcript=transcript)
+
+
 @transaction.atomic
 def session_end(
-    *, session: Session, reason: str, ended_by: dict[str, Any] | None = None
+    *,
+    session: Session,
+    reason: str,
+    metadata: dict[str, Any] | None = None,
+    sent: dict[str, Any] | None = None,
 ) -> tuple[Session, bool]:
-    """Stop the session, recording why and anything the caller sent with its end (Agent Human's
-    duration, transcript, metadata). Ending an ended session changes nothing: (session, False)."""
+    """Stop the session, recording why. `metadata` (Agent Human's end metadata) is merged into
+    the session's, its keys winning, as Agent Human does; `sent` (the duration and transcript
+    the client ended with) is kept on the timeline's end event, for `session_ending`. Ending an
+    ended session changes nothing: (session, False)."""
     locked = Session.objects.select_for_update().get(pk=session.pk)
     if locked.is_over:
         return locked, False
-    if ended_by:
-        locked.metadata = {**locked.metadata, "end": ended_by}
+    if metadata:
+        locked.metadata = {**locked.metadata, **metadata}
         locked.save(update_fields=["metadata"])
-    session_status_set(session=locked, status=SessionStatus.STOPPED, reason=reason)
+    details = {"sent": sent} if sent else None
+    session_status_set(session=locked, status=SessionStatus.STOPPED, reason=reason, details=details)
     if session_callback_url(session=locked):
         enqueue_on_commit(deliver_end_of_conversation, str(locked.id))
     if locked.worker_id is not None:  # a call still held by a voice worker: it hangs up

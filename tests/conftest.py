@@ -103,9 +103,9 @@ def receiver(loopback_server: HTTPServer, settings: Any) -> Iterator[HTTPServer]
     loopback_server.clear()
 
 
-def wait_until_logged(server: HTTPServer, count: int, timeout: float = 5) -> None:
+def wait_until_logged(server: HTTPServer, count: int, timeout: float = 30) -> None:
     """Wait for a slow handler to finish, so its late entry lands in this test's log and not
-    in the next test's."""
+    in the next test's. `timeout`: a safety net, not a measure."""
     deadline = time.monotonic() + timeout
     while len(server.log) < count and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -3,6 +3,7 @@ script's reply, streamed as server-sent events the way OpenAI streams them (or, 
 off, as one JSON body). It runs on a real HTTP server on loopback."""
 
 import json
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 PATH = "/v1/chat/completions"
+# A held reply waits this long at most for the test to let its last piece go.
+HOLD_SECONDS = 30
 
 
 @dataclass
@@ -30,6 +33,12 @@ class Script:
     first_token_delay: float = 0.0  # seconds before the first chunk
     chunk_delay: float = 0.0
     cut_after: int | None = None  # close the connection after this many chunks, unfinished
+    # The last piece of text waits until the test sets this: a test can then tell that the
+    # reply's first piece reached the client while the LLM was still writing it.
+    hold_last: threading.Event | None = None
+    # The reply starts only once the barrier's every party is being answered at once: a test
+    # can tell that requests were in flight together, not one after another.
+    together: threading.Barrier | None = None
 
 
 def says(*pieces: str, **kwargs: Any) -> Script:
@@ -86,6 +95,10 @@ class ScriptedLLM:
         self.scripts: deque[Script] = deque()
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        # For each held reply: whether the test let it go (False: it waited HOLD_SECONDS).
+        self.released: list[bool] = []
+        # For each reply with `together`: whether the others came (False: HOLD_SECONDS passed).
+        self.met: list[bool] = []
         server.expect_request(PATH, method="POST").respond_with_handler(self._handle)
 
     @property
@@ -107,16 +120,29 @@ class ScriptedLLM:
             return Response(json.dumps(self._whole(script)), mimetype="application/json")
         return Response(self._stream(script), mimetype="text/event-stream")
 
+    def _meet(self, script: Script) -> None:
+        if script.together is not None:
+            try:
+                script.together.wait(HOLD_SECONDS)
+                self.met.append(True)
+            except threading.BrokenBarrierError:
+                self.met.append(False)
+
     def _stream(self, script: Script) -> Iterator[bytes]:
+        self._meet(script)
         time.sleep(script.first_token_delay)
         for sent, event in enumerate(_events(script)):
             if script.cut_after is not None and sent >= script.cut_after:
                 return
+            # The events: the role, then each piece of text; so the last piece is number len.
+            if script.hold_last and script.text and sent == len(script.text):
+                self.released.append(script.hold_last.wait(HOLD_SECONDS))
             yield _sse(event)
             time.sleep(script.chunk_delay)
         yield b"data: [DONE]\n\n"
 
     def _whole(self, script: Script) -> dict[str, Any]:
+        self._meet(script)
         time.sleep(script.first_token_delay)
         message: dict[str, Any] = {"role": "assistant", "content": "".join(script.text) or None}
         if script.tool_calls:

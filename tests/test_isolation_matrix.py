@@ -56,11 +56,14 @@ ALLOWED_UNDER: dict[str, str] = {
 ALLOWED: dict[str, str] = {
     "": "redirects to the agent list",
     "signup/": "making an account: before any team",
+    "favicon.ico": "a redirect to the static icon",
     "teams/new/": "a signed-in person of any role makes a team of their own",
     "teams/switch/": "switches among the person's own memberships only",
     "invitations/<str:token>/": "the invitation's secret token is the credential",
     "signup/<str:token>/": "the sign-up link's secret token is the credential",
     "widget/live-avatar.js": "the widget's public script",
+    "widget/agents/<str:agent_id>": "the name the widget shows, read as the hosted page reads "
+    "it; drafts 404 (tests/widget)",
     "meet/<str:agent_id>": "the hosted page for published agents; drafts 404 (tests/meet)",
     "v1/agents/<uuid:agent_id>/chat/completions": "takes the agent's ak_ key, never a team's "
     "credentials (tests/completions/test_views.py)",
@@ -177,16 +180,28 @@ CHECKED = [r for r in routes() if not allowed(r)]
 WITH_IDS = [r for r in CHECKED if has_id(r)]
 
 
+def _with_aliases(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The paths, and each operation again at the other paths it serves (`x-aliases`: iwy's
+    singular paths, listed once in the documents)."""
+    expanded = {path: dict(ops) for path, ops in paths.items()}
+    for ops in paths.values():
+        for method, op in ops.items():
+            for alias in op.get("x-aliases", []):
+                expanded.setdefault(alias, {})[method] = op
+    return expanded
+
+
 @cache
 def _documents() -> dict[str, dict[str, Any]]:
-    """The operations of both OpenAPI documents, by path: what /v1/openapi.json and
-    /api/v1/openapi.json serve (test_every_route_is_covered_or_allowed checks that they do)."""
+    """The operations of both OpenAPI documents, by path, aliases included: what
+    /v1/openapi.json and /api/v1/openapi.json serve (test_every_route_is_covered_or_allowed
+    checks that they do)."""
     paths: dict[str, dict[str, Any]] = {}
     for prefix, document in ((p, _API[p].get_openapi_schema(path_prefix="/" + p)) for p in OPENAPI):
         paths |= {
             path: ops for path, ops in document["paths"].items() if path.startswith("/" + prefix)
         }
-    return paths
+    return _with_aliases(paths)
 
 
 def operations(route: str) -> dict[str, str]:
@@ -322,7 +337,11 @@ def _key_client(secret: str, *, bearer: bool = False) -> Client:
 
 def test_every_route_is_covered_or_allowed(db: None) -> None:
     documented = set(_documents())
-    served = {path for url in OPENAPI.values() for path in Client().get(url).json()["paths"]}
+    served = {
+        path
+        for url in OPENAPI.values()
+        for path in _with_aliases(Client().get(url).json()["paths"])
+    }
     assert served == documented
     lost = [
         r for r in CHECKED if is_api(r) and r not in EXTRA_API and openapi_path(r) not in documented

@@ -356,3 +356,24 @@ def test_expired_single_use_agent_is_invalid_at_once(api: Client) -> None:
         assert r.json()["code"] == "gone"
         assert api.get("/v1/agents?kind=single_use").json()["count"] == 0
     assert Agent.objects.filter(id=agent_id).exists()  # no sweep has run: the check is at read time
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [("", "permanent"), ("?kind=permanent", "permanent"), ("?kind=single_use", "single-use")],
+)
+def test_the_list_shows_single_use_agents_only_when_asked(
+    api: Client, cast: Cast, query: str, listed: str
+) -> None:
+    # The documented contract: single-use agents are listed only with ?kind=single_use.
+    agents = {
+        "permanent": AgentFactory(team=cast.team),
+        "single-use": AgentFactory(
+            team=cast.team,
+            kind=AgentKind.SINGLE_USE,
+            expires_at=timezone.now() + timedelta(minutes=5),
+        ),
+    }
+    body = api.get(f"/v1/agents{query}").json()
+    assert [item["id"] for item in body["items"]] == [str(agents[listed].id)]
+    assert body["count"] == 1

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -20,6 +20,12 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+# How long a browser test waits for what it expects (a state, a text) before failing: a safety
+# net for a loaded machine, never a measure of speed (that belongs in bench/). Playwright's own
+# default for expect() is 5 s.
+SAFETY_MS = 30_000
+expect.set_options(timeout=SAFETY_MS)
 
 # Playwright's sync API runs an event loop in the test's thread; the ORM calls the tests make
 # there are still plain synchronous calls.
@@ -42,7 +48,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, live_server) -> Iterator[Page]:  # type: ignore[no-untyped-def]
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(SAFETY_MS)
     page = context.new_page()
     yield page
     context.close()

@@ -3,7 +3,7 @@ connection for each step of a conversation, so more conversations than connectio
 the LLM at once. Were a connection held while the LLM thinks, the pool would run out, and the
 messages beyond its size would fail after DB_POOL_TIMEOUT."""
 
-import time
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,7 +32,7 @@ pytestmark = [
 
 POOL_SIZE = 2
 CONVERSATIONS = 6
-LLM_THINKS = 2.0  # seconds, longer than the pool's timeout
+LLM_THINKS = 2.0  # seconds, once all are waiting: longer than the pool's timeout
 
 
 @pytest.fixture
@@ -71,14 +71,15 @@ def test_more_conversations_than_pooled_connections_wait_on_the_llm_at_once(
     settings.SESSION_ANONYMOUS_MAX_PER_ADDRESS = 1000  # every visitor here is 127.0.0.1
     llm = ScriptedLLM(receiver)
     sessions = [_start(cast, llm) for _ in range(CONVERSATIONS)]
-    llm.will(*(says("Here.", first_token_delay=LLM_THINKS) for _ in sessions))
+    # Each reply starts only once every conversation is waiting on the LLM: together, not
+    # one pool-full after another.
+    together = threading.Barrier(CONVERSATIONS)
+    llm.will(*(says("Here.", first_token_delay=LLM_THINKS, together=together) for _ in sessions))
 
-    started = time.monotonic()
     with ThreadPoolExecutor(CONVERSATIONS) as pool:
         streams = list(pool.map(lambda s: _converse(asgi, s), sessions))
-    elapsed = time.monotonic() - started
 
     assert all("event: done" in stream and "event: error" not in stream for stream in streams)
-    assert elapsed < LLM_THINKS * 2  # together, not one pool-full after another
+    assert llm.met == [True] * CONVERSATIONS
     replies = SessionEvent.objects.filter(kind=EventKind.MESSAGE, data__role="assistant")
     assert sorted(replies.values_list("data__content", flat=True)) == ["Here."] * CONVERSATIONS

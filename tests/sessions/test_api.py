@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 from agents.configuration import AgentConfiguration
 from agents.models import Agent, AgentKind
 from sessions.models import EventKind, Session, SessionStatus
+from sessions.services import session_end, session_event_append
 from tests.conftest import Cast, signed_in
 from tests.factories import AgentFactory, ToolFactory
 from tests.http import post
@@ -356,12 +357,76 @@ def test_ending_answers_completed_with_the_transcript(cast: Cast, llm: ScriptedL
     assert "ended" in after.json()["error"]
 
 
-def test_ending_twice_changes_nothing(cast: Cast, llm: ScriptedLLM, api: Client) -> None:
+OTHER_END = {"duration": 7, "transcript": "User: later", "metadata": {"end_reason": "again"}}
+
+
+@pytest.mark.parametrize(
+    "first_body",
+    [
+        {},
+        {"duration": 42},
+        {"transcript": "User: Hello\nAssistant: Hi there!"},
+        {"metadata": {"end_reason": "user_initiated"}},
+        {"duration": 0, "transcript": "", "metadata": {"satisfaction_score": 5}},
+    ],
+)
+def test_a_repeated_end_answers_what_the_first_answered(
+    cast: Cast, llm: ScriptedLLM, api: Client, first_body: dict[str, Any]
+) -> None:
+    session_id, token = started(cast, llm)
+    first = post(api, f"/api/v1/sessions/{session_id}/end", first_body)
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        again = [
+            post(api, f"/api/v1/sessions/{session_id}/end", OTHER_END),
+            Client().put(
+                f"/api/v1/sessions/{session_id}/end",
+                {},
+                content_type="application/json",
+                headers={"Authorization": f"Bearer {token}"},
+            ),
+        ]
+    assert first.status_code == 200
+    assert [r.json() for r in again] == [first.json(), first.json()]
+    for field in ("duration", "transcript"):
+        if field in first_body:
+            assert first.json()["session"][field] == first_body[field]
+
+
+def test_an_end_after_another_ending_answers_the_session_as_it_ended(
+    cast: Cast, llm: ScriptedLLM, api: Client
+) -> None:
+    # Ended by the idle sweep, say; a reply that was under way is recorded afterwards.
     session_id, _ = started(cast, llm)
-    first = post(api, f"/api/v1/sessions/{session_id}/end", {"duration": 42})
-    second = post(api, f"/api/v1/sessions/{session_id}/end", {})
-    assert first.json()["session"]["duration"] == 42
-    assert second.json()["session"]["ended_at"] == first.json()["session"]["ended_at"]
+    session = Session.objects.get(id=session_id)
+    session_end(session=session, reason="idle_timeout")
+    session_event_append(
+        session=session, kind=EventKind.MESSAGE, data={"role": "assistant", "content": "Late."}
+    )
+    first = post(api, f"/api/v1/sessions/{session_id}/end", {})
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        second = post(api, f"/api/v1/sessions/{session_id}/end", OTHER_END)
+    assert first.json()["session"]["transcript"] == "Assistant: Hi! Ask me."
+    assert second.json() == first.json()
+    assert Session.objects.get(id=session_id).end_reason == "idle_timeout"
+
+
+def test_the_ends_metadata_is_merged_into_the_sessions_as_agent_human_answers_it(
+    cast: Cast, llm: ScriptedLLM, api: Client
+) -> None:
+    agent = an_agent(cast, llm)
+    body = {"agent_id": str(agent.id), "metadata": {"source": "web_app", "device": "desktop"}}
+    session_id = post(api, "/api/v1/sessions", body).json()["session"]["session_id"]
+    end = {"metadata": {"end_reason": "user_initiated", "satisfaction_score": 5, "device": "tv"}}
+    r = post(api, f"/api/v1/sessions/{session_id}/end", end)
+    merged = {
+        "source": "web_app",
+        "device": "tv",
+        "end_reason": "user_initiated",
+        "satisfaction_score": 5,
+    }
+    assert r.json()["session"]["metadata"] == merged
+    assert api.get(f"/v1/sessions/{session_id}").json()["metadata"] == merged
+    assert Session.objects.get(id=session_id).end_reason == "user_initiated"
 
 
 # Reading.

@@ -31,7 +31,7 @@ class RunningWorker:
         serve = self.worker.serve("127.0.0.1", port, signals=False)
         self.thread = threading.Thread(target=self.loop.run_until_complete, args=(serve,))
         self.thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # a safety net for a loaded machine
         while not VoiceWorker.objects.filter(name="test", stopped_at__isnull=True).exists():
             assert time.monotonic() < deadline, "the voice worker did not register"
             time.sleep(0.05)

