@@ -28,7 +28,7 @@ from teams.models import Role
 from tests.factories import AgentFactory, MembershipFactory, TeamFactory
 from voice.models import VoiceWorker
 
-from .conftest import CHROMIUM, FLAGS, screenshot, sign_in
+from .conftest import CHROMIUM, FLAGS, context_closed, screenshot, sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -78,7 +78,7 @@ def _page(browser: Browser, base_url: str) -> Page:
 def refusing_page(refusing_browser: Browser, live_server: Any) -> Iterator[Page]:
     page = _page(refusing_browser, live_server.url)
     yield page
-    page.context.close()
+    context_closed(page.context)
 
 
 class StandInWorker:

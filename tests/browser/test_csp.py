@@ -27,7 +27,7 @@ from teams.models import Role
 from tests.factories import AgentFactory, MembershipFactory, TeamFactory, ToolFactory
 from tests.llm_server import ScriptedLLM, says
 
-from .conftest import CHROMIUM, FLAGS, sign_in
+from .conftest import CHROMIUM, FLAGS, context_closed, sign_in
 from .test_calls import FAKE_MICROPHONE, GRANT_WITHOUT_ASKING, StandInWorker
 
 pytestmark = [
@@ -85,7 +85,7 @@ def _watched(browser: Browser, violations: list[str], **options: Any) -> Page:
 def page(browser: Browser, live_server: Any, violations: list[str]) -> Iterator[Page]:
     page = _watched(browser, violations, base_url=live_server.url)
     yield page
-    page.context.close()
+    context_closed(page.context)
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def visitor(browser: Browser, violations: list[str]) -> Iterator[Page]:
     """A page with no base URL: it visits the other site, not Parley."""
     page = _watched(browser, violations)
     yield page
-    page.context.close()
+    context_closed(page.context)
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from sessions.models import Session, SessionStatus
 from tests.factories import AgentFactory, TeamFactory, ToolFactory
 from tests.llm_server import ScriptedLLM, calls, says
 
-from .conftest import has_horizontal_scroll, screenshot
+from .conftest import context_closed, has_horizontal_scroll, screenshot
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -101,7 +101,7 @@ def visitor(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(10_000)
     yield context.new_page()
-    context.close()
+    context_closed(context)
 
 
 @pytest.fixture(autouse=True)
