@@ -31,13 +31,12 @@ from teams.auth import READ_ONLY_KEY
 from teams.models import Team
 
 from .limits import session_capacity_check, session_start_limits_check, visitor_key
-from .models import Session, SessionStatus, SessionType
+from .models import Session, SessionType
 from .services import session_create
 from .tokens import session_token_session_id
 
 NO_AGENT = "No agent with this id exists."
 NO_SESSION = "No session with this id exists."
-LIVE = (SessionStatus.STARTING, SessionStatus.RUNNING)
 
 
 @dataclass(frozen=True)
