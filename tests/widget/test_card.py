@@ -108,3 +108,11 @@ def test_the_card_the_hosted_page_and_the_start_agree_in_every_state(
         page = Client().get(f"/meet/{agent_id}").status_code
         started = start(agent_id).status_code
         assert read == page == started, f"{state}: card {read}, page {page}, start {started}"
+
+
+@pytest.mark.parametrize("agent_id", ["not-an-id", "é\u202e🙂", "1" * 500, "%00"])
+def test_a_malformed_id_is_an_unknown_agent_in_the_apis_error_shape(agent_id: str) -> None:
+    response = card(agent_id)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert response.json()["error"]
