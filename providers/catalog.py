@@ -30,6 +30,8 @@ class ProviderKind:
     region_env: str | None = None
     # A speech kind: what agents use it for, for the Providers page.
     used_for: str = ""
+    # Parley runs it (localllm/): the operator configures it, and a team has nothing to store.
+    managed: bool = False
 
     @property
     def self_hosted(self) -> bool:
@@ -122,6 +124,16 @@ LLM_KINDS: dict[str, ProviderKind] = {
         _self_hosted(
             "llamacpp", "llama.cpp", None, "LLAMACPP_BASE_URL", "http://llama.internal:8080/v1"
         ),
+        ProviderKind(
+            kind="local",
+            label="Local model (on this server)",
+            default_base_url=None,
+            needs_api_key=False,
+            api_key_env=None,
+            base_url_env="LOCAL_LLM_URL",
+            example_base_url="http://127.0.0.1:8003/v1",
+            managed=True,
+        ),
     )
 }
 SPEECH_KINDS: dict[str, ProviderKind] = {
@@ -146,9 +158,10 @@ SPEECH_KINDS: dict[str, ProviderKind] = {
         _speech("cartesia", "Cartesia", "CARTESIA_API_KEY", "voices (tts.provider cartesia)"),
     )
 }
-# Every kind a team can store credentials for, LLM providers first: the Providers page's order.
+# Every kind, LLM providers first: the Providers page's order.
 CATALOG: dict[str, ProviderKind] = LLM_KINDS | SPEECH_KINDS
-KIND_CHOICES = [(p.kind, p.label) for p in CATALOG.values()]
+# The kinds a team can store credentials for.
+KIND_CHOICES = [(p.kind, p.label) for p in CATALOG.values() if not p.managed]
 
 
 def provider_kind(kind: str) -> ProviderKind:

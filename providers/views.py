@@ -21,10 +21,14 @@ PAGE = "providers/list.html"
 
 
 def _facts(kind: str) -> ProviderKind:
+    """A kind a team can store credentials for; 404 for any other."""
     try:
-        return provider_kind(kind)
+        facts = provider_kind(kind)
     except LookupError:
         raise Http404("Parley knows no provider of this kind.") from None
+    if facts.managed:
+        raise Http404("Parley runs this provider: a team has nothing to store for it.")
+    return facts
 
 
 def _card(status: selectors.ProviderStatus, form: ProviderForm | None = None) -> dict[str, Any]:

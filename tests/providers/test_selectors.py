@@ -173,6 +173,7 @@ def test_the_overview_lists_every_kind_with_where_it_comes_from(
         "ollama",
         "vllm",
         "llamacpp",
+        "local",
         "deepgram",
         "elevenlabs",
         "azure_speech",

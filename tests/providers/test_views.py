@@ -417,3 +417,24 @@ def test_a_cloud_kind_not_configured_still_shows_where_it_calls(cast: Cast) -> N
     shown = card(signed_in(cast.viewer).get("/providers/"), "groq")
     assert "Not configured" in shown
     assert "<code>https://api.groq.com/openai/v1</code>" in shown
+
+
+# The local model, which Parley runs: nothing for a team to store.
+
+
+def test_the_local_model_shows_its_address_and_offers_no_form(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"local": {"base_url": "http://127.0.0.1:8003/v1"}}
+    shown = card(signed_in(cast.owner).get("/providers/"), "local")
+    assert "Local model (on this server)" in shown
+    assert "<code>http://127.0.0.1:8003/v1</code>" in shown
+    assert "<code>LOCAL_LLM_URL</code>" in shown
+    assert "<form" not in shown
+    assert "Store your own" not in shown
+
+
+def test_a_team_cannot_store_credentials_for_the_local_model(cast: Cast) -> None:
+    client = signed_in(cast.owner)
+    saved = client.post("/providers/local/", {"local-base_url": "http://evil.example/v1"})
+    assert saved.status_code == 404
+    assert client.post("/providers/local/delete/").status_code == 404
+    assert not Provider.objects.exists()

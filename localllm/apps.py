@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LocalLLMConfig(AppConfig):
+    name = "localllm"
+    verbose_name = "Local LLM"
