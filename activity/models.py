@@ -18,6 +18,8 @@ class Action(models.TextChoices):
     IWY_PUBLISHED = "iwy_publish", "published to iwy"
     IWY_KEPT = "iwy_keep", "pushed Parley's version to iwy of"
     IWY_UNLINKED = "iwy_unlink", "unlinked from iwy"
+    VERSION_PUBLISHED = "version_pub", "published a version of"
+    VERSION_RESTORED = "version_rest", "restored a version of"
 
 
 class TargetType(models.TextChoices):

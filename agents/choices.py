@@ -1,15 +1,18 @@
-"""What the agent form offers: providers by the names the Providers page uses, and the speech
-models and voices that are valid here (the Whisper models faster-whisper knows, the Piper voices
-installed on this server, the usual models and voices of the cloud services). Model and voice
-stay free to type, as a cloud account has voices of its own; these are suggestions."""
+"""What the agent form offers: providers by the names the Providers page uses (the LLM ones
+saying whether the team can use them yet), and the models and voices that are valid here (the
+Whisper models faster-whisper knows, the Piper voices installed on this server, the usual models
+and voices of the cloud services, the local LLM). Models and voices stay free to type, as a cloud
+account has voices of its own; these are suggestions."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
 from django.conf import settings
 
-from providers.catalog import CATALOG
+from providers.catalog import CATALOG, LLM_KINDS
+from providers.selectors import LOCAL_MODEL, OPENAI_MODEL, ProviderProblem
 from voice.cloud import CREDENTIALS, WHISPER_MODELS, WHISPER_SIZES
 
 from .configuration import LLMProvider, STTConfig, STTProvider, TTSProvider, VideoProvider
@@ -42,6 +45,20 @@ TTS_PROVIDER_CHOICES = provider_choices(TTSProvider)
 VIDEO_PROVIDER_CHOICES = provider_choices(VideoProvider)
 
 
+def _readiness(value: str, label: str, problems: Mapping[str, ProviderProblem]) -> str:
+    if value not in LLM_KINDS:  # custom: the agent's own URL, nothing the team sets up
+        return label
+    problem = problems.get(value)
+    return f"{label} — {problem.need if problem else 'ready'}"
+
+
+def llm_provider_choices(problems: Mapping[str, ProviderProblem]) -> list[tuple[str, str]]:
+    """The LLM providers, each saying in words (not only a colour) whether the team's agents
+    can use it yet: "OpenAI — needs an API key", "Groq — ready". `problems` is
+    providers.selectors.llm_problems'."""
+    return [(value, _readiness(value, label, problems)) for value, label in LLM_PROVIDER_CHOICES]
+
+
 @dataclass(frozen=True)
 class Suggestion:
     value: str
@@ -55,8 +72,19 @@ CLOUD_STT_MODELS = {
     "deepgram": ("nova-3", "nova-2"),
     "openai": ("gpt-4o-transcribe", "gpt-4o-mini-transcribe", "whisper-1"),
 }
+# The models a new agent gets (providers.selectors.llm_default), under the providers that serve
+# them; other providers' models are too many and change too often to list.
+LLM_MODELS = {"openai": (OPENAI_MODEL, "gpt-4o"), "local": (LOCAL_MODEL,)}
 # OpenAI's voices are the same for every account; other services' voices are the account's own.
 OPENAI_VOICES = ("alloy", "ash", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer")
+
+
+def llm_model_suggestions() -> list[Suggestion]:
+    return [
+        Suggestion(model, provider_label(provider))
+        for provider, models in LLM_MODELS.items()
+        for model in models
+    ]
 
 
 def stt_model_suggestions() -> list[Suggestion]:

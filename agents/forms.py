@@ -15,10 +15,11 @@ from django.utils.safestring import SafeString
 from pydantic import BaseModel
 
 from parley.errors import InvalidInput
+from providers.selectors import ProviderProblem
 
 from . import choices
 from .configuration import AgentConfiguration, LLMConfig, TurnDetectionConfig
-from .models import Agent, AgentKind, PublishStatus, Runtime
+from .models import Agent, AgentKind, PublishMode, PublishStatus, Runtime
 
 # Each form field and the place in the configuration document it edits.
 CONFIGURATION_PATHS: dict[str, tuple[str, ...]] = {
@@ -52,7 +53,7 @@ CONFIGURATION_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 SECTIONS: list[tuple[str, str, list[str]]] = [
-    ("Agent", "", ["name", "publish_status", "runtime"]),
+    ("Agent", "", ["name", "publish_status", "runtime", "publish_mode"]),
     (
         "LLM and prompt",
         "The language model that writes the agent's replies, and what it is told.",
@@ -150,8 +151,20 @@ class AgentForm(forms.Form):
         help_text="Where calls run: Parley's own voice pipeline, or Agora's Conversational AI "
         "engine with this agent as its LLM (needs the team's Agora credentials, under Agora).",
     )
+    publish_mode = forms.ChoiceField(
+        label="Publish changes",
+        choices=PublishMode.choices,
+        initial=PublishMode.IMMEDIATE,
+        required=False,  # left out, as older pages post: unchanged
+        help_text="At once: every save is what visitors and the API get. After review: a "
+        "change is a draft version until someone publishes it from the History page.",
+    )
+    # The version the form was opened on: a save made meanwhile refuses this one (409).
+    base_version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     llm_provider = forms.ChoiceField(label="Provider", choices=choices.LLM_PROVIDER_CHOICES)
-    llm_model = forms.CharField(label="Model", required=False)
+    llm_model = forms.CharField(
+        label="Model", required=False, widget=SuggestionsInput(choices.llm_model_suggestions)
+    )
     llm_system_prompt = forms.CharField(
         label="System prompt",
         required=False,
@@ -283,11 +296,19 @@ class AgentForm(forms.Form):
         self,
         *args: Any,
         tool_choices: list[tuple[str, str]],
+        llm_problems: dict[str, ProviderProblem] | None = None,
         validate_url: str | None = None,
         **kwargs: Any,
     ) -> None:
+        """`llm_problems` (providers.selectors.llm_problems) marks which LLM providers the team
+        can use, in the options and in a notice under them; None leaves them unmarked."""
         super().__init__(*args, **kwargs)
         cast(forms.MultipleChoiceField, self.fields["tools"]).choices = tool_choices
+        self.llm_problems = llm_problems or {}
+        if llm_problems is not None:
+            provider = cast(forms.ChoiceField, self.fields["llm_provider"])
+            provider.choices = choices.llm_provider_choices(llm_problems)
+            provider.widget.attrs["aria-describedby"] = "llm-provider-notice"
         if validate_url is None:
             return
         for field in self.fields.values():
@@ -308,12 +329,16 @@ class AgentForm(forms.Form):
         name: str = "",
         publish_status: str = PublishStatus.DRAFT,
         runtime: str = Runtime.PARLEY,
+        publish_mode: str = PublishMode.IMMEDIATE,
+        base_version: int | None = None,
     ) -> dict[str, Any]:
         """The form's starting values from a stored (or default) configuration document."""
         initial: dict[str, Any] = {
             "name": name,
             "publish_status": publish_status,
             "runtime": runtime,
+            "publish_mode": publish_mode,
+            "base_version": base_version,
         }
         for field, path in CONFIGURATION_PATHS.items():
             value: Any = document
@@ -357,8 +382,9 @@ class AgentForm(forms.Form):
             "publish_status": self.cleaned_data["publish_status"],
             "configuration": self.configuration_document(),
         }
-        if self.cleaned_data.get("runtime"):
-            changes["runtime"] = self.cleaned_data["runtime"]
+        for field in ("runtime", "publish_mode"):
+            if self.cleaned_data.get(field):
+                changes[field] = self.cleaned_data[field]
         return changes
 
     def add_service_errors(self, error: InvalidInput) -> None:
@@ -379,6 +405,14 @@ class AgentForm(forms.Form):
             if path[: len(field_path)] == field_path:
                 return field
         return None
+
+    @property
+    def llm_provider_problem(self) -> ProviderProblem | None:
+        """What keeps the chosen LLM provider from answering, for the notice under it; nothing
+        while a custom URL stands in for the provider's address."""
+        if self["llm_custom_url"].value():
+            return None
+        return self.llm_problems.get(self["llm_provider"].value())
 
     @property
     def sections(self) -> list[Section]:

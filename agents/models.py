@@ -27,6 +27,22 @@ class Runtime(models.TextChoices):
     AGORA = "agora", "Agora Conversational AI"
 
 
+class PublishMode(models.TextChoices):
+    """When a saved change reaches live traffic: at once, or once a person publishes it."""
+
+    IMMEDIATE = "immediate", "At once"
+    REVIEW = "review", "After review"
+
+
+class VersionSource(models.TextChoices):
+    """Where a version of an agent or a tool was made."""
+
+    DASHBOARD = "dashboard", "Dashboard"
+    API = "api", "API"
+    SYNC = "sync", "iwy sync"
+    SYSTEM = "system", "Parley"
+
+
 class AgentQuerySet(models.QuerySet["Agent"]):
     def unexpired(self, now: datetime | None = None) -> "AgentQuerySet":
         return self.filter(
@@ -48,6 +64,17 @@ class Agent(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
     configuration = models.JSONField(default=dict)
     runtime = models.CharField(max_length=10, choices=Runtime.choices, default=Runtime.PARLEY)
+    publish_mode = models.CharField(
+        max_length=9, choices=PublishMode.choices, default=PublishMode.IMMEDIATE
+    )
+    # `configuration` is always the published version's: every live reader reads it as it is.
+    published_version = models.ForeignKey(
+        "AgentVersion", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The newest version not yet published (publish_mode review only); edits start from it.
+    draft_version = models.ForeignKey(
+        "AgentVersion", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     metadata = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
@@ -74,3 +101,31 @@ class Agent(models.Model):
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+
+class AgentVersion(models.Model):
+    """One saved state of an agent, numbered 1, 2, 3… per agent. Never changed once made:
+    restoring an old version makes a new one equal to it."""
+
+    agent = models.ForeignKey(Agent, models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    configuration = models.JSONField(default=dict)
+    # The selected tools' definitions as they were, secrets masked (tools.models.Tool.definition).
+    tools = models.JSONField(default=list, blank=True)
+    source = models.CharField(max_length=9, choices=VersionSource.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["agent", "-number"]
+        constraints = [
+            # One number per agent; also the index that lists an agent's versions, newest first.
+            models.UniqueConstraint(fields=["agent", "number"], name="agent_version_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.number}"

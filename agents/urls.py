@@ -13,4 +13,15 @@ urlpatterns = [
     path("<uuid:agent_id>/publish/", views.agent_publish, name="publish"),
     path("<uuid:agent_id>/duplicate/", views.agent_duplicate, name="duplicate"),
     path("<uuid:agent_id>/delete/", views.agent_delete, name="delete"),
+    path("<uuid:agent_id>/history/", views.agent_history, name="history"),
+    path(
+        "<uuid:agent_id>/versions/<int:number>/publish/",
+        views.agent_version_publish,
+        name="version_publish",
+    ),
+    path(
+        "<uuid:agent_id>/versions/<int:number>/restore/",
+        views.agent_version_restore,
+        name="version_restore",
+    ),
 ]

@@ -22,6 +22,7 @@ from config.celery import enqueue_on_commit
 from parley.errors import Conflict, InvalidInput, ParleyError
 from providers.catalog import api_key_hint
 from sessions.models import TRANSITIONS, EventKind, Session, SessionStatus, Transport
+from sessions.selectors import session_configuration
 from sessions.services import session_end, session_event_append, session_status_set
 from teams.models import Team, User
 
@@ -281,8 +282,7 @@ def agora_session_start(*, session: Session, public_base: str) -> dict[str, Any]
     `public_base`, and hand the person their way into the channel. Agora failing marks the
     session failed (with Agora's detail and reason) and is raised."""
     account = _account(session.team_id)
-    document = session.agent.configuration if session.agent is not None else {}
-    config = AgentConfiguration.model_validate(document)
+    config = AgentConfiguration.model_validate(session_configuration(session=session))
     seconds = config.max_duration_seconds + 300  # the token outlives the longest session
     channel = _channel(session, account, seconds)
     try:

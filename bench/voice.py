@@ -1,19 +1,22 @@
 """Voice-to-voice latency of Parley's calls, offline, and how many calls one worker carries.
 
-    .venv/bin/python bench/voice.py [--turns 20] [--ttft-ms 100] [--max-calls 4]
+    .venv/bin/python bench/voice.py [--turns 20] [--ttft-ms 100] [--max-calls 4] [--llm local]
 
 A voice worker runs as its own process (`manage.py voiceworker`, the production settings, on a
 throwaway SQLite database) with the offline models from their packages (Whisper tiny.en,
 Piper en_US-joe-medium); the LLM is bench/llm.py, whose first token comes --ttft-ms after each
-request. This process starts calls through Parley's API (in-process, Django's test client) and
-plays the caller: a Python WebRTC peer (aiortc) speaks questions synthesized by Piper and times,
-at the peer, the end of its speech → the first sound of the reply. Turns are spaced out; each
-waits for the reply to finish.
+request; with --llm local, the local model instead (`manage.py localllm`, the packaged SmolLM2,
+an agent on the `local` provider as bench/local_llm.py makes it, asked its questions). This
+process starts calls through Parley's API (in-process, Django's test client) and plays the
+caller: a Python WebRTC peer (aiortc) speaks questions synthesized by Piper and times, at the
+peer, the end of its speech → the first sound of the reply. Turns are spaced out; each waits for
+the reply to finish.
 
 - **Latency:** --turns turns in one call, p50 and p95, with the parts each turn recorded on the
   session's timeline (turn detection = silence wait + transcription, STT, LLM, TTS). "Excluding
-  the LLM" subtracts --ttft-ms. The baseline is the same call with pipecat's own Whisper and Piper
-  services (a model loaded per call, Whisper's default beam search): VOICE_SHARED_MODELS=false.
+  the LLM" subtracts --ttft-ms (with --llm local, the first token's p50 that the turns recorded).
+  The baseline is the same call with pipecat's own Whisper and Piper services (a model loaded per
+  call, Whisper's default beam search): VOICE_SHARED_MODELS=false.
 - **Concurrency:** 1 … --max-calls calls at once on one worker, each speaking its turns at
   random moments; the p50 at each count, and the most calls with p50 under 1 s.
 - **Memory:** the worker's resident memory once its models are loaded, and with each count of
@@ -33,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,12 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--max-calls", type=int, default=4, help="most calls at once")
     parser.add_argument("--turns-each", type=int, default=6, help="turns per concurrent call")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--llm",
+        choices=["scripted", "local"],
+        default="scripted",
+        help="bench/llm.py, or the local model (manage.py localllm)",
+    )
     return parser.parse_args()
 
 
@@ -178,14 +187,24 @@ def _clear_events() -> None:
     SessionEvent.objects.all().delete()
 
 
+def _recorded_ttft_ms() -> float:
+    """The p50 of the first token's time that the turns recorded on the timeline."""
+    from sessions.models import EventKind, SessionEvent
+
+    said = SessionEvent.objects.filter(kind=EventKind.MESSAGE).values_list("data", flat=True)
+    ttft = [data["ttft_ms"] for data in said if isinstance(data, dict) and "ttft_ms" in data]
+    return statistics.median(ttft) if ttft else float("nan")
+
+
 def _latency_run(label: str, env: dict[str, str], agent: str, speech: list[Any], args: Any) -> dict:
     _clear_events()
     with _worker(env, capacity=1) as (_, process):
         loaded = _rss_mb(process.pid)
         latencies = asyncio.run(_call(agent, speech, args.turns, jitter=0.3))
     parts = _parts()
+    llm_ms = args.ttft_ms if args.llm == "scripted" else _recorded_ttft_ms()
     ms = [x * 1000 for x in latencies]
-    result = {
+    result: dict[str, Any] = {
         "label": label,
         "turns": len(ms),
         "p50": statistics.median(ms),
@@ -195,8 +214,8 @@ def _latency_run(label: str, env: dict[str, str], agent: str, speech: list[Any],
     }
     print(
         f"{label}: {len(ms)} turns, p50 {result['p50']:.0f} ms, p95 {result['p95']:.0f} ms "
-        f"(excluding the LLM's {args.ttft_ms} ms: p50 {result['p50'] - args.ttft_ms:.0f}, "
-        f"p95 {result['p95'] - args.ttft_ms:.0f}); parts p50: "
+        f"(excluding the LLM's {llm_ms:.0f} ms: p50 {result['p50'] - llm_ms:.0f}, "
+        f"p95 {result['p95'] - llm_ms:.0f}); parts p50: "
         + ", ".join(f"{k} {v:.0f}" for k, v in result["parts"].items())
         + f"; worker RSS {loaded:.0f} MB",
         flush=True,
@@ -249,16 +268,21 @@ def _concurrency(env: dict[str, str], agent: str, speech: list[Any], args: Any) 
 def main() -> int:
     args = _parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="parley-voice-bench-"))
-    with (
-        _throwaway_database("", workdir) as url,
-        _script("llm.py", "--ttft-ms", str(args.ttft_ms)) as llm,
-    ):
+    with ExitStack() as stack:
         env = os.environ | {
-            "DATABASE_URL": url,
+            "DATABASE_URL": stack.enter_context(_throwaway_database("", workdir)),
             "DJANGO_SETTINGS_MODULE": "config.settings.base",
             "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
             "VOICE_HEARTBEAT_SECONDS": "2",
         }
+        if args.llm == "local":
+            from bench.local_llm import local_llm_server
+
+            env["LOCAL_LLM_URL"] = stack.enter_context(local_llm_server())
+            llm_said = "the local LLM (manage.py localllm)"
+        else:
+            llm = stack.enter_context(_script("llm.py", "--ttft-ms", str(args.ttft_ms)))
+            llm_said = f"scripted LLM first token after {args.ttft_ms} ms"
         os.environ.update(env)
         import django
 
@@ -268,11 +292,16 @@ def main() -> int:
         from tests.voice.peer import speech as synthesize
 
         call_command("migrate", verbosity=0)
-        agent = _agent(llm.port)
-        speech = [synthesize(q) for q in QUESTIONS]
+        if args.llm == "local":
+            from bench.local_llm import CALL_QUESTIONS, local_agent
+
+            agent, questions = local_agent("Voice bench"), CALL_QUESTIONS
+        else:
+            agent, questions = _agent(llm.port), QUESTIONS
+        speech = [synthesize(q) for q in questions]
         print(
-            f"bench/voice.py: {args.turns} turns, scripted LLM first token after "
-            f"{args.ttft_ms} ms, offline Whisper tiny.en and Piper en_US-joe-medium",
+            f"bench/voice.py: {args.turns} turns, {llm_said}, offline Whisper tiny.en and Piper "
+            "en_US-joe-medium",
             flush=True,
         )
         label = "Parley (shared models, short-window Whisper, early answer)"

@@ -12,6 +12,11 @@ caller knows it (an engine that was interrupted knows what was really heard), ca
 agent's max_history; its own system messages follow the agent's system prompt; its last
 message, a user's, is the new turn. Parley records the turns as they happen.
 
+When the agent's LLM fails, the answer is the agent's failure message, except that a whole
+(unstreamed) answer is 503 `local_llm_unavailable`, with Retry-After, when the LLM is the local
+model and it is not serving: a retry succeeds once it serves (OpenAI's SDKs retry 503s). A
+stream has begun by then, with 200, and carries the failure message.
+
 Async, like sessions.streaming: a streamed reply holds no thread while the LLM thinks."""
 
 import asyncio
@@ -35,7 +40,14 @@ from parley.db import database
 from parley.errors import Busy, ParleyError, Unauthorized
 from parley.jsonbody import request_body, text_valid
 from parley.llm import ToolCallRequest
-from sessions.engine import Turn, TurnContext, session_turn, turn_begin
+from sessions.engine import (
+    LOCAL_LLM_RETRY_AFTER,
+    LOCAL_LLM_UNAVAILABLE,
+    Turn,
+    TurnContext,
+    session_turn,
+    turn_begin,
+)
 from sessions.models import Session
 from teams.auth import bad_keys_counted
 from tools.execution import ToolRun
@@ -72,6 +84,14 @@ def openai_error(exc: ParleyError) -> JsonResponse:
     if retry_after := getattr(exc, "retry_after", None):
         response["Retry-After"] = str(retry_after)
     return response
+
+
+class LocalModelUnavailable(ParleyError):
+    """The agent's LLM is the local model, and it is not serving: the turn says why."""
+
+    status = 503
+    code = LOCAL_LLM_UNAVAILABLE
+    retry_after = LOCAL_LLM_RETRY_AFTER
 
 
 @dataclass
@@ -209,6 +229,8 @@ async def _answer(begun: _Begun) -> JsonResponse:
     turn = await session_turn(
         session=begun.session, content=begun.request.content, context=begun.context
     )
+    if turn.error_code == LOCAL_LLM_UNAVAILABLE:
+        return openai_error(LocalModelUnavailable(turn.error))
     chunks = _Chunks(begun.model)
     return JsonResponse(
         {
@@ -339,7 +361,12 @@ OPENAPI_PATH = {
                         (400, "The body is not a chat completion request."),
                         (401, "No agent key, or not this agent's."),
                         (404, "No such agent."),
-                        (503, "The server is too busy; try again."),
+                        (
+                            503,
+                            "The server is too busy (`busy`), or, for a whole answer, the "
+                            "agent's LLM is the local model and it is not serving "
+                            "(`local_llm_unavailable`); try again after Retry-After.",
+                        ),
                     ]
                 },
             },

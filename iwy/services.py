@@ -14,7 +14,7 @@ from django.utils.dateparse import parse_datetime
 
 from activity.models import Action, TargetType
 from activity.services import SYSTEM, Actor, activity_record
-from agents.models import Agent, AgentKind
+from agents.models import Agent, AgentKind, VersionSource
 from agents.services import agent_configuration_validate, agent_update
 from parley.errors import Conflict, InvalidInput
 from providers.catalog import api_key_hint
@@ -367,10 +367,10 @@ def link_take_iwy(*, link: Link, actor: Actor) -> Link:
     remote = _remote(locked, _fetch(locked, api_key))
     if isinstance(locked, AgentLink):
         changes = documents.agent_changes_from_remote(locked.agent, remote)
-        agent_update(agent=locked.agent, actor=actor, changes=changes)
+        agent_update(agent=locked.agent, actor=actor, changes=changes, source=VersionSource.SYNC)
     else:
         changes = documents.tool_changes_from_remote(remote)
-        tool_update(tool=locked.tool, actor=actor, changes=changes)
+        tool_update(tool=locked.tool, actor=actor, changes=changes, source=VersionSource.SYNC)
     _agreed(locked, _local(locked), remote)
     return locked
 

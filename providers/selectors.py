@@ -10,11 +10,16 @@ from django.urls import reverse
 from parley.errors import Conflict
 from teams.models import Team
 
-from .catalog import CATALOG, ProviderKind, api_key_hint, llm_kind, provider_kind
+from .catalog import CATALOG, LLM_KINDS, ProviderKind, api_key_hint, llm_kind, provider_kind
 from .models import Provider
 
 Source = Literal["team", "install"]
 Status = Literal["team", "install", "missing"]
+
+# What a new agent's LLM is when nobody chose one (llm_default).
+OPENAI_MODEL = "gpt-4o-mini"
+# The local server serves the one model it loaded, whatever name a request gives.
+LOCAL_MODEL = "local"
 
 
 class ProviderMissing(Conflict):
@@ -49,6 +54,16 @@ class SpeechKey:
     api_key: str = field(repr=False)
     region: str  # Azure Speech's; "" for the others
     source: Source
+
+
+@dataclass(frozen=True)
+class ProviderProblem:
+    """What keeps a team's agents from using an LLM kind, for a page that links to the fix."""
+
+    kind: str
+    message: str  # a sentence naming the Providers page, without its address
+    need: str  # the same in a few words, for a badge or an option: "needs an API key"
+    fix_url: str
 
 
 @dataclass(frozen=True)
@@ -117,9 +132,18 @@ def _team_provider(facts: ProviderKind, provider: Provider) -> ResolvedProvider 
     )
 
 
-def _missing(facts: ProviderKind, provider: Provider | None) -> ProviderMissing:
+def _missing(
+    facts: ProviderKind, provider: Provider | None, *, linked: bool = False
+) -> ProviderMissing:
+    """`linked`: for a page that links to the Providers page itself, so the words leave out its
+    address, which an API client or a log needs spelled out."""
     page = reverse("providers:list")
+    where = "" if linked else f" ({page})"
     details: dict[str, str | None] = {"provider": facts.kind, "page": page}
+    if facts.managed:  # nothing for a team to store: only the operator sets it up
+        details["env"] = facts.base_url_env
+        message = f"{facts.label} is not set up: the operator can set {facts.base_url_env}."
+        return ProviderMissing(message, details=details)
     if facts.needs_region:
         lacking, fix, it = f"No {facts.label} credentials", "a key and its region", "them"
         env: str | None = f"{facts.api_key_env} and {facts.region_env}"
@@ -133,11 +157,11 @@ def _missing(facts: ProviderKind, provider: Provider | None) -> ProviderMissing:
     if provider is not None:  # a row the services would not have saved; say what it lacks
         message = (
             f"{facts.label} on the Providers page is missing {fix}: an owner or admin can add "
-            f"{it} there ({page})."
+            f"{it} there{where}."
         )
     else:
         message = (
-            f"{lacking}: an owner or admin can add {fix} on the Providers page ({page}), "
+            f"{lacking}: an owner or admin can add {fix} on the Providers page{where}, "
             f"or the operator can set {env}."
         )
     return ProviderMissing(message, details=details)
@@ -148,6 +172,23 @@ def _resolved(facts: ProviderKind, provider: Provider | None) -> ResolvedProvide
     if resolved is None:
         raise _missing(facts, provider)
     return resolved
+
+
+def _need(facts: ProviderKind) -> str:
+    if facts.needs_api_key:
+        return "needs an API key"
+    if facts.managed:  # only the operator can set it up
+        return "not set up on this server"
+    return "needs a server address"
+
+
+def _problem(facts: ProviderKind, provider: Provider | None) -> ProviderProblem | None:
+    try:
+        _resolved(facts, provider)
+    except ProviderMissing:
+        message = _missing(facts, provider, linked=True).message
+        return ProviderProblem(facts.kind, message, _need(facts), reverse("providers:list"))
+    return None
 
 
 def _speech_status(facts: ProviderKind, provider: Provider | None) -> ProviderStatus:
@@ -220,6 +261,25 @@ def provider_problem(*, team: Team, kind: str) -> str | None:
     except ProviderMissing as exc:
         return exc.message
     return None
+
+
+def llm_problems(*, team: Team) -> dict[str, ProviderProblem]:
+    """The LLM kinds `team`'s agents cannot use yet, each with why; a kind left out is ready.
+    One query, for pages that show many agents or every kind."""
+    providers = {p.kind: p for p in Provider.objects.filter(team=team)}
+    found = (_problem(facts, providers.get(kind)) for kind, facts in LLM_KINDS.items())
+    return {problem.kind: problem for problem in found if problem is not None}
+
+
+def llm_default(*, team: Team) -> tuple[str, str]:
+    """The LLM provider and model a new agent of `team` gets when nobody names one: OpenAI's
+    small model where OpenAI credentials resolve (the team's own or the install's), else the
+    local model Parley runs, so that a first agent answers before anyone has a cloud key."""
+    try:
+        provider_resolve(team=team, kind="openai")
+    except ProviderMissing:
+        return "local", LOCAL_MODEL
+    return "openai", OPENAI_MODEL
 
 
 def providers_overview(*, team: Team) -> list[ProviderStatus]:

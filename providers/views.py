@@ -1,6 +1,10 @@
 """The Providers page: every kind of provider, LLM then speech, where its credentials come from,
 and for owners and admins a form to store the team's own. Saving and removing work with HTMX
-(the card is swapped) and without it (POST, then back to the page with a message)."""
+(the card is swapped) and without it (POST, then back to the page with a message).
+
+The local model's card also says whether its server serves, with which model and how fast:
+`?status=local`, which the card loads once the page is shown (a server that does not answer
+must not hold the page), or which a link opens without JavaScript."""
 
 from typing import Any
 
@@ -10,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from localllm.selectors import LocalLLMStatus, local_llm_status
 from parley.errors import Conflict, InvalidInput
 from teams.access import ADMIN_ROLES, DashboardRequest, require_admin, team_required
 
@@ -36,8 +41,13 @@ def _card(status: selectors.ProviderStatus, form: ProviderForm | None = None) ->
     return {"status": status, "form": form}
 
 
-def _page(request: DashboardRequest, bound: ProviderForm | None = None) -> HttpResponse:
-    """The whole page; `bound` (a form that came back with errors) replaces its kind's form."""
+def _page(
+    request: DashboardRequest,
+    bound: ProviderForm | None = None,
+    local: LocalLLMStatus | None = None,
+) -> HttpResponse:
+    """The whole page; `bound` (a form that came back with errors) replaces its kind's form.
+    `local`: the local model's status, shown in its card instead of loaded after the page."""
     statuses = selectors.providers_overview(team=request.membership.team)
     cards = [
         _card(status, bound if bound and bound.prefix == status.kind else None)
@@ -51,6 +61,7 @@ def _page(request: DashboardRequest, bound: ProviderForm | None = None) -> HttpR
         "none_configured": all(
             status.status == "missing" for status in statuses if not status.facts.speech
         ),
+        "local": local,
     }
     return render(request, PAGE, context)
 
@@ -76,7 +87,12 @@ def _changed(request: DashboardRequest, kind: str, message: str) -> HttpResponse
 @require_GET
 @team_required
 def provider_list(request: DashboardRequest) -> HttpResponse:
-    return _page(request)
+    if request.GET.get("status") != "local":
+        return _page(request)
+    local = local_llm_status()
+    if request.htmx:
+        return render(request, f"{PAGE}#local-status", {"local": local})
+    return _page(request, local=local)
 
 
 @require_POST

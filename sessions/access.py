@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.configuration import AgentConfiguration
-from agents.models import Agent, AgentKind, PublishStatus
+from agents.models import Agent, AgentKind, AgentVersion, PublishStatus
 from parley.errors import Forbidden, Gone, NotFound, Unauthorized
 from teams.auth import READ_ONLY_KEY
 from teams.models import Team
@@ -37,6 +37,11 @@ from .tokens import session_token_session_id
 
 NO_AGENT = "No agent with this id exists."
 NO_SESSION = "No session with this id exists."
+NO_VERSION = "This agent has no version {number}."
+VERSION_TEAM_ONLY = (
+    "Only the agent's team, signed in to the dashboard, may start a session with a version "
+    "other than the published one."
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,19 @@ def _check_audience(agent: Agent, starter: Starter, config: AgentConfiguration) 
         )
 
 
+def _version(agent: Agent, starter: Starter, number: int | None) -> AgentVersion | None:
+    """The version a session runs when the starter asks for one: only a signed-in member of
+    the agent's team may (the test call), so that no visitor or key ever reaches a draft."""
+    if number is None:
+        return None
+    if starter.team is None or starter.team.pk != agent.team_id or starter.by_key:
+        raise Forbidden(VERSION_TEAM_ONLY)
+    try:
+        return agent.versions.get(number=number)
+    except AgentVersion.DoesNotExist:
+        raise NotFound(NO_VERSION.format(number=number)) from None
+
+
 def _claim_single_use(agent: Agent) -> None:
     """Mark a single-use agent used. The conditional update lets one start win a race."""
     now = timezone.now()
@@ -104,14 +122,19 @@ def session_start(
     type: SessionType = SessionType.CHAT,
     metadata: dict[str, Any] | None = None,
     check: Callable[[Agent, AgentConfiguration], None] | None = None,
+    version: int | None = None,
 ) -> Session:
     """Start a session with the agent, if this starter may. Raises NotFound, Forbidden, Gone or
     TooManyRequests with a message saying why not. `check`: what else must hold for this kind
     of session (a call needs a voice worker with room), asked once the starter may start and
-    before a single-use agent is spent."""
+    before a single-use agent is spent. `version`: the number of the version to run instead of
+    the published one, for the agent's team signed in (the test call)."""
     agent = _agent(agent_id)
     config = AgentConfiguration.model_validate(agent.configuration)
     _check_audience(agent, starter, config)
+    pinned = _version(agent, starter, version)
+    if pinned is not None:
+        config = AgentConfiguration.model_validate(pinned.configuration)
     session_start_limits_check(agent_id=str(agent.id), client_ip=starter.client_ip)
     # Anonymous (no team): counted apart, so that they cannot take every place (sessions.limits).
     visitor = visitor_key(starter.client_ip) if starter.team is None else None
@@ -121,7 +144,9 @@ def session_start(
     with transaction.atomic():
         if agent.kind == AgentKind.SINGLE_USE:
             _claim_single_use(agent)
-        return session_create(agent=agent, type=type, metadata=metadata, visitor=visitor)
+        return session_create(
+            agent=agent, type=type, metadata=metadata, visitor=visitor, version=pinned
+        )
 
 
 def session_for_caller(

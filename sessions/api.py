@@ -87,6 +87,11 @@ def _anyone(request: HttpRequest) -> Nobody:
 
 ANYONE: list[Any] = [*READ, _anyone]
 KEY_OR_TOKEN: list[Any] = [SessionTokenAuth(), *WRITE]
+VERSION_HELP = (
+    "The number of the agent's version to run instead of the published one: the dashboard's "
+    "test call of a draft or an older version. Only a signed-in member of the agent's team may "
+    "ask for one (403 otherwise)."
+)
 
 
 def _starter(request: HttpRequest, caller: Any) -> access.Starter:
@@ -125,7 +130,11 @@ def _started(request: HttpRequest, session: Session) -> dict[str, Any]:
     auth=ANYONE,
     operation_id="session_start",
 )
-def session_start(request: HttpRequest, payload: StartIn) -> dict[str, Any]:
+def session_start(
+    request: HttpRequest,
+    payload: StartIn,
+    version: int | None = Query(None, ge=1, description=VERSION_HELP),
+) -> dict[str, Any]:
     """Start a session with an agent (iwy's contract). No key is needed for private and
     public agents; a draft agent needs its team's key (or a signed-in member). A key speaks
     for its own team's agents only, and a read-only key starts nothing. `{agentId}`
@@ -134,10 +143,10 @@ def session_start(request: HttpRequest, payload: StartIn) -> dict[str, Any]:
     a `transport` is asked for."""
     starter = _starter(request, getattr(request, "auth", None))
     if _on_agora(payload):
-        return _agora_start(request, payload, starter)
+        return _agora_start(request, payload, starter, version)
     if payload.mode != "chat":
-        return _call_start(request, payload, starter)
-    session = access.session_start(agent_id=payload.agentId, starter=starter)
+        return _call_start(request, payload, starter, version)
+    session = access.session_start(agent_id=payload.agentId, starter=starter, version=version)
     started = _started(request, session)
     return {
         "sessionId": session.id,
@@ -149,13 +158,16 @@ def session_start(request: HttpRequest, payload: StartIn) -> dict[str, Any]:
     }
 
 
-def _call_start(request: HttpRequest, payload: StartIn, starter: access.Starter) -> dict[str, Any]:
+def _call_start(
+    request: HttpRequest, payload: StartIn, starter: access.Starter, version: int | None
+) -> dict[str, Any]:
     transport = Transport.DAILY if payload.mode is None else Transport(payload.transport)
     kind = SessionType(payload.mode) if payload.mode else call_type(agent_id=payload.agentId)
     session = access.session_start(
         agent_id=payload.agentId,
         starter=starter,
         type=kind,
+        version=version,
         check=lambda agent, config: call_check(agent=agent, config=config, transport=transport),
     )
     if transport == Transport.DAILY:
@@ -171,12 +183,15 @@ def _on_agora(payload: StartIn) -> bool:
     return Agent.objects.filter(id=payload.agentId, runtime=Runtime.AGORA).exists()
 
 
-def _agora_start(request: HttpRequest, payload: StartIn, starter: access.Starter) -> dict[str, Any]:
+def _agora_start(
+    request: HttpRequest, payload: StartIn, starter: access.Starter, version: int | None
+) -> dict[str, Any]:
     """A voice call through Agora's engine, with Parley as the agent's LLM."""
     session = access.session_start(
         agent_id=payload.agentId,
         starter=starter,
         type=SessionType.VOICE,
+        version=version,
         check=agora_start_check,
     )
     started = agora_session_start(session=session, public_base=async_base(request))

@@ -11,6 +11,7 @@ the error recorded, and the agent's failure message sent: the session stays usab
 
 import asyncio
 import json
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -21,14 +22,28 @@ from agents.configuration import AgentConfiguration
 from parley.db import database
 from parley.errors import ParleyError
 from parley.llm import LLMEndpoint, LLMFailure, LLMReply, ToolCallRequest, chat_stream
-from parley.outbound import OutboundClient, Policy, outbound_client
+from parley.outbound import OutboundClient, OutboundFailure, Outcome, Policy, outbound_client
 from parley.redact import redact
+from providers.catalog import llm_kind
 from providers.selectors import provider_resolve
 from tools.execution import ToolRun, tool_execute
 from tools.models import Tool
 
 from .models import EventKind, Session, SessionEvent
+from .selectors import session_configuration
 from .services import session_event_append, session_event_insert
+
+# The local model (the provider Parley runs itself, localllm) cannot take the turn: not running,
+# still loading, or unable to load its model. The API answers it with 503 and Retry-After, as a
+# retry succeeds once the model serves, with no change on the caller's side.
+LOCAL_LLM_UNAVAILABLE = "local_llm_unavailable"
+LOCAL_LLM_RETRY_AFTER = 5  # seconds
+# What llama.cpp answers, with 503, while it loads the model.
+LLAMA_LOADING = "Loading model"
+# For whoever sent the message: no address, command or file name.
+LOCAL_DOWN = "The local model this agent uses is not running; the server's operator can start it."
+LOCAL_LOADING = "The local model this agent uses is still loading; send the message again shortly."
+LOCAL_BROKEN = "The local model this agent uses could not be loaded; the Providers page says why."
 
 
 class TurnListener(Protocol):
@@ -81,21 +96,25 @@ class TurnContext:
     endpoint: LLMEndpoint | None
     trusted_host: str | None
     missing: str = ""  # why there is no endpoint, in words that say how to fix it
+    # The endpoint is the local model, which Parley runs: its failures say how to start it.
+    managed: bool = False
     # The user's message as content parts, text and images, for a model that takes images;
     # None: the message's text is what the model gets.
     user_parts: list[dict[str, Any]] | None = None
 
 
-def _endpoint(session: Session, config: AgentConfiguration) -> tuple[LLMEndpoint, str | None]:
+def _endpoint(session: Session, config: AgentConfiguration) -> tuple[LLMEndpoint, str | None, bool]:
     """The agent's LLM: its custom_url, else its provider's credentials (the team's or the
-    install's). The host of an operator's own endpoint is exempt from the address checks."""
+    install's). The host of an operator's own endpoint is exempt from the address checks.
+    Last, whether it is the local model, which Parley runs."""
     llm = config.llm
     if llm.custom_url is not None:
-        return LLMEndpoint(str(llm.custom_url), llm.model), None
+        return LLMEndpoint(str(llm.custom_url), llm.model), None, False
     resolved = provider_resolve(team=session.team, kind=llm.provider)
     endpoint = LLMEndpoint(resolved.base_url, llm.model, resolved.api_key)
     host = endpoint.base_url.split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-    return endpoint, host.strip("[]") if resolved.trusted else None
+    trusted = host.strip("[]") if resolved.trusted else None
+    return endpoint, trusted, llm_kind(resolved.kind).managed
 
 
 def _history(session: Session, limit: int) -> list[dict[str, Any]]:
@@ -120,20 +139,18 @@ def _history(session: Session, limit: int) -> list[dict[str, Any]]:
 
 
 def _turn_context(session: Session) -> TurnContext:
-    agent = session.agent
-    document = agent.configuration if agent is not None else {}
-    config = AgentConfiguration.model_validate(document)
+    config = AgentConfiguration.model_validate(session_configuration(session=session))
     ids = config.tool_calling.selected_tool_ids
     tools = {tool.name: tool for tool in Tool.objects.filter(team_id=session.team_id, id__in=ids)}
     history = _history(session, config.llm.max_history)
     try:
-        endpoint, trusted = _endpoint(session, config)
+        endpoint, trusted, managed = _endpoint(session, config)
     except ParleyError as missing:
         return TurnContext(config, tools, history, None, None, missing.message)
     except LookupError:  # "custom" names no provider: the agent's custom_url is the endpoint
         why = "The agent's LLM provider is custom, but it has no llm.custom_url: set one."
         return TurnContext(config, tools, history, None, None, why)
-    return TurnContext(config, tools, history, endpoint, trusted)
+    return TurnContext(config, tools, history, endpoint, trusted, managed=managed)
 
 
 def _function(tool: Tool) -> dict[str, Any]:
@@ -340,6 +357,31 @@ def assistant_event(turn: Turn) -> dict[str, Any]:
     return data | {k: v for k, v in turn.usage.items()}
 
 
+def _local_down(failure: LLMFailure, base_url: str) -> tuple[str, str] | None:
+    """When the local model's server could not take the turn: what the sender is told, and what
+    the team reads on the timeline. None when it answered and failed otherwise."""
+    if not isinstance(failure.__cause__, OutboundFailure):
+        return None  # it answered 200, and the stream itself failed
+    error = failure.error
+    if error.outcome in (Outcome.UNREACHABLE, Outcome.DNS_ERROR):
+        return LOCAL_DOWN, (
+            f"The local model's server does not answer at {base_url} ({error.message}): start "
+            "`manage.py localllm` (the Procfile's llm process), or point LOCAL_LLM_URL at "
+            "where it runs."
+        )
+    if error.status != 503:
+        return None
+    said = error.said
+    with suppress(ValueError, KeyError, TypeError):
+        said = str(json.loads(said)["error"]["message"])  # llama.cpp's error shape
+    if said == LLAMA_LOADING:
+        return LOCAL_LOADING, (
+            f"The local model's server at {base_url} is still loading the model: messages are "
+            "answered once it has."
+        )
+    return LOCAL_BROKEN, f"The local model's server at {base_url} cannot serve: {said}"
+
+
 async def _failed_turn(
     session: Session,
     context: TurnContext,
@@ -350,16 +392,17 @@ async def _failed_turn(
 ) -> Turn:
     turn = conversation.turn
     turn.error, turn.error_code = failure.public_message, failure.code
+    detail = f"The LLM failed: {failure.error.message}"
+    endpoint = context.endpoint
+    if endpoint and context.managed and (down := _local_down(failure, endpoint.base_url)):
+        (turn.error, detail), turn.error_code = down, LOCAL_LLM_UNAVAILABLE
     if keep and (said := "".join(conversation.said)):
         data = {"role": "assistant", "content": said, "interrupted": True}
         await record(session, EventKind.MESSAGE, data)
     # llm.chat_stream redacted the message; redacted again here, as the one place the timeline
     # gets an upstream's words from, whoever raised the failure.
-    key = context.endpoint.api_key if context.endpoint else None
-    detail = redact(failure.error.message, secrets=[key])
-    await record(
-        session, EventKind.ERROR, {"code": failure.code, "message": f"The LLM failed: {detail}"}
-    )
+    detail = redact(detail, secrets=[endpoint.api_key if endpoint else None])
+    await record(session, EventKind.ERROR, {"code": turn.error_code, "message": detail})
     return await _fail(session, context, turn, listener, keep)
 
 

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.models import Agent
+from agents.models import Agent, AgentVersion
 from parley.jsonbody import ValidTextDecoder, ValidTextEncoder
 from teams.models import Team
 
@@ -54,6 +54,10 @@ class Session(models.Model):
         Agent, models.SET_NULL, null=True, blank=True, related_name="sessions"
     )
     agent_name = models.CharField(max_length=200)
+    # The version the session ran: the published one, or for a team's test call the one chosen.
+    agent_version = models.ForeignKey(
+        AgentVersion, models.SET_NULL, null=True, blank=True, related_name="sessions"
+    )
     type = models.CharField(max_length=5, choices=SessionType.choices, default=SessionType.CHAT)
     status = models.CharField(
         max_length=8, choices=SessionStatus.choices, default=SessionStatus.STARTING

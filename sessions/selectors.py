@@ -7,6 +7,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
@@ -134,3 +135,15 @@ def session_filter_agents(*, team: Team) -> list[tuple[UUID, str]]:
 def session_timeline(*, session: Session) -> list[SessionEvent]:
     """Every event of the session in order, in one query: sessions are bounded in length."""
     return list(SessionEvent.objects.filter(session=session).order_by("seq"))
+
+
+def session_configuration(*, session: Session) -> dict[str, Any]:
+    """The agent configuration a session runs: the agent's published one, or for a team's test
+    call of a draft or an older version, that version's. Nothing when the agent was deleted."""
+    agent = session.agent
+    if agent is None:
+        return {}
+    pinned = session.agent_version_id
+    if pinned is None or pinned == agent.published_version_id:
+        return agent.configuration
+    return session.agent_version.configuration if session.agent_version else agent.configuration

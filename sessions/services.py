@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from agents.configuration import AgentConfiguration
-from agents.models import Agent
+from agents.models import Agent, AgentVersion
 from config.celery import enqueue_on_commit
 from parley.errors import Conflict
 
@@ -33,17 +33,20 @@ def session_create(
     type: SessionType,
     metadata: dict[str, Any] | None = None,
     visitor: str | None = None,
+    version: AgentVersion | None = None,
 ) -> Session:
-    """A new session, starting. `visitor`: an anonymous starter's address key (sessions.limits),
-    kept on its first event, by which the limits on anonymous sessions count it."""
+    """A new session, starting, pinned to `version` (by default the agent's published one).
+    `visitor`: an anonymous starter's address key (sessions.limits), kept on its first event,
+    by which the limits on anonymous sessions count it."""
     session = Session(
         team_id=agent.team_id,
         agent=agent,
         agent_name=agent.name,
+        agent_version_id=version.pk if version is not None else agent.published_version_id,
         type=type,
         metadata=metadata or {},
     )
-    session.full_clean(exclude=["team", "agent"])
+    session.full_clean(exclude=["team", "agent", "agent_version"])
     session.save()
     data = {"status": "starting"} | ({"visitor": visitor} if visitor is not None else {})
     session_event_append(session=session, kind=EventKind.STATUS_CHANGE, data=data)

@@ -5,7 +5,8 @@ thinks; the ASGI process serves it best (`make run` starts one), and under WSGI 
 `Accept: text/event-stream` streams the reply: `token` events with each piece of text,
 `tool_call_started` and `tool_call_finished` around each tool call, `error` when the LLM failed
 (the failure message follows as tokens), and `done` with the whole message. Otherwise the answer
-is one JSON document once the reply is complete."""
+is one JSON document once the reply is complete: 200, or 503 with Retry-After when the agent's
+LLM is the local model and it is not serving (`local_llm_unavailable`)."""
 
 import asyncio
 import json
@@ -27,7 +28,13 @@ from teams.auth import caller_for_key
 from tools.execution import ToolRun
 
 from .chat import session_turn_begin, session_turn_release
-from .engine import Turn, TurnContext, session_turn
+from .engine import (
+    LOCAL_LLM_RETRY_AFTER,
+    LOCAL_LLM_UNAVAILABLE,
+    Turn,
+    TurnContext,
+    session_turn,
+)
 from .limits import client_ip
 from .models import Session
 
@@ -170,11 +177,16 @@ async def _answer(session: Session, content: str, context: TurnContext) -> JsonR
         turn = await session_turn(session=session, content=content, context=context)
     finally:
         await database(session_turn_release)(session)
-    # A failed turn still answers 200 with the failure message, but says it did not succeed.
+    # A failed turn still answers 200 with the failure message, but says it did not succeed;
+    # 503 when the local model is not serving, as a retry succeeds once it is.
     body = {"success": not turn.failed, "message": _message(turn), "tool_calls": _tool_calls(turn)}
     if turn.failed:
         body |= {"error": turn.error, "code": turn.error_code}
-    return JsonResponse(body)
+    if turn.error_code != LOCAL_LLM_UNAVAILABLE:
+        return JsonResponse(body)
+    response = JsonResponse(body, status=503)
+    response["Retry-After"] = str(LOCAL_LLM_RETRY_AFTER)
+    return response
 
 
 @csrf_exempt  # authenticated by key or session token in a header, never by a cookie
@@ -246,6 +258,12 @@ OPENAPI_PATH = {
                         "application/json": {"schema": {"type": "object"}},
                         "text/event-stream": {"schema": {"type": "string"}},
                     },
+                },
+                "503": {
+                    "description": "The database is busy (`busy`), or the agent's LLM is the "
+                    "local model and it is not serving (`local_llm_unavailable`, with the "
+                    "failure message as `message`); Retry-After says when to send it again.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
                 },
             },
             "security": [{"ApiKeyAuth": []}, {"BearerAuth": []}],

@@ -182,7 +182,11 @@ def session_list(request: DashboardRequest) -> HttpResponse:
 
 def _session(request: DashboardRequest, session_id: UUID) -> Session:
     """One of the current team's sessions; 404 for any other."""
-    return get_object_or_404(Session, team=request.membership.team, pk=session_id)
+    # With the number of the agent version it ran, for the link to it; not that version's body.
+    sessions = Session.objects.select_related("agent_version").defer(
+        "agent_version__configuration", "agent_version__tools"
+    )
+    return get_object_or_404(sessions, team=request.membership.team, pk=session_id)
 
 
 def _timeline(session: Session) -> list[TimelineEntry]:

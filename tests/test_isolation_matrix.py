@@ -27,8 +27,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
 
+from activity.services import SYSTEM
 from agents.configuration import AgentConfiguration
 from agents.models import Agent, AgentKind
+from agents.services import agent_update
 from completions.models import AgentLLMKey
 from completions.services import llm_key_create
 from config.api import agent_human_api, api
@@ -232,6 +234,7 @@ class World:
 
 def _world(cast: Cast) -> World:
     agent = AgentFactory(team=cast.team, publish_status="private")
+    agent_update(agent=agent, actor=SYSTEM, changes={})  # its version 1, as every agent has
     tool = ToolFactory(team=cast.team)
     AgentLink.objects.create(team=cast.team, agent=agent, remote_id="ag_remote")
     ToolLink.objects.create(team=cast.team, tool=tool, remote_id="tl_remote")
@@ -270,6 +273,7 @@ PATH_VALUES: dict[str, Callable[[World], object]] = {
     "invitation_id": lambda w: w.invitation.pk,
     "api_key_id": lambda w: w.api_key.pk,
     "object_id": lambda w: w.agent.id,
+    "number": lambda w: w.agent.published_version.number,  # an agent's version
 }
 # A path naming its object's kind (/v1/{kind}/{object_id}/iwy): each kind, with its object.
 KINDS: list[Callable[[World], dict[str, object]]] = [

@@ -29,6 +29,7 @@ from parley.schemas import SchemaRefused, safe_validator
 from sessions.models import EventKind, Session
 from sessions.services import session_event_append
 
+from .in_process import in_process_reply
 from .models import ExecutionOutcome, ExecutionSource, Tool, ToolExecution
 from .spec import PUBLIC_HEADERS, REDACTED
 
@@ -306,6 +307,19 @@ def _finish(execution: ToolExecution, outcome: str, *, duration_ms: float, error
     execution.error = error
 
 
+async def _send(
+    request: OutboundRequest, *, timeout: float, outbound: OutboundClient | None
+) -> Delivery:
+    """The webhook's reply. A host an app answers itself (tools.in_process, such as the demo's
+    order-status tool) gets its answer here: nothing is sent."""
+    if (reply := in_process_reply(request)) is not None:
+        return reply
+    if outbound is None:
+        async with OutboundClient() as client:
+            return await client.send(request, timeout=timeout)
+    return await outbound.send(request, timeout=timeout)
+
+
 async def _call(
     tool: Tool, execution: ToolExecution, session: Session | None, outbound: OutboundClient | None
 ) -> tuple[Delivery, str]:
@@ -316,12 +330,7 @@ async def _call(
         "url": _scrubbed(shown["url"], tool),  # a key in the query string stays out too
         "payload": _capped(shown["payload"]),
     }
-    timeout = float(tool.timeout_seconds)
-    if outbound is None:
-        async with OutboundClient() as client:
-            delivery = await client.send(request, timeout=timeout)
-    else:
-        delivery = await outbound.send(request, timeout=timeout)
+    delivery = await _send(request, timeout=float(tool.timeout_seconds), outbound=outbound)
     error: OutboundError | None = delivery.error
     execution.status_code = delivery.status
     execution.response = reply_record(

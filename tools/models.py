@@ -1,12 +1,16 @@
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from agents.models import VersionSource
 from parley.fields import EncryptedJSONField
 from teams.models import Team
+
+from .spec import ToolSpec, auth_config_masked, headers_masked
 
 
 class HttpMethod(models.TextChoices):
@@ -55,6 +59,38 @@ class Tool(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def definition(self) -> dict[str, Any]:
+        """The tool as the LLM and its webhook see it, secrets masked: what versions record."""
+        document = {field: getattr(self, field) for field in ToolSpec.model_fields}
+        return document | {
+            "server_url": str(self.server_url),
+            "headers": headers_masked(self.headers or {}),
+            "auth_config": auth_config_masked(self.auth_config or {}),
+        }
+
+
+class ToolVersion(models.Model):
+    """One saved state of a tool, numbered 1, 2, 3… per tool; never changed once made."""
+
+    tool = models.ForeignKey(Tool, models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField(default=dict)
+    source = models.CharField(max_length=9, choices=VersionSource.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["tool", "-number"]
+        constraints = [
+            # One number per tool; also the index that finds a tool's newest version.
+            models.UniqueConstraint(fields=["tool", "number"], name="tool_version_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tool_id} v{self.number}"
 
 
 class ExecutionSource(models.TextChoices):

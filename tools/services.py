@@ -8,11 +8,12 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from activity.models import Action, TargetType
 from activity.services import Actor, activity_record
+from agents.models import VersionSource
 from agents.services import tool_ids_remove_from_agents
 from config.celery import enqueue_on_commit
 from iwy.hooks import tool_changed as iwy_tool_changed
@@ -29,13 +30,11 @@ from .execution import (
     url_with_query,
     webhook_payload,
 )
-from .models import ExecutionOutcome, ExecutionSource, Tool, ToolExecution
+from .models import ExecutionOutcome, ExecutionSource, Tool, ToolExecution, ToolVersion
 from .spec import (
     REDACTED,
     ToolSpec,
-    auth_config_masked,
     auth_config_unmasked,
-    headers_masked,
     headers_unmasked,
 )
 
@@ -69,12 +68,22 @@ def _refuse_leftover_masks(spec: ToolSpec) -> None:
 
 def _snapshot(tool: Tool) -> dict[str, Any]:
     """What the activity log compares, secrets masked. A changed secret shows as changed."""
-    document = {field: getattr(tool, field) for field in ToolSpec.model_fields}
-    return document | {
-        "server_url": str(tool.server_url),
-        "headers": headers_masked(tool.headers or {}),
-        "auth_config": auth_config_masked(tool.auth_config or {}),
-    }
+    return tool.definition()
+
+
+def _version_add(tool: Tool, actor: Actor, source: str | None) -> ToolVersion:
+    """The tool's next version. Numbered under the tool's row lock."""
+    Tool.objects.select_for_update().filter(pk=tool.pk).exists()  # one number at a time
+    newest = tool.versions.aggregate(newest=Max("number"))["newest"] or 0
+    if source is None:
+        source = VersionSource.API if actor.api_key is not None else VersionSource.DASHBOARD
+    return ToolVersion.objects.create(
+        tool=tool,
+        number=newest + 1,
+        definition=tool.definition(),
+        source=source,
+        author=actor.person,
+    )
 
 
 def _secrets_changed(before: Tool, after: Tool) -> dict[str, Any]:
@@ -132,14 +141,19 @@ def _save(tool: Tool, spec: ToolSpec) -> Tool:
 
 @transaction.atomic
 def tool_create(*, team: Team, actor: Actor, spec: ToolSpec) -> Tool:
+    """A new tool, as its version 1."""
     tool = _save(Tool(team=team, created_by=actor.person), spec)
+    _version_add(tool, actor, None)
     _record(tool, actor, Action.CREATED, before={}, after=_snapshot(tool))
     return tool
 
 
 @transaction.atomic
-def tool_update(*, tool: Tool, actor: Actor, changes: dict[str, Any]) -> Tool:
-    """Apply a partial update. Masked secrets sent back unchanged keep their stored values."""
+def tool_update(
+    *, tool: Tool, actor: Actor, changes: dict[str, Any], source: str | None = None
+) -> Tool:
+    """Apply a partial update, as one new version. Masked secrets sent back unchanged keep
+    their stored values. `source`: by default the dashboard or the API as the actor says."""
     if nulls := [field for field, value in changes.items() if value is None]:
         raise InvalidInput.for_field(nulls[0], NOT_NULL)
     document = _document(tool) | changes
@@ -152,6 +166,7 @@ def tool_update(*, tool: Tool, actor: Actor, changes: dict[str, Any]) -> Tool:
     before, stored = _snapshot(tool), Tool(headers=tool.headers, auth_config=tool.auth_config)
     tool.updated_at = timezone.now()
     _save(tool, _validated(document))
+    _version_add(tool, actor, source)
     _record(tool, actor, Action.UPDATED, before, _snapshot(tool) | _secrets_changed(stored, tool))
     iwy_tool_changed(tool)
     return tool
@@ -159,7 +174,7 @@ def tool_update(*, tool: Tool, actor: Actor, changes: dict[str, Any]) -> Tool:
 
 @transaction.atomic
 def tool_delete(*, tool: Tool, actor: Actor) -> None:
-    tool_ids_remove_from_agents(team=tool.team, tool_id=tool.id)
+    tool_ids_remove_from_agents(team=tool.team, tool_id=tool.id, tool_name=tool.name, actor=actor)
     _record(tool, actor, Action.DELETED, before=None, after=None)
     tool.delete()
 

@@ -13,6 +13,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from agents.configuration import AgentConfiguration
 from sessions.models import Session, SessionType
+from sessions.selectors import session_configuration
 
 from .pipeline import Call, pipeline_build
 from .speech import stt_service, tts_service
@@ -23,8 +24,7 @@ VIDEO_FPS = 12
 
 
 def _config(session: Session) -> AgentConfiguration:
-    document = session.agent.configuration if session.agent is not None else {}
-    return AgentConfiguration.model_validate(document)
+    return AgentConfiguration.model_validate(session_configuration(session=session))
 
 
 def _video(session: Session) -> bool:

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "agora",
     "iwy",
     "localllm",
+    "demo",
     "axes",  # sign-in lockout; keep last of the apps
 ]
 
@@ -254,6 +255,8 @@ LOCAL_LLM_THREADS = env.int("LOCAL_LLM_THREADS", default=2)
 # Tokens of context in all, shared by the LOCAL_LLM_PARALLEL conversations decoded at once.
 LOCAL_LLM_CONTEXT = env.int("LOCAL_LLM_CONTEXT", default=8192)
 LOCAL_LLM_PARALLEL = env.int("LOCAL_LLM_PARALLEL", default=2)
+# The longest reply in tokens when a request does not say: spoken, 256 tokens is a minute.
+LOCAL_LLM_MAX_TOKENS = env.int("LOCAL_LLM_MAX_TOKENS", default=256)
 LLM_PROVIDER_DEFAULTS["local"] = {"base_url": LOCAL_LLM_URL}
 # Speech providers' install-wide defaults for voice calls, {kind: {"api_key", "region"}}, holding
 # only the kinds with something set; a team's own (the Providers page) win. OpenAI's speech uses
@@ -319,7 +322,9 @@ CHAT_BASE_URL = env.str("CHAT_BASE_URL", default="")
 # Background jobs (Celery). With Redis they go through it. The embedded default has no Redis, so
 # its worker and beat (both started by `make run`) pass jobs through files under var/celery/.
 VAR_DIR = BASE_DIR / "var"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# The file broker has no host; naming one spares each worker and beat kombu's warning that
+# none was supplied.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem:"):
     _queue = str(VAR_DIR / "celery" / "queue")
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {

@@ -1,5 +1,6 @@
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -7,6 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from agents.models import Agent, AgentKind
+from providers.models import Provider
 from tests.conftest import Cast, signed_in
 from tests.factories import AgentFactory, ToolFactory
 from tests.http import call, patch, post
@@ -26,6 +28,70 @@ def test_it_creates_an_agent_with_defaults_filled(api: Client, cast: Cast, path:
     assert body["configuration"]["llm"]["system_prompt"] == "Be brief."
     assert body["configuration"]["turn_detection"]["threshold"] == 0.5
     assert Agent.objects.get(id=body["id"]).team == cast.team
+
+
+# The LLM an agent gets when the request names no provider.
+
+LOCAL = {"local": {"base_url": "http://127.0.0.1:8003/v1"}}
+OPENAI_KEY = {"openai": {"api_key": "sk-operator-0000000000000000"}}
+
+
+def created_llm(api: Client, path: str, configuration: dict[str, Any]) -> tuple[str, str]:
+    """The provider and model of the agent the API made, as stored."""
+    r = post(api, path, {"name": "Support", "configuration": configuration})
+    assert r.status_code in (200, 201), r.json()
+    agent_id = r.json()["agent"]["id"] if path == "/v1/ephemeral-agent" else r.json()["id"]
+    llm = Agent.objects.get(id=agent_id).configuration["llm"]
+    return llm["provider"], llm["model"]
+
+
+PATHS = ["/v1/agents", "/v1/agent", "/v1/ephemeral-agent"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_with_no_openai_key_an_agent_gets_the_local_model(
+    api: Client, path: str, settings: Any
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    assert created_llm(api, path, {"llm": {"system_prompt": "Be brief."}}) == ("local", "local")
+    assert created_llm(api, path, {}) == ("local", "local")
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_with_the_operators_openai_key_an_agent_gets_openai(
+    api: Client, path: str, settings: Any
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL | OPENAI_KEY
+    assert created_llm(api, path, {}) == ("openai", "gpt-4o-mini")
+
+
+def test_with_the_teams_own_openai_key_an_agent_gets_openai(
+    api: Client, cast: Cast, settings: Any
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    Provider.objects.create(team=cast.team, kind="openai", credentials={"api_key": "sk-team-key"})
+    assert created_llm(api, "/v1/agents", {}) == ("openai", "gpt-4o-mini")
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_provider_sent_is_kept_even_without_a_key(api: Client, path: str, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    assert created_llm(api, path, {"llm": {"provider": "openai"}}) == ("openai", "gpt-4o-mini")
+    sent = {"llm": {"provider": "groq", "model": "llama-3.1-8b-instant"}}
+    assert created_llm(api, path, sent) == ("groq", "llama-3.1-8b-instant")
+
+
+def test_a_model_sent_without_a_provider_is_kept(api: Client, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    assert created_llm(api, "/v1/agents", {"llm": {"model": "smollm2"}}) == ("local", "smollm2")
+
+
+def test_updating_an_agent_leaves_its_provider_alone(api: Client, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    agent_id = post(api, "/v1/agents", {"name": "Support"}).json()["id"]
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL | OPENAI_KEY
+    r = patch(api, f"/v1/agents/{agent_id}", {"configuration": {"llm": {"temperature": 0.2}}})
+    assert r.json()["configuration"]["llm"]["provider"] == "local"
 
 
 def test_it_records_the_signed_in_creator_as_user_id(cast: Cast) -> None:

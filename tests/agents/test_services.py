@@ -1,4 +1,7 @@
-"""Services the dashboard added: duplicating an agent, and checking a configuration unsaved."""
+"""Services the dashboard added: duplicating an agent, checking a configuration unsaved, and the
+LLM a new agent gets when nobody names one."""
+
+from typing import Any
 
 import pytest
 
@@ -6,7 +9,7 @@ from activity.models import Action, ActivityEntry
 from activity.services import Actor
 from agents.configuration import AgentConfiguration
 from agents.models import Agent
-from agents.services import agent_configuration_validate, agent_duplicate
+from agents.services import agent_configuration_validate, agent_duplicate, agent_llm_default
 from parley.errors import InvalidInput
 from tests.conftest import Cast
 from tests.factories import AgentFactory, ToolFactory
@@ -36,6 +39,23 @@ def test_a_duplicate_is_a_draft_copy_with_the_same_configuration(cast: Cast) -> 
     agent.refresh_from_db()
     assert agent.name == "Boats"
     assert agent.publish_status == "public"
+
+
+def test_a_duplicate_keeps_its_provider_whatever_new_agents_get(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {}  # new agents would get the local model
+    agent = AgentFactory(team=cast.team)  # OpenAI, stored
+    copy = agent_duplicate(agent=agent, actor=Actor(user=cast.member))
+    assert copy.configuration["llm"]["provider"] == "openai"
+
+
+def test_a_configuration_naming_no_provider_gets_the_teams_usual_llm(
+    cast: Cast, settings: Any
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {}
+    usual = agent_llm_default(team=cast.team, configuration=AgentConfiguration())
+    assert (usual.llm.provider, usual.llm.model) == ("local", "local")
+    named = AgentConfiguration.model_validate({"llm": {"provider": "openai"}})
+    assert agent_llm_default(team=cast.team, configuration=named) is named
 
 
 def test_a_duplicate_of_a_long_name_still_fits(cast: Cast) -> None:

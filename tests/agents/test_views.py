@@ -13,6 +13,7 @@ from django.utils import timezone
 from activity.models import Action, ActivityEntry
 from agents.configuration import AgentConfiguration
 from agents.models import Agent, AgentKind
+from providers.models import Provider
 from tests.conftest import Cast, signed_in
 from tests.factories import AgentFactory, ToolFactory
 
@@ -162,15 +163,18 @@ def test_the_list_pages_twenty_at_a_time(cast: Cast) -> None:
 
 @pytest.mark.parametrize("rows", [3, 15])
 def test_the_list_costs_the_same_queries_however_many_rows(
-    cast: Cast, rows: int, django_assert_num_queries: Any
+    cast: Cast, rows: int, settings: Any, django_assert_num_queries: Any
 ) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {}  # every row is marked as unable to answer
     for _ in range(rows):
         agent_of(cast, configuration=AgentConfiguration().as_document())
     client = signed_in(cast.member)
-    # session, user, membership with its team, the team switcher's memberships, the count, the page.
-    with django_assert_num_queries(6):
+    # session, user, membership with its team, the team switcher's memberships, the count, the page,
+    # the team's providers.
+    with django_assert_num_queries(7):
         r = client.get("/agents/")
     assert len(re.findall(r'href="/agents/[0-9a-f-]{36}/"', html(r))) == rows
+    assert html(r).count("data-llm-problem") == rows
 
 
 def test_only_writers_see_the_new_agent_button(cast: Cast) -> None:
@@ -241,7 +245,7 @@ def test_the_new_agent_form_starts_from_the_defaults_in_sections(cast: Cast) -> 
         assert re.search(rf"<legend[^>]*>\s*<span[^>]*>{legend}</span>", page), legend
     assert 'name="llm_temperature" value="0.7"' in page
     assert 'name="turn_threshold" value="0.5"' in page
-    assert '<option value="ollama">Ollama</option>' in page
+    assert re.search(r'<option value="ollama">Ollama — [^<]+</option>', page)
     assert "This team has no tools yet." in page
 
 
@@ -705,6 +709,15 @@ def test_the_detail_page_says_plainly_when_the_agent_has_no_llm(cast: Cast, sett
     assert "This agent cannot answer yet." in page
     assert "Providers page" in page
     assert "OPENAI_API_KEY" in page
+    assert '<a class="font-medium underline" href="/providers/">Open the Providers page</a>' in page
+    assert "(/providers/)" not in page  # the link says where, not the words
+
+
+def test_the_detail_page_of_a_custom_agent_without_its_url_links_to_the_form(cast: Cast) -> None:
+    agent = with_llm(cast, provider="custom")
+    page = html(signed_in(cast.member).get(f"/agents/{agent.id}/"))
+    assert "no custom URL" in page
+    assert f'href="/agents/{agent.id}/edit/">Edit the agent</a>' in page
 
 
 def test_the_detail_page_has_no_warning_when_a_provider_is_configured(
@@ -740,3 +753,155 @@ def test_list_and_detail_name_providers_as_the_form_does(
     for page in pages:
         assert name in unescape(page)
         assert re.search(rf">\s*{value}\s*·", page) is None
+
+
+# --- first steps: which agents cannot answer, and where that is fixed -----------------------
+
+LOCAL = {"local": {"base_url": "http://127.0.0.1:8003/v1"}}
+
+
+def with_llm(cast: Cast, **llm: Any) -> Agent:
+    document = AgentConfiguration().as_document()
+    document["llm"] |= llm
+    return agent_of(cast, configuration=document)
+
+
+def team_key(cast: Cast, kind: str) -> Provider:
+    return Provider.objects.create(team=cast.team, kind=kind, credentials={"api_key": "sk-team"})
+
+
+def row_of(page: str, agent: Agent) -> str:
+    match = re.search(rf'<tr>\s*<td[^>]*><a href="/agents/{agent.id}/">.*?</tr>', page, re.S)
+    assert match, f"no row for {agent.name}"
+    return match.group(0)
+
+
+def test_the_list_marks_each_agent_whose_llm_is_not_set_up(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    team_key(cast, "groq")
+    keyless = with_llm(cast, provider="openai")
+    custom = with_llm(cast, provider="custom")
+    fine = [
+        with_llm(cast, provider="local"),
+        with_llm(cast, provider="groq"),
+        with_llm(cast, provider="openai", custom_url="https://llm.example.com/v1"),
+    ]
+    page = unescape(html(signed_in(cast.viewer).get("/agents/")))
+    badge = row_of(page, keyless)
+    assert 'href="/providers/"' in badge
+    assert "Cannot answer yet: needs an API key" in badge
+    assert 'title="No OpenAI credentials: an owner or admin can add an API key' in badge
+    assert f'href="/agents/{custom.id}/edit/"' in row_of(page, custom)
+    assert "needs a custom URL" in row_of(page, custom)
+    for agent in fine:
+        assert "data-llm-problem" not in row_of(page, agent)
+
+
+def test_the_htmx_table_marks_agents_too(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    with_llm(cast, provider="openai")
+    r = signed_in(cast.member).get("/agents/", headers=HTMX)
+    assert "Cannot answer yet: needs an API key" in html(r)
+
+
+def test_with_no_openai_key_the_new_agent_form_starts_on_the_local_model(
+    cast: Cast, settings: Any
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    page = html(signed_in(cast.member).get("/agents/new/"))
+    assert '<option value="local" selected>Local model (on this server) — ready</option>' in page
+    assert 'name="llm_model" value="local"' in page
+    assert "data-llm-problem" not in page
+
+
+@pytest.mark.parametrize("where", ["install", "team"])
+def test_with_an_openai_key_the_new_agent_form_starts_on_openai(
+    cast: Cast, settings: Any, where: str
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    if where == "install":
+        settings.LLM_PROVIDER_DEFAULTS = LOCAL | {"openai": {"api_key": "sk-operator"}}
+    else:
+        team_key(cast, "openai")
+    page = html(signed_in(cast.member).get("/agents/new/"))
+    assert '<option value="openai" selected>OpenAI — ready</option>' in page
+    assert 'name="llm_model" value="gpt-4o-mini"' in page
+    assert '<option value="local">Local model (on this server) — ready</option>' in page
+
+
+def test_the_provider_select_says_in_words_which_providers_are_ready(
+    cast: Cast, settings: Any
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    team_key(cast, "groq")
+    page = html(signed_in(cast.member).get("/agents/new/"))
+    assert '<option value="openai">OpenAI — needs an API key</option>' in page
+    assert '<option value="groq">Groq — ready</option>' in page
+    assert '<option value="vllm">vLLM — needs a server address</option>' in page
+    assert '<option value="custom">Custom (the URL below)</option>' in page
+    assert re.search(
+        r'<select name="llm_provider"[^>]*aria-describedby="llm-provider-notice"', page
+    )
+
+
+def test_the_model_box_suggests_the_local_model(cast: Cast) -> None:
+    page = unescape(html(signed_in(cast.member).get("/agents/new/")))
+    assert '<option value="local" label="Local model (on this server)">' in page
+    assert '<option value="gpt-4o-mini" label="OpenAI">' in page
+
+
+def test_the_edit_form_says_under_the_provider_what_it_lacks(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    agent = with_llm(cast, provider="openai")
+    page = unescape(html(signed_in(cast.member).get(f"/agents/{agent.id}/edit/")))
+    notice = re.search(r'<div id="llm-provider-notice".*?</div>', page, re.S)
+    assert notice
+    assert "No OpenAI credentials" in notice.group(0)
+    assert 'href="/providers/"' in notice.group(0)
+
+
+def test_the_form_has_no_notice_for_a_ready_provider_or_a_custom_url(
+    cast: Cast, settings: Any
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    client = signed_in(cast.member)
+    for agent in (
+        with_llm(cast, provider="local"),
+        with_llm(cast, provider="openai", custom_url="https://llm.example.com/v1"),
+    ):
+        page = html(client.get(f"/agents/{agent.id}/edit/"))
+        assert 'id="llm-provider-notice"' in page  # the place the live check fills
+        assert "data-llm-problem" not in page
+
+
+def live_check(cast: Cast, field: str, **changes: Any) -> str:
+    r = signed_in(cast.member).post(
+        "/agents/validate/", form_data(**changes), headers=HTMX | {"HX-Trigger-Name": field}
+    )
+    assert r.status_code == 200
+    return unescape(html(r))
+
+
+def test_choosing_another_provider_updates_the_notice(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    body = live_check(cast, "llm_provider", llm_provider="openai")
+    assert '<div id="llm-provider-notice" aria-live="polite" hx-swap-oob="true">' in body
+    assert "No OpenAI credentials" in body
+    assert 'href="/providers/"' in body
+    body = live_check(cast, "llm_provider", llm_provider="local")
+    assert '<div id="llm-provider-notice" aria-live="polite" hx-swap-oob="true">' in body
+    assert "data-llm-problem" not in body
+
+
+def test_a_custom_url_clears_the_notice(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    url = "https://llm.example.com/v1"
+    body = live_check(cast, "llm_custom_url", llm_provider="openai", llm_custom_url=url)
+    assert 'id="llm-provider-notice"' in body
+    assert "data-llm-problem" not in body
+
+
+def test_typing_elsewhere_leaves_the_notice_alone(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = LOCAL
+    body = live_check(cast, "llm_temperature", llm_provider="openai")
+    assert "llm-provider-notice" not in body

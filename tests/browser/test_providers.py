@@ -1,11 +1,13 @@
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from providers.models import Provider
 from teams.models import Role
 from tests.factories import MembershipFactory
+from tests.localllm.conftest import local_llm_url  # noqa: F401 - the real model's server
 
 from .conftest import has_horizontal_scroll, screenshot, sign_in
 
@@ -130,3 +132,26 @@ def test_a_member_reads_the_page_without_controls(page: Page) -> None:
     expect(page.get_by_text("Add credentials")).to_have_count(0)
     expect(page.get_by_text("Edit")).to_have_count(0)
     assert KEY not in page.content()
+
+
+@pytest.mark.local_llm
+def test_the_local_models_card_says_it_is_loaded_and_how_fast_it_writes(
+    page: Page,
+    settings: Any,
+    local_llm_url: str,  # noqa: F811
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"local": {"base_url": local_llm_url}}
+    settings.LOCAL_LLM_URL = local_llm_url
+    hello = [{"role": "user", "content": "Say hello in one short sentence."}]
+    body = {"messages": hello, "max_tokens": 16, "temperature": 0}
+    httpx.post(f"{local_llm_url}/chat/completions", json=body, timeout=60).raise_for_status()
+    owner = MembershipFactory(role=Role.OWNER)
+    sign_in(page, owner.user.email)
+    page.goto("/providers/")
+    local = page.locator("#provider-local")
+    expect(local.locator("[data-local-state]")).to_have_text("Model loaded")
+    expect(local).to_contain_text("SmolLM2-135M-Instruct")
+    expect(local.locator("[data-local-speed]")).to_contain_text("tokens/s writing")
+    expect(local.locator("[data-local-limits]")).to_contain_text("does not call tools")
+    local.scroll_into_view_if_needed()
+    screenshot(page, "providers-local")

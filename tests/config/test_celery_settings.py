@@ -40,7 +40,7 @@ def _conf(**env: str) -> dict[str, Any]:
 
 def test_without_redis_jobs_go_through_files_to_a_real_worker() -> None:
     conf = _conf()
-    assert conf["broker"] == "filesystem://"
+    assert conf["broker"] == "filesystem://localhost/"
     assert conf["eager"] is False
     queue = conf["options"]["data_folder_in"]
     assert queue == conf["options"]["data_folder_out"]

@@ -58,7 +58,7 @@ def test_under_honcho_a_model_it_cannot_read_is_said_and_the_others_keep_running
     tmp_path: Path,
 ) -> None:
     missing = tmp_path / "nowhere.gguf"
-    server = manage("--wait-on-error", LOCAL_LLM_MODEL=str(missing))
+    server = manage("--wait-on-error", "--port", str(free_port()), LOCAL_LLM_MODEL=str(missing))
     try:
         assert server.stderr is not None
         said = server.stderr.readline().strip()

@@ -52,3 +52,28 @@ def test_a_taken_port_is_refused_with_its_number() -> None:
         )
         with pytest.raises(LocalLLMUnavailable, match=f"Port {port} .* is taken"):
             local_llm_start(options=options)
+
+
+def test_a_reply_that_does_not_say_how_long_stops_at_the_servers_limit() -> None:
+    """A small model can run on for its whole context; the server stops it at max_tokens
+    unless the request asks for another length."""
+    model = packaged_model()
+    assert model is not None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = ServerOptions(
+        model=model, host="127.0.0.1", port=port, threads=2, context=1024, parallel=1, max_tokens=8
+    )
+    server = local_llm_start(options=options)
+    url = f"{server.listening_address}/v1/chat/completions"
+    long = [{"role": "user", "content": "Write a long story about a bike that travels the world."}]
+    try:
+        capped = httpx.post(url, json={"messages": long, "temperature": 0}, timeout=60).json()
+        body = {"messages": long, "max_tokens": 24, "temperature": 0}
+        asked = httpx.post(url, json=body, timeout=60).json()
+    finally:
+        del server
+    assert capped["choices"][0]["finish_reason"] == "length"
+    assert capped["usage"]["completion_tokens"] == 8
+    assert asked["usage"]["completion_tokens"] == 24

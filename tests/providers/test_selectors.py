@@ -13,6 +13,8 @@ from providers.selectors import (
     ResolvedProvider,
     SpeechKey,
     aprovider_resolve,
+    llm_default,
+    llm_problems,
     provider_problem,
     provider_resolve,
     providers_overview,
@@ -152,6 +154,67 @@ def test_provider_problem_is_the_message_or_none(cast: Cast) -> None:
     assert "Providers page" in (provider_problem(team=cast.team, kind="groq") or "")
     stored(cast, kind="groq")
     assert provider_problem(team=cast.team, kind="groq") is None
+
+
+# What pages show about many agents or every kind at once.
+
+
+def test_llm_problems_names_the_kinds_not_ready_from_one_query(
+    cast: Cast, settings: Any, django_assert_num_queries: Any
+) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"local": {"base_url": "http://127.0.0.1:8003/v1"}}
+    stored(cast, kind="groq")
+    with django_assert_num_queries(1):  # the team's providers
+        problems = llm_problems(team=cast.team)
+    assert "groq" not in problems
+    assert "local" not in problems
+    not_ready = {"openai", "google", "openrouter", "together", "ollama", "vllm", "llamacpp"}
+    assert set(problems) == not_ready
+    openai = problems["openai"]
+    assert openai.need == "needs an API key"
+    assert openai.fix_url == "/providers/"
+    # The page links to the Providers page itself: its address is not spelled out in the words.
+    assert openai.message == (
+        "No OpenAI credentials: an owner or admin can add an API key on the Providers page, "
+        "or the operator can set OPENAI_API_KEY."
+    )
+    assert problems["vllm"].need == "needs a server address"
+
+
+def test_llm_problems_says_when_the_local_model_is_not_set_up(cast: Cast) -> None:
+    local = llm_problems(team=cast.team)["local"]
+    assert local.need == "not set up on this server"
+    # No team can fix it on the Providers page: only the operator.
+    assert local.message == (
+        "Local model (on this server) is not set up: the operator can set LOCAL_LLM_URL."
+    )
+
+
+def test_the_api_error_still_spells_out_the_providers_page(cast: Cast) -> None:
+    with pytest.raises(ProviderMissing, match=r"on the Providers page \(/providers/\)"):
+        provider_resolve(team=cast.team, kind="openai")
+
+
+# The LLM a new agent gets when nobody names one.
+
+
+def test_with_no_openai_key_new_agents_get_the_local_model(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {
+        "local": {"base_url": "http://127.0.0.1:8003/v1"},
+        "groq": {"api_key": INSTALL_KEY},  # another cloud key is no reason to pick OpenAI
+    }
+    assert llm_default(team=cast.team) == ("local", "local")
+
+
+def test_the_operators_openai_key_makes_openai_the_default(cast: Cast, settings: Any) -> None:
+    settings.LLM_PROVIDER_DEFAULTS = {"openai": {"api_key": INSTALL_KEY}}
+    assert llm_default(team=cast.team) == ("openai", "gpt-4o-mini")
+
+
+def test_the_teams_own_openai_key_makes_openai_the_default(cast: Cast) -> None:
+    stored(cast)
+    assert llm_default(team=cast.team) == ("openai", "gpt-4o-mini")
+    assert llm_default(team=cast.other_team) == ("local", "local")
 
 
 # The overview the page shows.

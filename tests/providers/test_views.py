@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from localllm.services import local_llm_refusal_start
 from providers.models import Provider
 from teams.models import Role
 from tests.conftest import Cast, signed_in
 from tests.factories import MembershipFactory
+from tests.localllm.conftest import free_port
+from tests.localllm.stand_in import loading_llama
 
 pytestmark = pytest.mark.django_db
 
@@ -438,3 +441,75 @@ def test_a_team_cannot_store_credentials_for_the_local_model(cast: Cast) -> None
     assert saved.status_code == 404
     assert client.post("/providers/local/delete/").status_code == 404
     assert not Provider.objects.exists()
+
+
+# The local model's server: whether it serves, which model, how fast.
+
+
+def local_at(settings: Any, url: str) -> None:
+    settings.LOCAL_LLM_URL = url
+    settings.LLM_PROVIDER_DEFAULTS = {"local": {"base_url": url}}
+
+
+def local_status(cast: Cast, **headers: Any) -> str:
+    return html(signed_in(cast.viewer).get("/providers/?status=local", **headers))
+
+
+def test_the_page_shows_at_once_and_the_local_card_loads_its_status_after(
+    cast: Cast, settings: Any
+) -> None:
+    local_at(settings, f"http://127.0.0.1:{free_port()}/v1")
+    shown = card(signed_in(cast.viewer).get("/providers/"), "local")
+    assert 'hx-get="?status=local" hx-trigger="load"' in shown
+    assert '<a href="?status=local#provider-local">Check whether the model is running</a>' in shown
+    assert "Not serving" not in shown  # not asked yet: a server that does not answer waits
+
+
+def test_a_local_model_not_running_says_where_it_was_sought_and_how_it_runs(
+    cast: Cast, settings: Any
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    local_at(settings, url)
+    shown = local_status(cast, **HTMX)
+    assert shown.lstrip().startswith('<div id="local-status"')  # the region alone
+    assert '<span class="badge badge-red">Not serving</span>' in shown
+    assert f"does not answer at {url} (ConnectError)" in shown
+    assert "`manage.py localllm` (the Procfile&#x27;s llm process)" in shown
+    assert "hx-trigger" not in shown  # checked again on request only
+
+
+def test_a_model_that_could_not_load_is_named_with_its_cause(cast: Cast, settings: Any) -> None:
+    port = free_port()
+    cause = "The local model /srv/gone.gguf cannot be read (No such file or directory)."
+    refusal = local_llm_refusal_start(host="127.0.0.1", port=port, reason=cause)
+    try:
+        local_at(settings, f"http://127.0.0.1:{port}/v1")
+        shown = local_status(cast, **HTMX)
+    finally:
+        refusal.shutdown()
+        refusal.server_close()
+    assert '<span class="badge badge-red">Not serving</span>' in shown
+    assert f"could not load its model: {cause}" in shown
+
+
+def test_a_loading_model_says_so_and_is_checked_again_until_it_serves(
+    cast: Cast, settings: Any
+) -> None:
+    with loading_llama(free_port()) as url:
+        local_at(settings, url)
+        shown = local_status(cast, **HTMX)
+    assert '<span class="badge badge-blue">Loading the model</span>' in shown
+    assert 'hx-get="?status=local" hx-trigger="every 2s"' in shown
+
+
+def test_without_javascript_the_link_shows_the_whole_page_with_the_status(
+    cast: Cast, settings: Any
+) -> None:
+    local_at(settings, f"http://127.0.0.1:{free_port()}/v1")
+    shown = card(signed_in(cast.viewer).get("/providers/?status=local"), "local")
+    assert "Local model (on this server)" in shown
+    assert '<span class="badge badge-red">Not serving</span>' in shown
+
+
+def test_the_status_is_not_changed_by_post(cast: Cast) -> None:
+    assert signed_in(cast.owner).post("/providers/?status=local").status_code == 405

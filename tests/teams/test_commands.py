@@ -7,6 +7,7 @@ from django.test import Client
 
 from teams.models import ApiKey, ApiKeyScope, Membership, Role, Team, User
 from tests.conftest import Cast
+from tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -113,9 +114,23 @@ def test_createapikey_for_an_unknown_team_fails(cast: Cast) -> None:
 def test_demo_is_idempotent() -> None:
     first, _ = run("demo")
     second, _ = run("demo")
-    assert first == second
-    assert "demo@parley.local" in first
+    assert first == second == "Demo login: demo@parley.local / parley-demo\n"
     user = User.objects.get(email="demo@parley.local")
     assert user.is_superuser
     assert Membership.objects.filter(user=user, role=Role.OWNER).count() == 1
     assert Team.objects.count() == 1
+
+
+def test_demo_makes_a_workspace_to_land_in() -> None:
+    run("demo")
+    team = Team.objects.get()
+    assert team.agents.get().name == "Acme Bikes assistant"
+    assert team.tools.get().name == "order_status"
+    assert team.sessions.count() == 2
+
+
+def test_demo_says_why_when_another_account_has_its_team_name() -> None:
+    TeamFactory(name="Demo team")
+    with pytest.raises(CommandError, match="Demo team"):
+        run("demo")
+    assert not User.objects.filter(email="demo@parley.local").exists()

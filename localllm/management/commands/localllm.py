@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from localllm.selectors import LocalLLMUnavailable, model_path
-from localllm.services import ServerOptions, local_llm_start
+from localllm.services import ServerOptions, local_llm_refusal_start, local_llm_start
 
 
 def _stop_on_signal() -> threading.Event:
@@ -18,6 +18,21 @@ def _stop_on_signal() -> threading.Event:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     return stop
+
+
+def _say_why_until(stop: threading.Event, host: str, port: int, reason: str) -> None:
+    """Answer on the port, with 503 and `reason`, until stopped: Parley then tells its pages and
+    turns why there is no model. When the port is taken, there is nowhere to say it."""
+    try:
+        refusal = local_llm_refusal_start(host=host, port=port, reason=reason)
+    except OSError:
+        stop.wait()
+        return
+    try:
+        stop.wait()
+    finally:
+        refusal.shutdown()
+        refusal.server_close()
 
 
 class Command(BaseCommand):
@@ -30,8 +45,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--wait-on-error",
             action="store_true",
-            help="When the model cannot be served, say why and wait to be stopped instead of "
-            "exiting: under honcho (make run) one process's exit stops all the others.",
+            help="When the model cannot be served, say why, on the port too (503, as llama.cpp "
+            "while it loads), and wait to be stopped instead of exiting: under honcho (make run) "
+            "one process's exit stops all the others.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -45,6 +61,7 @@ class Command(BaseCommand):
                     threads=settings.LOCAL_LLM_THREADS,
                     context=settings.LOCAL_LLM_CONTEXT,
                     parallel=settings.LOCAL_LLM_PARALLEL,
+                    max_tokens=settings.LOCAL_LLM_MAX_TOKENS,
                     verbose=options["verbose"],
                 )
             )
@@ -52,9 +69,10 @@ class Command(BaseCommand):
             if not options["wait_on_error"]:
                 raise CommandError(exc.message) from None
             print(f"Local LLM not started: {exc.message}", file=sys.stderr, flush=True)
-            stop.wait()
+            _say_why_until(stop, options["host"], options["port"], exc.message)
             return
-        self.stdout.write(f"Local LLM at {server.listening_address}/v1")
-        self.stdout.flush()
+        if options["verbosity"]:  # `make run` says where Parley is instead (--verbosity 0)
+            self.stdout.write(f"Local LLM at {server.listening_address}/v1")
+            self.stdout.flush()
         stop.wait()
         del server  # llama.cpp's server stops with it

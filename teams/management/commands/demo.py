@@ -1,20 +1,19 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from teams.models import Membership, User
-from teams.services import team_create
-
-EMAIL = "demo@parley.local"
-PASSWORD = "parley-demo"  # noqa: S105 - a local demo login, printed for the person running it
-TEAM = "Demo team"
+from demo import content
+from demo.services import demo_workspace_create
+from parley.errors import ParleyError
 
 
 class Command(BaseCommand):
-    help = "Create the demo login and team if they are missing, and print the login."
+    help = (
+        "Make what the demo workspace is missing (the login, its team, an agent that works "
+        "offline, its tool, sample conversations) and print the login. See docs/demo.md."
+    )
 
     def handle(self, *args: object, **opts: object) -> None:
-        user = User.objects.filter(email=EMAIL).first()
-        if user is None:
-            user = User.objects.create_user(EMAIL, PASSWORD, is_staff=True, is_superuser=True)
-        if not Membership.objects.filter(user=user).exists():
-            team_create(name=TEAM, owner=user)
-        self.stdout.write(f"Demo login: {EMAIL} / {PASSWORD}")
+        try:
+            demo_workspace_create()
+        except ParleyError as exc:  # e.g. another account's team took the name "Demo team"
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"Demo login: {content.EMAIL} / {content.PASSWORD}")

@@ -1,12 +1,18 @@
 """`manage.py voiceworker`: a process that holds voice and video calls (voice.worker)."""
 
 import asyncio
+import signal
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from voice.worker import Worker, default_name
+from voice.worker import Worker, _pipecat_logging, default_name
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    """Stopped while the models load: nothing is registered or held yet."""
+    raise SystemExit(0)
 
 
 class Command(BaseCommand):
@@ -34,6 +40,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
         url = options["url"] or f"http://{host}:{port}"
+        # Until serve() takes over Ctrl-C and SIGTERM, they end the command at once, with status 0.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _exit_quietly)
+        # Before pipecat is first imported, which otherwise greets at INFO.
+        _pipecat_logging()
         if not options["no_preload"]:
             from voice.offline import models_preload
 
