@@ -10,7 +10,8 @@ ASGI_PORT ?= 8001
 VOICE_PORT ?= 8002
 LOCAL_LLM_PORT ?= 8003
 # What `make run`'s processes log: warnings and errors. LOG_LEVEL=INFO adds every request, task
-# and start.
+# and start. Celery's warning about running as root is left out there (a container's usual user);
+# in production, where the Procfile runs without `make`, it stays.
 LOG_LEVEL ?= WARNING
 # What `make run` needs, all by default; `make test` adds the dev extra. EXTRAS=voice,cloud leaves
 # out Piper (GPL-3.0), see the README.
@@ -58,6 +59,7 @@ run: $(INSTALLED) $(STATIC)
 	@login="$$($(BIN)/python manage.py demo)" && exec env PATH="$(abspath $(BIN)):$$PATH" \
 	  HOST=$(HOST) PORT=$(PORT) ASGI_PORT=$(ASGI_PORT) VOICE_PORT=$(VOICE_PORT) \
 	  LOCAL_LLM_PORT=$(LOCAL_LLM_PORT) LOG_LEVEL=$(LOG_LEVEL) \
+	  PYTHONWARNINGS="$${PYTHONWARNINGS:-ignore:You're running the worker with superuser}" \
 	  UVICORN_LOG_LEVEL=$(shell echo '$(LOG_LEVEL)' | tr A-Z a-z) \
 	  CHAT_BASE_URL="$${CHAT_BASE_URL:-http://$(HOST):$(ASGI_PORT)}" \
 	  $(BIN)/python -m config.run --banner "Parley is running at http://$(HOST):$(PORT) — $$login" \
