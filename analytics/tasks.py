@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from celery import shared_task
 from django.utils import timezone
@@ -13,3 +13,13 @@ def rollup_agent_daily_stats(day: str | None = None) -> int:
     today = timezone.localdate()
     days = [date.fromisoformat(day)] if day else [today - timedelta(days=1), today]
     return sum(agent_daily_stats_compute(day=d) for d in days)
+
+
+@shared_task
+def rollup_analytics(hour: str | None = None) -> int:
+    """Recompute the hourly analytics rollup of `hour` (an ISO datetime), or of the hours due:
+    this one, the one before, and those whose sessions have ended since (services)."""
+    from .services import analytics_hours_due, analytics_rollup_compute
+
+    hours = [datetime.fromisoformat(hour)] if hour else analytics_hours_due(now=timezone.now())
+    return sum(analytics_rollup_compute(hour=h) for h in hours)

@@ -14,7 +14,7 @@ from agents.models import Agent
 from parley.errors import Gone, NotFound, Unauthorized
 from parley.tokens import token_digest, token_generate
 from sessions import access
-from sessions.models import Session, SessionStatus, SessionType
+from sessions.models import Channel, Session, SessionStatus, SessionType
 from sessions.services import session_end, session_status_set
 
 from .models import LLM_KEY_PREFIX, AgentLLMKey, RemoteConversation
@@ -117,7 +117,7 @@ def session_llm_key_session(*, secret: str, agent_id: Any) -> tuple[Session, Age
 
 
 def _session_new(agent: Agent, conversation_id: str) -> Session:
-    starter = access.Starter(team=agent.team)
+    starter = access.Starter(team=agent.team, channel=Channel.REMOTE)
     metadata = {"source": "chat_completions", "conversation_id": conversation_id}
     session = access.session_start(
         agent_id=agent.id, starter=starter, type=SessionType.CHAT, metadata=metadata

@@ -36,6 +36,7 @@ urlpatterns = [
     path("iwy/", include("iwy.urls")),
     path("sessions/", include("sessions.urls")),
     path("activity/", include("activity.urls")),
+    path("analytics/", include("analytics.urls")),
     path("admin/", admin.site.urls),
     path("widget/", include("widget.urls")),
     path("meet/", include("meet.urls")),

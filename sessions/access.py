@@ -31,7 +31,7 @@ from teams.auth import READ_ONLY_KEY
 from teams.models import Team
 
 from .limits import session_capacity_check, session_start_limits_check, visitor_key
-from .models import Session, SessionType
+from .models import Channel, Session, SessionType
 from .services import session_create
 from .tokens import session_token_session_id
 
@@ -55,6 +55,7 @@ class Starter:
     client_ip: str = ""
     by_key: bool = False
     can_write: bool = True
+    channel: Channel = Channel.UNKNOWN  # where the start came from, for analytics
 
 
 def _agent(agent_id: UUID) -> Agent:
@@ -145,7 +146,12 @@ def session_start(
         if agent.kind == AgentKind.SINGLE_USE:
             _claim_single_use(agent)
         return session_create(
-            agent=agent, type=type, metadata=metadata, visitor=visitor, version=pinned
+            agent=agent,
+            type=type,
+            metadata=metadata,
+            visitor=visitor,
+            version=pinned,
+            channel=starter.channel,
         )
 
 

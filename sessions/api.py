@@ -2,7 +2,7 @@
 /v1, and Agent Human's session API under /api/v1 (start and end; sending a message is the async
 view in sessions.streaming)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +25,7 @@ from voice.services import call_check, call_start, call_type
 from . import access
 from .chat import session_open
 from .limits import client_ip
-from .models import Session, SessionStatus, SessionType, Transport
+from .models import Channel, Session, SessionStatus, SessionType, Transport
 from .schemas import (
     AgentHumanEndIn,
     AgentHumanOut,
@@ -94,17 +94,29 @@ VERSION_HELP = (
 )
 
 
+def _channel(*, by_key: bool, own_page: bool, origin: str) -> Channel:
+    """For analytics: a key is the API; Parley's own pages are the hosted page (and the
+    dashboard's test call); another site's page is the widget; no origin and no key, a script."""
+    if by_key:
+        return Channel.API
+    if own_page:
+        return Channel.HOSTED
+    return Channel.WIDGET if origin else Channel.API
+
+
 def _starter(request: HttpRequest, caller: Any) -> access.Starter:
     team = caller.team if isinstance(caller, Caller) else None
     by_key = isinstance(caller, Caller) and caller.api_key is not None
     origin = request.headers.get("Origin", "")
-    if origin == f"{request.scheme}://{request.get_host()}":
+    own_page = origin == f"{request.scheme}://{request.get_host()}"
+    if own_page:
         origin = ""  # Parley's own pages (the hosted page, the test call): not an embedding site
     return access.Starter(
         team=team,
         origin=origin,
         client_ip=client_ip(request),
         by_key=by_key,
+        channel=_channel(by_key=by_key, own_page=own_page, origin=origin),
         # A signed-in viewer may run the dashboard's test call; a read-only key starts nothing.
         can_write=not by_key or caller.can_write,
     )
@@ -189,7 +201,7 @@ def _agora_start(
     """A voice call through Agora's engine, with Parley as the agent's LLM."""
     session = access.session_start(
         agent_id=payload.agentId,
-        starter=starter,
+        starter=replace(starter, channel=Channel.REMOTE),
         type=SessionType.VOICE,
         version=version,
         check=agora_start_check,

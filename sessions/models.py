@@ -24,6 +24,17 @@ class Transport(models.TextChoices):
     AGORA = "agora", "Agora channel"
 
 
+class Channel(models.TextChoices):
+    """Where a session was started from, set at its start; "" for sessions older than the field
+    whose origin could not be told."""
+
+    WIDGET = "widget", "Widget"
+    HOSTED = "hosted", "Hosted page"
+    API = "api", "API"
+    REMOTE = "remote", "Remote engine"  # Agora's engine, or /v1/chat/completions
+    UNKNOWN = "", "Unknown"
+
+
 class SessionStatus(models.TextChoices):
     """The lifecycle Agora's engine reports: starting → running → stopping → stopped, or failed."""
 
@@ -77,6 +88,9 @@ class Session(models.Model):
     last_activity_at = models.DateTimeField(default=timezone.now)
     transport = models.CharField(
         max_length=6, choices=Transport.choices, default=Transport.NONE, blank=True
+    )
+    channel = models.CharField(
+        max_length=6, choices=Channel.choices, default=Channel.UNKNOWN, blank=True
     )
     # The voice worker that holds the call, while it lasts; the signalling goes there.
     worker = models.ForeignKey(

@@ -17,6 +17,7 @@ from parley.errors import Conflict
 
 from .models import (
     TRANSITIONS,
+    Channel,
     EventKind,
     Session,
     SessionEvent,
@@ -34,8 +35,10 @@ def session_create(
     metadata: dict[str, Any] | None = None,
     visitor: str | None = None,
     version: AgentVersion | None = None,
+    channel: Channel = Channel.UNKNOWN,
 ) -> Session:
-    """A new session, starting, pinned to `version` (by default the agent's published one).
+    """A new session, starting, pinned to `version` (by default the agent's published one),
+    from `channel` (where it was started from, for analytics).
     `visitor`: an anonymous starter's address key (sessions.limits), kept on its first event,
     by which the limits on anonymous sessions count it."""
     session = Session(
@@ -44,6 +47,7 @@ def session_create(
         agent_name=agent.name,
         agent_version_id=version.pk if version is not None else agent.published_version_id,
         type=type,
+        channel=channel,
         metadata=metadata or {},
     )
     session.full_clean(exclude=["team", "agent", "agent_version"])

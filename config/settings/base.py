@@ -372,6 +372,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.rollup_agent_daily_stats",
         "schedule": crontab(minute=7),
     },
+    # Every hour's start, recomputing the last two hours and those whose sessions ended since.
+    "rollup-analytics": {
+        "task": "analytics.tasks.rollup_analytics",
+        "schedule": crontab(minute=2),
+    },
     "reap-silent-voice-workers": {
         "task": "voice.tasks.reap_silent_workers",
         "schedule": timedelta(seconds=30),

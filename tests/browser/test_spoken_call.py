@@ -28,9 +28,11 @@ RATE = 48000
 
 
 def _question(path: Path) -> Path:
-    """Three seconds of silence (the call connects meanwhile), the question, then silence."""
+    """Eight seconds of silence (the call connects meanwhile, however loaded the machine: the
+    file plays from the moment the widget opens the microphone), the question, then silence."""
+    lead_in = np.zeros(RATE * 8, dtype=np.int16)
     silence = np.zeros(RATE * 3, dtype=np.int16)
-    pcm = np.concatenate([silence, speech("When do the boats leave?", rate=RATE), silence])
+    pcm = np.concatenate([lead_in, speech("When do the boats leave?", rate=RATE), silence])
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)

@@ -121,4 +121,7 @@ def test_the_hourly_run_covers_yesterday_and_today() -> None:
 
 def test_the_rollup_is_scheduled_hourly() -> None:
     entries = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if "rollup" in e["task"]]
-    assert [e["task"] for e in entries] == ["analytics.tasks.rollup_agent_daily_stats"]
+    assert [e["task"] for e in entries] == [
+        "analytics.tasks.rollup_agent_daily_stats",
+        "analytics.tasks.rollup_analytics",
+    ]

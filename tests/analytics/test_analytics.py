@@ -1,0 +1,195 @@
+"""The hourly analytics rollup, the figures read from it, and /v1/analytics: checked against
+values worked out by hand on a few seeded sessions."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from agents.models import Agent, AgentVersion
+from analytics.models import AgentHourlyStats
+from analytics.selectors import analytics_figures
+from analytics.services import analytics_hours_due, analytics_rollup_compute
+from sessions.models import Channel, EventKind, Session, SessionStatus, SessionType
+from sessions.services import session_event_append
+from tests.conftest import Cast
+from tests.factories import AgentFactory, SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+NOON = datetime(2026, 3, 10, 12, tzinfo=UTC)
+DAY = (datetime(2026, 3, 10, tzinfo=UTC), datetime(2026, 3, 11, tzinfo=UTC))
+
+
+def _version(agent: Agent, number: int) -> AgentVersion:
+    return AgentVersion.objects.create(
+        agent=agent, number=number, name=agent.name, source="publish"
+    )
+
+
+def _session(agent: Agent, version: AgentVersion, **fields: Any) -> Session:
+    fields.setdefault("started_at", NOON)
+    if "seconds" in fields:
+        fields["ended_at"] = fields["started_at"] + timedelta(seconds=fields.pop("seconds"))
+        fields["status"] = SessionStatus.STOPPED
+    return SessionFactory(agent=agent, agent_version=version, **fields)
+
+
+def _event(session: Session, kind: EventKind, **data: Any) -> None:
+    session_event_append(session=session, kind=kind, data=data)
+
+
+def _voice_turn(session: Session, **latency: int) -> None:
+    _event(session, EventKind.MESSAGE, role="user", content="Hello?")
+    _event(session, EventKind.MESSAGE, role="assistant", content="Hi.", **latency)
+
+
+@pytest.fixture
+def seeded(cast: Cast) -> Agent:
+    """Version 1: a chat over the widget (45 s, 2 turns, TTFT 100 and 300 ms, weather failing
+    1 in 2, an llm_timeout error) and a voice call over the API still running (1 turn, voice to
+    voice 800 ms: turn detection 200, STT 150, LLM 300, TTS 150). Version 2: a chat ended
+    after 700 s with no turns, weather succeeding once."""
+    agent = AgentFactory(team=cast.team, name="Support")
+    one, two = _version(agent, 1), _version(agent, 2)
+    chat = _session(agent, one, seconds=45, end_reason="user_ended", channel=Channel.WIDGET)
+    _event(chat, EventKind.MESSAGE, role="user", content="Weather?")
+    _event(chat, EventKind.TOOL_CALL, tool_name="weather", outcome="http_error")
+    _event(chat, EventKind.MESSAGE, role="assistant", content="Sorry.", ttft_ms=100)
+    _event(chat, EventKind.MESSAGE, role="user", content="Again?")
+    _event(chat, EventKind.TOOL_CALL, tool_name="weather", outcome="success")
+    _event(chat, EventKind.MESSAGE, role="assistant", content="Sunny.", ttft_ms=300)
+    _event(chat, EventKind.ERROR, code="llm_timeout", message="Slow.")
+    call = _session(
+        agent,
+        one,
+        type=SessionType.VOICE,
+        channel=Channel.API,
+        started_at=NOON + timedelta(minutes=5),
+    )
+    _voice_turn(call, latency_ms=800, turn_detection_ms=200, stt_ms=150, llm_ms=300, tts_ms=150)
+    later = _session(agent, two, seconds=700, end_reason="idle", channel=Channel.WIDGET)
+    _event(later, EventKind.TOOL_CALL, tool_name="weather", outcome="success")
+    return agent
+
+
+def _rows() -> list[dict[str, Any]]:
+    fields = ["team_id", "agent_id", "agent_version_id", "hour", "channel", "type", "sessions"]
+    fields += ["ended_sessions", "duration_seconds", "duration_histogram", "turns"]
+    fields += ["turns_histogram", "end_reasons", "tools", "errors", "latency"]
+    return list(AgentHourlyStats.objects.order_by("channel", "type", "sessions").values(*fields))
+
+
+def test_rollup_is_idempotent(seeded: Agent) -> None:
+    assert analytics_rollup_compute(hour=NOON + timedelta(minutes=30)) == 3
+    first = _rows()
+    assert analytics_rollup_compute(hour=NOON) == 3
+    assert _rows() == first
+    assert AgentHourlyStats.objects.count() == 3
+
+
+def test_figures_against_hand_computed_values(cast: Cast, seeded: Agent) -> None:
+    analytics_rollup_compute(hour=NOON)
+    figures = analytics_figures(team=cast.team, start=DAY[0], end=DAY[1])
+    totals = figures.totals
+    assert (totals.sessions, totals.ended_sessions, totals.duration_seconds) == (3, 2, 745)
+    assert totals.average_duration_seconds == 372.5
+    assert (totals.turns, totals.tool_calls, totals.tool_failures, totals.errors) == (3, 3, 1, 1)
+    assert totals.tool_failure_rate == pytest.approx(1 / 3)
+    assert [(t.tool, t.calls, t.failures) for t in figures.tools] == [("weather", 3, 1)]
+    assert figures.end_reasons == {"idle": 1, "user_ended": 1}
+    assert figures.errors == {"llm_timeout": 1}
+    # Percentiles are bucket upper edges (10 * 2 ** (i / 4)): 100 ms is in (95, 113], 300 ms in
+    # (269, 320]; the median is the first of two values, the 95th the second.
+    assert (figures.llm_ttft.p50, figures.llm_ttft.p95, figures.llm_ttft.count) == (113, 320, 2)
+    assert figures.voice_to_voice.p50 == figures.voice_to_voice.p95 == 905  # 800 in (761, 905]
+    stages = {name: p.p50 for name, p in figures.voice_stages.items()}
+    # 200 in (190, 226]; 150 in (135, 160]; 300 in (269, 320].
+    assert stages == {"turn_detection": 226, "stt": 160, "llm": 320, "tts": 160}
+    # 45 s in (30, 60]; 700 s in (600, 1200]. Turns: 2, 1 and 0.
+    assert [(b.upper, b.count) for b in figures.duration if b.count] == [(60, 1), (1200, 1)]
+    assert [(b.upper, b.count) for b in figures.turns if b.count] == [(0, 1), (1, 1), (2, 1)]
+    day = DAY[0]
+    assert [(p.at, p.channel, p.type, p.sessions) for p in figures.series] == [
+        (day, "api", "voice", 1),
+        (day, "widget", "chat", 2),
+    ]
+
+
+def test_by_version_and_version_filter(cast: Cast, seeded: Agent) -> None:
+    analytics_rollup_compute(hour=NOON)
+    figures = analytics_figures(team=cast.team, start=DAY[0], end=DAY[1], bucket="hour")
+    by_number = {v.version: v for v in figures.by_version}
+    assert by_number[1].headline.tool_failure_rate == 0.5
+    assert by_number[2].headline.tool_failure_rate == 0.0
+    assert (by_number[1].headline.sessions, by_number[2].headline.sessions) == (2, 1)
+    assert by_number[1].voice_stages["tts"].p50 == 160
+    assert {p.at for p in figures.series} == {NOON}
+    two = analytics_figures(team=cast.team, start=DAY[0], end=DAY[1], agent_id=seeded.id, version=2)
+    assert (two.totals.sessions, two.totals.tool_failures, two.totals.turns) == (1, 0, 0)
+
+
+def test_query_count_does_not_grow_with_rows(
+    cast: Cast, seeded: Agent, django_assert_num_queries: Any
+) -> None:
+    for hours in range(30):
+        _session(seeded, seeded.versions.get(number=1), started_at=NOON - timedelta(hours=hours))
+        analytics_rollup_compute(hour=NOON - timedelta(hours=hours))
+    with django_assert_num_queries(1):  # the range's rollup rows, with agent and version
+        figures = analytics_figures(team=cast.team, start=NOON - timedelta(days=3), end=DAY[1])
+    assert figures.totals.sessions == 33
+
+
+def test_sessions_ending_later_are_due_again(seeded: Agent) -> None:
+    long_call = _session(seeded, seeded.versions.get(number=1), started_at=NOON)
+    now = NOON + timedelta(hours=5, minutes=2)
+    Session.objects.filter(id=long_call.id).update(ended_at=now - timedelta(minutes=10))
+    assert analytics_hours_due(now=now) == [
+        NOON,
+        NOON + timedelta(hours=4),
+        NOON + timedelta(hours=5),
+    ]
+
+
+def test_backfill_command(cast: Cast, seeded: Agent) -> None:
+    call_command("analytics_backfill", "--from", "2026-03-10", "--to", "2026-03-10")
+    assert AgentHourlyStats.objects.filter(hour=NOON).count() == 3
+    assert AgentHourlyStats.objects.count() == 3
+
+
+def test_api(cast: Cast, seeded: Agent, api: Client, read_only_api: Client) -> None:
+    analytics_rollup_compute(hour=NOON)
+    query = f"?from=2026-03-10&to=2026-03-10&agent={seeded.id}"
+    found = read_only_api.get(f"/v1/analytics{query}")
+    assert found.status_code == 200, found.content
+    body = found.json()
+    assert body["totals"]["sessions"] == 3
+    assert body["voice_stages"]["stt"] == {"p50": 160.0, "p95": 160.0, "count": 1}
+    assert [v["version"] for v in body["by_version"]] == [1, 2]
+    csv = api.get(f"/v1/analytics.csv{query}")
+    assert csv.status_code == 200
+    assert csv["Content-Type"].startswith("text/csv")
+    assert "total,tool:weather,failures,1" in csv.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("?from=yesterday", "from"),
+        ("?from=2026-03-10&to=2026-03-01", "to"),
+        ("?from=2024-01-01&to=2026-01-01", "from"),
+        ("?version=2", "version"),
+    ],
+)
+def test_api_bad_input(api: Client, query: str, field: str) -> None:
+    found = api.get(f"/v1/analytics{query}")
+    assert found.status_code == 400
+    assert found.json()["details"]["errors"][0]["field"] == field
+
+
+def test_api_other_teams_agent(cast: Cast, outsider_api: Client, seeded: Agent) -> None:
+    assert outsider_api.get(f"/v1/analytics?agent={seeded.id}").status_code == 404
+    assert outsider_api.get(f"/v1/analytics.csv?agent={seeded.id}").status_code == 404
+    assert outsider_api.get("/v1/analytics?from=2026-03-10").json()["totals"]["sessions"] == 0
