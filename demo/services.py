@@ -22,7 +22,7 @@ from django.utils import timezone
 from activity.services import Actor
 from agents.models import Agent, PublishStatus
 from agents.services import agent_create
-from analytics.services import agent_daily_stats_compute
+from analytics.services import agent_daily_stats_compute, analytics_rollup_compute
 from parley.errors import Conflict
 from sessions.models import EventKind, Session, SessionEvent, SessionStatus, SessionType, Transport
 from sessions.services import session_create, session_end, session_event_append, session_status_set
@@ -182,9 +182,11 @@ def demo_workspace_create() -> DemoWorkspace:
     Team.objects.select_for_update().filter(pk=team.pk).first()  # one run at a time per team
     _once(workspace, DemoPart.TOOL, lambda: _tool(team, actor))
     _once(workspace, DemoPart.AGENT, lambda: _agent(team, actor))
-    samples = Session.objects.filter(id__in=_samples(workspace))
-    for day in sorted(
-        {timezone.localdate(at) for at in samples.values_list("started_at", flat=True)}
-    ):
+    started = Session.objects.filter(id__in=_samples(workspace)).values_list(
+        "started_at", flat=True
+    )
+    for day in sorted({timezone.localdate(at) for at in started}):
         agent_daily_stats_compute(day=day)
+    for hour in sorted({at.replace(minute=0, second=0, microsecond=0) for at in started}):
+        analytics_rollup_compute(hour=hour)  # the analytics page's rows
     return workspace

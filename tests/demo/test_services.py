@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+from django.db.models import Sum
 from django.test import Client
 
 from activity.models import ActivityEntry
@@ -10,7 +11,7 @@ from activity.services import Actor
 from agents.configuration import AgentConfiguration
 from agents.models import Agent, PublishStatus
 from agents.services import agent_delete, agent_update
-from analytics.models import AgentDailyStats
+from analytics.models import AgentDailyStats, AgentHourlyStats
 from demo import content
 from demo.models import DemoItem, DemoPart
 from demo.order_status import ORDER_STATUS_URL
@@ -163,3 +164,13 @@ def test_the_demo_login_sees_the_samples_on_the_sessions_pages() -> None:
     assert "Where is my order A-1042?" in page
     assert "order_status" in page
     assert "ParcelPost" in page
+
+
+def test_the_analytics_page_has_the_samples_at_once() -> None:
+    workspace = demo_workspace_create()
+    client: Client = signed_in(workspace.user)
+    page = client.get("/analytics/")
+    assert page.status_code == 200
+    assert (
+        AgentHourlyStats.objects.filter(team=workspace.team).aggregate(n=Sum("sessions"))["n"] == 2
+    )
