@@ -61,6 +61,21 @@ def context_closed(context: BrowserContext) -> None:
     context.close()
 
 
+@pytest.fixture(autouse=True)
+def _requests_finished(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test, wait for the live server's requests still under way (a reply still being
+    recorded after the browser saw its last words) before pytest-django empties the database:
+    on PostgreSQL the emptying and those writes deadlock."""
+    server = (
+        request.getfixturevalue("live_server") if "live_server" in request.fixturenames else None
+    )
+    yield
+    if server is None:
+        return
+    for thread in list(getattr(server.thread.httpd, "_threads", [])):
+        thread.join(timeout=SAFETY_MS / 1000)
+
+
 @pytest.fixture
 def page(browser: Browser, live_server) -> Iterator[Page]:  # type: ignore[no-untyped-def]
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})

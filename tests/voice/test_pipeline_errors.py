@@ -142,7 +142,10 @@ def test_an_error_reaches_the_caller_in_plain_words_and_the_timeline_records_it(
     assert all(entry["fatal"] is False for entry in told)
 
     recorded = timeline_errors(session)
-    assert len(recorded) == len(told)  # each error the caller was told is on the timeline
+    # Each error the caller was told is on the timeline. Piper's failed sentence may also be
+    # reported "completed with no audio" once pipecat stops waiting for it; on a loaded machine
+    # that second error can reach the timeline as the test's pipeline ends, before the caller.
+    assert len(recorded) >= len(told)
     assert {entry["code"] for entry in recorded} == {"tts_error"}
     details = " ".join(entry["message"] for entry in recorded)
     assert details.startswith("Text-to-speech: ")
