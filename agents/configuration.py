@@ -8,7 +8,17 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from parley.schemas import schema_check
 
 LLMProvider = Literal[
     "openai",
@@ -35,6 +45,7 @@ def _text_only() -> list[Modality]:
 DEFAULT_FAILURE_MESSAGE = "Sorry, I'm having trouble answering right now. Please try again."
 
 ShortText = Annotated[str, Field(max_length=200)]
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 Cost = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # "inf" as text is no cost
 
 
@@ -105,6 +116,69 @@ class EndOfConversationConfig(Section):
     send_data_on_end: bool = False
 
 
+def _data_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """As a tool's parameters: a safe JSON Schema (parley.schemas) of an object."""
+    if schema is None:
+        return None
+    schema_check(schema)
+    if schema.get("type") != "object":
+        raise ValueError('must describe an object: set "type": "object" and list "properties"')
+    return schema
+
+
+class AnalysisLLM(Section):
+    """The LLM that analyses sessions: with no provider and no custom_url, the agent's own."""
+
+    provider: LLMProvider | None = None
+    model: ShortText = Field(default="", validate_default=True)
+    custom_url: AnyHttpUrl | None = None
+
+    @property
+    def chosen(self) -> bool:
+        return self.provider is not None or self.custom_url is not None
+
+    @field_validator("model")
+    @classmethod
+    def _named(cls, model: str, info: ValidationInfo) -> str:
+        if not model and info.data.get("provider") not in (None, "local"):
+            raise ValueError("name the model the analysis provider should run")
+        return model
+
+
+class SuccessCriterion(Section):
+    name: str = Field(min_length=1, max_length=100)
+    rule: str = Field(min_length=1, max_length=2000)
+
+
+def _distinct_names(criteria: list[SuccessCriterion]) -> list[SuccessCriterion]:
+    names = [criterion.name for criterion in criteria]
+    if len(set(names)) < len(names):
+        raise ValueError("each criterion needs a name of its own")
+    return criteria
+
+
+class AnalysisConfig(Section):
+    """Post-call analysis (analysis/): run on every ended session when any of the summary
+    prompt, the data schema or the criteria is set."""
+
+    summary_prompt: str = Field(default="", max_length=10_000)
+    data_schema: Annotated[dict[str, Any] | None, AfterValidator(_data_schema)] = None
+    success_criteria: Annotated[list[SuccessCriterion], AfterValidator(_distinct_names)] = Field(
+        default_factory=list, max_length=20
+    )
+    llm: AnalysisLLM = Field(default_factory=AnalysisLLM)
+    include_in_callback: bool = False
+
+    @property
+    def wanted(self) -> bool:
+        return bool(self.summary_prompt.strip() or self.data_schema or self.success_criteria)
+
+    @property
+    def holds_callback(self) -> bool:
+        """The end-of-conversation callback waits for the analysis, to carry it."""
+        return self.include_in_callback and self.wanted
+
+
 class TurnDetectionConfig(Section):
     """Agora's voice-activity settings, with Agora's defaults."""
 
@@ -113,6 +187,18 @@ class TurnDetectionConfig(Section):
     silence_duration_ms: int = Field(default=480, ge=0, le=10_000)
     threshold: float = Field(default=0.5, ge=0, le=1)
     interrupt_mode: Literal["interrupt", "append", "ignore"] = "interrupt"
+    # How a turn's end is found (voice/turns.py): by silence alone, or with the Smart-Turn model,
+    # which answers a finished sentence after a short silence and lets an unfinished one wait up
+    # to silence_duration_ms. eagerness is Agora's (semantic_vad): how soon "finished" is taken.
+    mode: Literal["silence", "semantic"] = "silence"
+    eagerness: Literal["auto", "low", "high"] = "auto"
+    # While the agent speaks, the words it takes to stop it, other than backchannel phrases
+    # ("mm-hmm", "okay"): the language's built-in ones, or these, by language (en, de…).
+    # 0: voice activity alone stops it, after interrupt_duration_ms.
+    interrupt_min_words: int = Field(default=1, ge=0, le=20)
+    backchannel_phrases: dict[LanguageCode, list[ShortText]] = Field(
+        default_factory=dict, max_length=20
+    )
 
 
 class AgentConfiguration(Section):
@@ -122,6 +208,7 @@ class AgentConfiguration(Section):
     video: VideoConfig = Field(default_factory=VideoConfig)
     tool_calling: ToolCallingConfig = Field(default_factory=ToolCallingConfig)
     end_of_conversation: EndOfConversationConfig = Field(default_factory=EndOfConversationConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     turn_detection: TurnDetectionConfig = Field(default_factory=TurnDetectionConfig)
     idle_timeout_seconds: int = Field(default=300, ge=10, le=86_400)
     max_duration_seconds: int = Field(default=1800, ge=30, le=86_400)

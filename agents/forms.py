@@ -4,6 +4,7 @@ The agent form parses what a person typed (numbers, lines, checkboxes) into the 
 document; the services check that document against the one schema (agents/configuration.py), and
 their errors are mapped back onto the form's fields here. Ranges and rules are never repeated."""
 
+import json
 from dataclasses import dataclass
 from typing import Any, cast, get_args
 
@@ -50,6 +51,12 @@ CONFIGURATION_PATHS: dict[str, tuple[str, ...]] = {
     "allowed_origins": ("allowed_origins",),
     "callback_url": ("end_of_conversation", "callback_url"),
     "send_data_on_end": ("end_of_conversation", "send_data_on_end"),
+    "analysis_summary_prompt": ("analysis", "summary_prompt"),
+    "analysis_data_schema": ("analysis", "data_schema"),
+    "analysis_success_criteria": ("analysis", "success_criteria"),
+    "analysis_llm_provider": ("analysis", "llm", "provider"),
+    "analysis_llm_model": ("analysis", "llm", "model"),
+    "analysis_include_in_callback": ("analysis", "include_in_callback"),
 }
 
 SECTIONS: list[tuple[str, str, list[str]]] = [
@@ -81,6 +88,11 @@ SECTIONS: list[tuple[str, str, list[str]]] = [
         "End-of-conversation callback",
         "A URL Parley calls when a session ends.",
         ["callback_url", "send_data_on_end"],
+    ),
+    (
+        "Post-call analysis",
+        "When a session ends, an LLM summarises it, extracts data and judges success criteria.",
+        [n for n in CONFIGURATION_PATHS if n.startswith("analysis_")],
     ),
 ]
 
@@ -120,6 +132,14 @@ class SuggestionsInput(forms.TextInput):
             ((s.value, s.label) for s in self.suggestions()),
         )
         return format_html('{}<datalist id="{}">{}</datalist>', box, list_id, options)
+
+
+def _replacing(old: Any, new: Any) -> Any:
+    """A merge patch that turns `old` into `new`: keys that are gone set to null."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return new
+    patch = dict.fromkeys((key for key in old if key not in new), None)
+    return patch | {key: _replacing(old.get(key), value) for key, value in new.items()}
 
 
 @dataclass
@@ -292,6 +312,39 @@ class AgentForm(forms.Form):
         label="Send the conversation's data with the callback", required=False
     )
 
+    analysis_summary_prompt = forms.CharField(
+        label="Summary prompt",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What the summary should say, e.g. “Two sentences: what the caller wanted and "
+        "what was done.” Empty: no summary.",
+    )
+    analysis_data_schema = forms.CharField(
+        label="Data to extract (JSON Schema)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text='An object\'s schema, e.g. {"type": "object", "properties": {"order_id": '
+        '{"type": "string"}}}. Empty: no data.',
+    )
+    analysis_success_criteria = forms.CharField(
+        label="Success criteria",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line, as name: rule, e.g. resolved: The caller's question was answered.",
+    )
+    analysis_llm_provider = forms.ChoiceField(
+        label="Analysis LLM",
+        required=False,
+        choices=[("", "The agent's own LLM"), *choices.LLM_PROVIDER_CHOICES],
+    )
+    analysis_llm_model = forms.CharField(
+        label="Analysis model", required=False, help_text="With another provider than the agent's."
+    )
+    analysis_include_in_callback = forms.BooleanField(
+        label="Send the analysis with the end-of-conversation callback (which then waits for it)",
+        required=False,
+    )
+
     def __init__(
         self,
         *args: Any,
@@ -346,6 +399,10 @@ class AgentForm(forms.Form):
                 value = value.get(key) if isinstance(value, dict) else None
             if field == "allowed_origins":
                 value = "\n".join(value or [])
+            elif field == "analysis_data_schema" and value is not None:
+                value = json.dumps(value, indent=2, ensure_ascii=False)
+            elif field == "analysis_success_criteria":
+                value = "\n".join(f"{c['name']}: {c['rule']}" for c in value or [])
             initial[field] = "" if value is None else value
         return initial
 
@@ -358,6 +415,27 @@ class AgentForm(forms.Form):
 
     def clean_callback_url(self) -> str | None:
         return self.cleaned_data["callback_url"] or None
+
+    def clean_analysis_llm_provider(self) -> str | None:
+        return self.cleaned_data["analysis_llm_provider"] or None
+
+    def clean_analysis_data_schema(self) -> dict[str, Any] | None:
+        text = self.cleaned_data["analysis_data_schema"].strip()
+        try:
+            return json.loads(text) if text else None
+        except ValueError as exc:
+            raise forms.ValidationError(f"This is not JSON: {exc}") from None
+
+    def clean_analysis_success_criteria(self) -> list[dict[str, str]]:
+        criteria = []
+        for line in self.cleaned_data["analysis_success_criteria"].splitlines():
+            if not line.strip():
+                continue
+            name, colon, rule = line.partition(":")
+            if not colon:
+                raise forms.ValidationError(f"Write each criterion as name: rule ({line!r}).")
+            criteria.append({"name": name.strip(), "rule": rule.strip()})
+        return criteria
 
     def clean_llm_input_modalities(self) -> list[str]:
         return self.cleaned_data["llm_input_modalities"] or ["text"]
@@ -373,6 +451,18 @@ class AgentForm(forms.Form):
             for section in sections:
                 target = target.setdefault(section, {})
             target[key] = self.cleaned_data[field]
+        return self._analysis_patched(document)
+
+    def _analysis_patched(self, document: dict[str, Any]) -> dict[str, Any]:
+        """The data schema replaces the stored one rather than merging into it (changes() is
+        a merge patch)."""
+        analysis = document.get("analysis", {})
+        if analysis.get("data_schema") is not None:
+            try:
+                stored = json.loads(self.initial.get("analysis_data_schema") or "null")
+            except ValueError:
+                stored = None
+            analysis["data_schema"] = _replacing(stored, analysis["data_schema"])
         return document
 
     def changes(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from .selectors import AnalyticsFigures, Bucket, Headline, Percentiles, analytic
 router = Router(tags=["Analytics"])
 DEFAULT_DAYS = 30
 MAX_DAYS = 400
+MAX_HOURLY_DAYS = 31
 DATE_HELP = "YYYY-MM-DD (a whole day, UTC) or an ISO 8601 date and time"
 
 
@@ -53,6 +54,9 @@ def _figures(request: ApiRequest, query: AnalyticsQuery) -> AnalyticsFigures:
         raise InvalidInput.for_field("to", "must be after from.")
     if end - start > timedelta(days=MAX_DAYS):
         raise InvalidInput.for_field("from", f"the range is at most {MAX_DAYS} days.")
+    if query.bucket == "hour" and end - start > timedelta(days=MAX_HOURLY_DAYS):
+        hourly = f"hour by hour, the range is at most {MAX_HOURLY_DAYS} days; use bucket=day."
+        raise InvalidInput.for_field("bucket", hourly)
     if query.version is not None and query.agent is None:
         raise InvalidInput.for_field("version", "a version belongs to an agent: send agent too.")
     if query.agent is not None:
@@ -109,9 +113,7 @@ class HeadlineOut(Schema):
 
 
 class VersionOut(Schema):
-    agent_id: UUID | None
-    agent_name: str
-    version: int | None
+    version: int | None = Field(description="Null: sessions with no version recorded.")
     headline: HeadlineOut
     tools: list[ToolOut]
     voice_stages: dict[str, PercentilesOut]
@@ -132,7 +134,9 @@ class AnalyticsOut(Schema):
     voice_to_voice: PercentilesOut
     voice_stages: dict[str, PercentilesOut]
     errors: dict[str, int]
-    by_version: list[VersionOut]
+    by_version: list[VersionOut] = Field(
+        description="With `agent`: its figures by version; empty for the whole team."
+    )
 
 
 @router.get("/analytics", response=AnalyticsOut, auth=READ, operation_id="analytics_get")
@@ -178,7 +182,7 @@ def _csv_rows(figures: AnalyticsFigures) -> list[list[object]]:
         ]
     rows += [["total", "error", code, n] for code, n in figures.errors.items()]
     for version in figures.by_version:
-        scope = f"{version.agent_name} v{version.version or '?'}"
+        scope = f"v{version.version}" if version.version is not None else "no version"
         rows += _headline_rows(scope, version.headline)
     return rows
 

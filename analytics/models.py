@@ -40,21 +40,11 @@ class AgentDailyStats(models.Model):
         return f"{self.day}: {self.sessions} sessions"
 
 
-class AgentHourlyStats(models.Model):
-    """The figures of one hour (UTC) of sessions, by the hour they started in, for one agent,
-    version, channel and type. The rollup recomputes an hour whole (analytics.services), so
-    the rows of an hour are always right as of `computed_at`. Histograms are lists of counts
-    over the fixed buckets of analytics.histograms."""
+class Figures(models.Model):
+    """The figures of a rollup row (analytics.figures): counts, sums, and histograms as lists
+    of counts over the fixed buckets of analytics.histograms. Each rollup recomputes its period
+    whole, so a row is always right as of `computed_at`."""
 
-    team = models.ForeignKey(Team, models.CASCADE, related_name="+")
-    # Null once the agent (or version) is deleted: the team's figures keep its sessions.
-    agent = models.ForeignKey(Agent, models.SET_NULL, null=True, blank=True, related_name="+")
-    agent_version = models.ForeignKey(
-        AgentVersion, models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    hour = models.DateTimeField()
-    channel = models.CharField(max_length=6, choices=Channel.choices, blank=True)
-    type = models.CharField(max_length=5)
     sessions = models.PositiveIntegerField(default=0)
     ended_sessions = models.PositiveIntegerField(default=0)
     duration_seconds = models.PositiveBigIntegerField(default=0)  # the ended sessions'
@@ -70,6 +60,43 @@ class AgentHourlyStats(models.Model):
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        abstract = True
+
+
+class AgentFigures(Figures):
+    """Figures of one agent, version, channel and session type."""
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="+")
+    # Null once the agent (or version) is deleted: the team's figures keep its sessions.
+    agent = models.ForeignKey(Agent, models.SET_NULL, null=True, blank=True, related_name="+")
+    agent_version = models.ForeignKey(
+        AgentVersion, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=6, choices=Channel.choices, blank=True)
+    type = models.CharField(max_length=5)
+
+    class Meta:
+        abstract = True
+
+
+class TeamFigures(Figures):
+    """Figures of a team's agents added up, by channel and session type."""
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=6, choices=Channel.choices, blank=True)
+    type = models.CharField(max_length=5)
+
+    class Meta:
+        abstract = True
+
+
+class AgentHourlyStats(AgentFigures):
+    """The figures of one hour (UTC) of sessions, by the hour they started in: what every
+    other rollup is made from."""
+
+    hour = models.DateTimeField()
+
+    class Meta:
         verbose_name_plural = "agent hourly stats"
         indexes = [
             # Analytics: a team's hours over a range, optionally one agent's (agent is next).
@@ -81,3 +108,52 @@ class AgentHourlyStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H:00}: {self.sessions} sessions"
+
+
+class AgentDayStats(AgentFigures):
+    """An agent's hourly rows of one day (UTC) added up: what an agent's analytics over whole
+    days read."""
+
+    day = models.DateField()
+
+    class Meta:
+        verbose_name_plural = "agent day stats"
+        indexes = [
+            models.Index(fields=["agent", "day"], name="agent_day_agent"),
+            models.Index(fields=["day"], name="agent_day_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.sessions} sessions"
+
+
+class TeamHourlyStats(TeamFigures):
+    """A team's agent rows of one hour added up."""
+
+    hour = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "team hourly stats"
+        indexes = [
+            models.Index(fields=["team", "hour"], name="team_hourly_team"),
+            models.Index(fields=["hour"], name="team_hourly_hour"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00}: {self.sessions} sessions"
+
+
+class TeamDayStats(TeamFigures):
+    """A team's hourly rows of one day (UTC) added up."""
+
+    day = models.DateField()
+
+    class Meta:
+        verbose_name_plural = "team day stats"
+        indexes = [
+            models.Index(fields=["team", "day"], name="team_day_team"),
+            models.Index(fields=["day"], name="team_day_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.sessions} sessions"

@@ -1,20 +1,24 @@
 """The analytics figures of a team, an agent or a version, over a range of time: read from
-the hourly rollup (AgentHourlyStats), never from the sessions' events. One query reads the
-range's rollup rows and the figures are merged here; the number of queries does not grow with
-sessions, events or rows. Percentiles come from fixed histograms (analytics.histograms): each
+the rollups (analytics.models), never from the sessions' events: day rows for whole days, hour
+rows around them, the team's rows (added up over its agents) or one agent's. Two queries read
+them and the figures are added up here; neither the queries nor the rows read grow with
+sessions, events or agents. Percentiles come from fixed histograms (analytics.histograms): each
 is the upper edge of the bucket holding it, exact to one bucket (about 19% for latencies)."""
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from uuid import UUID
+
+from django.db.models import QuerySet, Sum
 
 from teams.models import Team
 
 from . import histograms
-from .models import AgentHourlyStats
+from .figures import FIELDS, Figures
+from .models import AgentDayStats, AgentHourlyStats, TeamDayStats, TeamHourlyStats
 
 Bucket = Literal["day", "hour"]
 VOICE_STAGES = ["turn_detection", "stt", "llm", "tts"]
@@ -76,10 +80,9 @@ class Headline:
 
 @dataclass(frozen=True)
 class VersionFigures:
-    """One version's figures; `version` None: sessions with no version recorded."""
+    """One version's figures; `version` None: sessions with no version recorded (or of a deleted
+    version)."""
 
-    agent_id: UUID | None
-    agent_name: str
     version: int | None
     headline: Headline
     tools: list[ToolFigures]
@@ -102,41 +105,8 @@ class AnalyticsFigures:
     voice_to_voice: Percentiles
     voice_stages: dict[str, Percentiles]  # turn_detection, stt, llm, tts
     errors: dict[str, int]  # by code, most frequent first
+    # An agent's figures by version (its own figures only: empty for the whole team).
     by_version: list[VersionFigures] = field(default_factory=list)
-
-
-@dataclass
-class _Sums:
-    """What rollup rows add up to; merged row by row."""
-
-    sessions: int = 0
-    ended: int = 0
-    duration: int = 0
-    turns: int = 0
-    duration_hist: list[int] = field(default_factory=list)
-    turns_hist: list[int] = field(default_factory=list)
-    end_reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    tools: dict[str, list[int]] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    latency: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-
-    def add(self, row: Mapping[str, Any]) -> None:
-        self.sessions += row["sessions"]
-        self.ended += row["ended_sessions"]
-        self.duration += row["duration_seconds"]
-        self.turns += row["turns"]
-        histograms.merge(self.duration_hist, row["duration_histogram"])
-        histograms.merge(self.turns_hist, row["turns_histogram"])
-        for reason, count in row["end_reasons"].items():
-            self.end_reasons[reason] += count
-        for tool, (calls, failures) in row["tools"].items():
-            total = self.tools.setdefault(tool, [0, 0])
-            total[0] += calls
-            total[1] += failures
-        for code, count in row["errors"].items():
-            self.errors[code] += count
-        for kind, counts in row["latency"].items():
-            histograms.merge(self.latency[kind], counts)
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -160,7 +130,7 @@ def _bins(counts: list[int], edges: list[int]) -> list[Bin]:
     return [Bin(lower=lo, upper=up, count=n) for lo, up, n in bounds]
 
 
-def _tools(sums: _Sums) -> list[ToolFigures]:
+def _tools(sums: Figures) -> list[ToolFigures]:
     found = [
         ToolFigures(tool=name, calls=calls, failures=failures, failure_rate=_rate(failures, calls))
         for name, (calls, failures) in sums.tools.items()
@@ -168,7 +138,7 @@ def _tools(sums: _Sums) -> list[ToolFigures]:
     return sorted(found, key=lambda tool: (-tool.calls, tool.tool))
 
 
-def _headline(sums: _Sums) -> Headline:
+def _headline(sums: Figures) -> Headline:
     calls = sum(calls for calls, _ in sums.tools.values())
     failures = sum(failures for _, failures in sums.tools.values())
     return Headline(
@@ -191,6 +161,66 @@ def _by_count(counts: dict[str, int]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
+def _whole_days(start: datetime, end: datetime) -> tuple[date, date]:
+    """The UTC days wholly inside [start, end): [first, last) (empty when first >= last)."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    first = start.date() if start.time() == time.min else start.date() + timedelta(days=1)
+    return first, end.date()
+
+
+def _scoped(
+    team: Team, agent_id: UUID | None, version: int | None
+) -> tuple[QuerySet[Any], QuerySet[Any], list[str]]:
+    """The hourly and day rows to read: the team's (added up over its agents), or an agent's
+    (by version, or one version's); and the fields that tell rows apart besides their time."""
+    hours: QuerySet[Any]
+    days: QuerySet[Any]
+    if agent_id is None:
+        hours, days = TeamHourlyStats.objects.all(), TeamDayStats.objects.all()
+        return hours.filter(team=team), days.filter(team=team), ["channel", "type"]
+    hours = AgentHourlyStats.objects.filter(team=team, agent_id=agent_id)
+    days = AgentDayStats.objects.filter(team=team, agent_id=agent_id)
+    if version is not None:
+        hours = hours.filter(agent_version__number=version)
+        days = days.filter(agent_version__number=version)
+    return hours, days, ["channel", "type", "agent_version__number"]
+
+
+def _rows(
+    team: Team, start: datetime, end: datetime, agent_id: UUID | None, version: int | None
+) -> Iterator[dict[str, Any]]:
+    """The rollup rows covering [start, end): day rows for its whole UTC days, hour rows for
+    the hours around them. Each row has `at` (its hour or day, UTC). At most two queries."""
+    hours, days, fields = _scoped(team, agent_id, version)
+    first, last = _whole_days(start, end)
+    if first >= last:
+        first = last = start.date()
+    days_from = datetime.combine(first, time.min, tzinfo=UTC)
+    days_to = datetime.combine(last, time.min, tzinfo=UTC)
+    if (start, end) != (days_from, days_to):
+        hours = hours.filter(hour__gte=start, hour__lt=end).exclude(
+            hour__gte=days_from, hour__lt=days_to
+        )
+        for row in hours.order_by().values("hour", *fields, *FIELDS):
+            yield row | {"at": row["hour"].astimezone(UTC)}
+    if first < last:
+        days = days.filter(day__gte=first, day__lt=last)
+        for row in days.order_by().values("day", *fields, *FIELDS):
+            yield row | {"at": datetime.combine(row["day"], time.min, tzinfo=UTC)}
+
+
+def _hourly_series(
+    team: Team, start: datetime, end: datetime, agent_id: UUID | None, version: int | None
+) -> dict[tuple[datetime, str, str], int]:
+    """Sessions by hour, channel and type: one query, reading no histogram."""
+    hours, _days, _fields = _scoped(team, agent_id, version)
+    found = hours.filter(hour__gte=start, hour__lt=end).order_by()
+    counted = found.values("hour", "channel", "type").annotate(count=Sum("sessions"))
+    return {
+        (row["hour"].astimezone(UTC), row["channel"], row["type"]): row["count"] for row in counted
+    }
+
+
 def analytics_figures(
     *,
     team: Team,
@@ -201,33 +231,25 @@ def analytics_figures(
     bucket: Bucket = "day",
 ) -> AnalyticsFigures:
     """The team's figures over the sessions started in [start, end), rounded out to whole
-    hours, from the hourly rollup: optionally one agent's (`agent_id`, which the caller has
-    checked is the team's), one version number's (`version`), by `bucket` of time in the
-    series. Sessions are counted in the hour they started. One query."""
+    hours, from the rollups: optionally one agent's (`agent_id`, which the caller has checked
+    is the team's) and then split by version, or one version number's (`version`, with an
+    agent), by `bucket` of time in the series. Sessions are counted in the hour they started.
+    At most three queries, reading the range's whole days from day rows and the hours around
+    them from hourly rows, by channel and type (and version, for an agent), and with the "hour"
+    bucket the hourly session counts: never the sessions or their events."""
     start = start.replace(minute=0, second=0, microsecond=0)
     if end.replace(minute=0, second=0, microsecond=0) != end:
         end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    rows = AgentHourlyStats.objects.filter(team=team, hour__gte=start, hour__lt=end)
-    if agent_id is not None:
-        rows = rows.filter(agent_id=agent_id)
-    if version is not None:
-        rows = rows.filter(agent_version__number=version)
-    total = _Sums()
-    versions: dict[tuple[UUID | None, int | None], _Sums] = defaultdict(_Sums)
-    names: dict[UUID | None, str] = {}
+    total = Figures()
+    versions: dict[int | None, Figures] = defaultdict(Figures)
     series: dict[tuple[datetime, str, str], int] = defaultdict(int)
-    for row in rows.values(
-        "hour", "channel", "type", "agent_id", "agent__name", "agent_version__number",
-        "sessions", "ended_sessions", "duration_seconds", "turns", "duration_histogram",
-        "turns_histogram", "end_reasons", "tools", "errors", "latency",
-    ):  # fmt: skip
+    for row in _rows(team, start, end, agent_id, version):
         total.add(row)
-        versions[(row["agent_id"], row["agent_version__number"])].add(row)
-        names[row["agent_id"]] = row["agent__name"] or ""
-        at = row["hour"].astimezone(UTC)
-        if bucket == "day":
-            at = at.replace(hour=0)
-        series[(at, row["channel"], row["type"])] += row["sessions"]
+        if agent_id is not None:
+            versions[row["agent_version__number"]].add(row)
+        series[(row["at"].replace(hour=0), row["channel"], row["type"])] += row["sessions"]
+    if bucket == "hour":
+        series = _hourly_series(team, start, end, agent_id, version)
     return AnalyticsFigures(
         start=start,
         end=end,
@@ -237,8 +259,8 @@ def analytics_figures(
             SeriesPoint(at=at, channel=channel, type=kind, sessions=count)
             for (at, channel, kind), count in sorted(series.items())
         ],
-        duration=_bins(total.duration_hist, histograms.DURATION_EDGES),
-        turns=_bins(total.turns_hist, histograms.TURN_EDGES),
+        duration=_bins(total.duration_histogram, histograms.DURATION_EDGES),
+        turns=_bins(total.turns_histogram, histograms.TURN_EDGES),
         end_reasons=_by_count(total.end_reasons),
         tools=_tools(total),
         llm_ttft=_percentiles(total.latency["ttft"]),
@@ -247,16 +269,12 @@ def analytics_figures(
         errors=_by_count(total.errors),
         by_version=[
             VersionFigures(
-                agent_id=agent,
-                agent_name=names[agent],
                 version=number,
                 headline=_headline(sums),
                 tools=_tools(sums),
                 voice_stages={stage: _percentiles(sums.latency[stage]) for stage in VOICE_STAGES},
                 errors=_by_count(sums.errors),
             )
-            for (agent, number), sums in sorted(
-                versions.items(), key=lambda item: (names[item[0][0]], item[0][1] or 0)
-            )
+            for number, sums in sorted(versions.items(), key=lambda item: item[0] or 0)
         ],
     )

@@ -1,7 +1,6 @@
 import statistics
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
@@ -13,8 +12,14 @@ from django.utils import timezone
 
 from sessions.models import EventKind, Session, SessionEvent
 
-from . import histograms
-from .models import AgentDailyStats, AgentHourlyStats
+from .figures import FIELDS, Figures
+from .models import (
+    AgentDailyStats,
+    AgentDayStats,
+    AgentHourlyStats,
+    TeamDayStats,
+    TeamHourlyStats,
+)
 
 HOUR = timedelta(hours=1)
 
@@ -141,57 +146,13 @@ EVENT_KEYS = {
     "outcome": "outcome",
     "code": "code",
 }
-LATENCY_KEYS = ["ttft", "voice", "turn_detection", "stt", "llm", "tts"]
 ROLLUP_KINDS = [EventKind.MESSAGE, EventKind.TOOL_CALL, EventKind.ERROR]
+AGENT_KEY = ["team_id", "agent_id", "agent_version_id", "channel", "type"]
+TEAM_KEY = ["team_id", "channel", "type"]
 
 
 def _hour_start(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _number(value: Any) -> float | None:
-    """A measurement read from event data: numbers only (JSON text may come back as str)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number >= 0 else None
-
-
-@dataclass
-class _HourFigures:
-    """One rollup row in the making."""
-
-    sessions: int = 0
-    ended: int = 0
-    duration: int = 0
-    turns: int = 0
-    duration_histogram: list[int] = field(
-        default_factory=lambda: histograms.empty(histograms.DURATION_EDGES)
-    )
-    turns_histogram: list[int] = field(
-        default_factory=lambda: histograms.empty(histograms.TURN_EDGES)
-    )
-    end_reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    tools: dict[str, list[int]] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    latency: dict[str, list[int]] = field(default_factory=dict)
-
-    def measure(self, kind: str, value: float) -> None:
-        counts = self.latency.setdefault(kind, histograms.empty(histograms.LATENCY_EDGES))
-        counts[histograms.bucket_of(value, histograms.LATENCY_EDGES)] += 1
-
-    def add_event(self, event: Mapping[str, Any]) -> None:
-        if event["kind"] == EventKind.TOOL_CALL:
-            counts = self.tools.setdefault(str(event["tool"] or "unknown"), [0, 0])
-            counts[0] += 1
-            counts[1] += event["outcome"] != "success"
-        elif event["kind"] == EventKind.ERROR:
-            self.errors[str(event["code"] or "unknown")] += 1
-        elif event["role"] == "assistant":
-            for kind in LATENCY_KEYS:
-                if (value := _number(event[kind])) is not None:
-                    self.measure(kind, value)
 
 
 def _hour_events(session_ids: Any) -> Iterator[Mapping[str, Any]]:
@@ -200,74 +161,96 @@ def _hour_events(session_ids: Any) -> Iterator[Mapping[str, Any]]:
     yield from events.order_by().values("session_id", "kind", **keys).iterator(chunk_size=5000)
 
 
-@transaction.atomic
-def analytics_rollup_compute(*, hour: datetime) -> int:
-    """Recompute the rollup rows of the hour (UTC) that `hour` falls in, from the sessions that
-    started in it and their events, replacing what was there: running it again gives the same
-    rows. The number of rows stored. Two queries read the hour: its sessions (on the
-    started_at index) and their events (on the session's timeline index)."""
-    start = _hour_start(hour)
-    sessions = Session.objects.filter(started_at__gte=start, started_at__lt=start + HOUR)
-    rows: dict[tuple[Any, ...], _HourFigures] = defaultdict(_HourFigures)
+def _hour_figures(sessions: QuerySet[Session]) -> dict[tuple[Any, ...], Figures]:
+    """The hour's figures by AGENT_KEY, from its sessions and their events."""
+    rows: dict[tuple[Any, ...], Figures] = defaultdict(Figures)
     key_of: dict[UUID, tuple[Any, ...]] = {}
-    turns: dict[UUID, int] = defaultdict(int)
-    for session in sessions.order_by().values(
-        "id", "team_id", "agent_id", "agent_version_id", "channel", "type", "started_at",
-        "ended_at", "end_reason",
-    ).iterator(chunk_size=5000):  # fmt: skip
-        key_of[session["id"]] = key = (
-            session["team_id"],
-            session["agent_id"],
-            session["agent_version_id"],
-            session["channel"],
-            session["type"],
-        )
-        figures = rows[key]
-        figures.sessions += 1
+    for session in (
+        sessions.order_by()
+        .values("id", *AGENT_KEY, "started_at", "ended_at", "end_reason")
+        .iterator(chunk_size=5000)
+    ):
+        key_of[session["id"]] = key = tuple(session[name] for name in AGENT_KEY)
+        seconds = None
         if session["ended_at"] is not None:
             seconds = max(0, round((session["ended_at"] - session["started_at"]).total_seconds()))
-            figures.ended += 1
-            figures.duration += seconds
-            bucket = histograms.bucket_of(seconds, histograms.DURATION_EDGES)
-            figures.duration_histogram[bucket] += 1
-            figures.end_reasons[session["end_reason"]] += 1
+        rows[key].add_session(seconds=seconds, end_reason=session["end_reason"])
+    turns: dict[UUID, int] = defaultdict(int)
     for event in _hour_events(sessions.values("id")):
-        figures = rows[key_of[event["session_id"]]]
         if event["kind"] == EventKind.MESSAGE and event["role"] == "user":
             turns[event["session_id"]] += 1
-        figures.add_event(event)
+        rows[key_of[event["session_id"]]].add_event(event)
     for session_id, key in key_of.items():
-        count = turns.get(session_id, 0)
-        rows[key].turns += count
-        rows[key].turns_histogram[histograms.bucket_of(count, histograms.TURN_EDGES)] += 1
+        rows[key].add_turns(turns.get(session_id, 0))
+    return rows
+
+
+def _added_up(rows: Iterable[Mapping[str, Any]], key: list[str]) -> dict[tuple[Any, ...], Figures]:
+    """Rows' figures added up by `key` (rows as `.values()` gives them)."""
+    totals: dict[tuple[Any, ...], Figures] = defaultdict(Figures)
+    for row in rows:
+        totals[tuple(row[name] for name in key)].add(row)
+    return totals
+
+
+def _replaced(
+    model: type[Any], where: dict[str, Any], rows: dict[tuple[Any, ...], Figures], key: list[str]
+) -> int:
+    """Replace the rows `where` selects with `rows` (by `key`, plus `where`'s fields)."""
     now = timezone.now()
-    AgentHourlyStats.objects.filter(hour=start).delete()
-    AgentHourlyStats.objects.bulk_create(
-        [
-            AgentHourlyStats(
-                team_id=team_id,
-                agent_id=agent_id,
-                agent_version_id=version_id,
-                hour=start,
-                channel=channel,
-                type=kind,
-                sessions=figures.sessions,
-                ended_sessions=figures.ended,
-                duration_seconds=figures.duration,
-                duration_histogram=figures.duration_histogram,
-                turns=figures.turns,
-                turns_histogram=figures.turns_histogram,
-                end_reasons=dict(figures.end_reasons),
-                tools=figures.tools,
-                errors=dict(figures.errors),
-                latency=figures.latency,
-                computed_at=now,
-            )
-            for (team_id, agent_id, version_id, channel, kind), figures in rows.items()
-        ],
-        batch_size=500,
-    )
+    model.objects.filter(**where).delete()
+    made = [
+        model(**dict(zip(key, values, strict=True)), **where, **figures.fields(), computed_at=now)
+        for values, figures in rows.items()
+    ]
+    model.objects.bulk_create(made, batch_size=500)
     return len(rows)
+
+
+@transaction.atomic
+def analytics_hour_compute(*, hour: datetime) -> int:
+    """Recompute the hourly rows (AgentHourlyStats, TeamHourlyStats) of the hour (UTC) that
+    `hour` falls in, from the sessions that started in it and their events, replacing what was
+    there: running it again gives the same rows. The number of agent rows stored. Two queries
+    read the hour: its sessions (on the started_at index) and their events (on the session's
+    timeline index). Its day's rows are analytics_day_compute's."""
+    start = _hour_start(hour)
+    sessions = Session.objects.filter(started_at__gte=start, started_at__lt=start + HOUR)
+    rows = _hour_figures(sessions)
+    team_rows: dict[tuple[Any, ...], Figures] = defaultdict(Figures)
+    for (team_id, _agent, _version, channel, kind), figures in rows.items():
+        team_rows[(team_id, channel, kind)].add(figures.fields())
+    _replaced(TeamHourlyStats, {"hour": start}, team_rows, TEAM_KEY)
+    return _replaced(AgentHourlyStats, {"hour": start}, rows, AGENT_KEY)
+
+
+@transaction.atomic
+def analytics_day_compute(*, day: date) -> int:
+    """Recompute the day rows (AgentDayStats, TeamDayStats) of `day` (UTC) from its hourly rows,
+    replacing what was there. The number of agent rows stored."""
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    hours = {"hour__gte": start, "hour__lt": start + timedelta(days=1)}
+    values = [*AGENT_KEY, *FIELDS]
+    agent_rows = AgentHourlyStats.objects.filter(**hours).order_by().values(*values)
+    team_rows = TeamHourlyStats.objects.filter(**hours).order_by().values(*TEAM_KEY, *FIELDS)
+    _replaced(TeamDayStats, {"day": day}, _added_up(team_rows.iterator(), TEAM_KEY), TEAM_KEY)
+    rows = _added_up(agent_rows.iterator(chunk_size=5000), AGENT_KEY)
+    return _replaced(AgentDayStats, {"day": day}, rows, AGENT_KEY)
+
+
+def analytics_rollup_hours(*, hours: Iterable[datetime]) -> int:
+    """Recompute `hours`, then the days they fall in (each day once). The number of agent
+    hourly rows stored."""
+    starts = sorted({_hour_start(hour) for hour in hours})
+    stored = sum(analytics_hour_compute(hour=hour) for hour in starts)
+    for day in sorted({hour.date() for hour in starts}):
+        analytics_day_compute(day=day)
+    return stored
+
+
+def analytics_rollup_compute(*, hour: datetime) -> int:
+    """Recompute one hour and its day (analytics_rollup_hours)."""
+    return analytics_rollup_hours(hours=[hour])
 
 
 def analytics_hours_due(*, now: datetime) -> list[datetime]:

@@ -17,9 +17,9 @@ def rollup_agent_daily_stats(day: str | None = None) -> int:
 
 @shared_task
 def rollup_analytics(hour: str | None = None) -> int:
-    """Recompute the hourly analytics rollup of `hour` (an ISO datetime), or of the hours due:
-    this one, the one before, and those whose sessions have ended since (services)."""
-    from .services import analytics_hours_due, analytics_rollup_compute
+    """Recompute the analytics rollups of `hour` (an ISO datetime), or of the hours due (this
+    one, the one before, and those whose sessions have ended since: services), and their days."""
+    from .services import analytics_hours_due, analytics_rollup_hours
 
     hours = [datetime.fromisoformat(hour)] if hour else analytics_hours_due(now=timezone.now())
-    return sum(analytics_rollup_compute(hour=h) for h in hours)
+    return analytics_rollup_hours(hours=hours)

@@ -205,17 +205,16 @@ def _stages(stages: dict[str, Percentiles]) -> Chart:
     )
 
 
-def version_label(version: VersionFigures, one_agent: bool) -> str:
-    number = f"v{version.version}" if version.version is not None else "no version"
-    return number if one_agent else f"{version.agent_name or 'Deleted agent'} {number}"
+def version_label(version: VersionFigures) -> str:
+    return f"v{version.version}" if version.version is not None else "no version"
 
 
-def _versions_chart(figures: AnalyticsFigures, one_agent: bool) -> Chart:
+def _versions_chart(figures: AnalyticsFigures) -> Chart:
     return Chart(
         key="version_failures",
         title="Tool failure rate by version",
         axis="Version",
-        labels=[version_label(v, one_agent) for v in figures.by_version],
+        labels=[version_label(v) for v in figures.by_version],
         series=[
             Series(
                 "Failure rate", [_rate(v.headline.tool_failure_rate) for v in figures.by_version]
@@ -225,9 +224,10 @@ def _versions_chart(figures: AnalyticsFigures, one_agent: bool) -> Chart:
     )
 
 
-def charts(figures: AnalyticsFigures, one_agent: bool) -> list[Chart]:
-    """The page's charts, in the order it shows them."""
-    return [
+def charts(figures: AnalyticsFigures, *, versions: bool) -> list[Chart]:
+    """The page's charts, in the order it shows them; `versions`: with the chart by version
+    (an agent's page)."""
+    found = [
         _over_time(figures, "by_channel", "channel", list(Channel.choices)),
         _over_time(figures, "by_type", "type", list(SessionType.choices)),
         _distribution("durations", "Session length", "Length", figures.duration, whole=False),
@@ -235,8 +235,8 @@ def charts(figures: AnalyticsFigures, one_agent: bool) -> list[Chart]:
         _counts("end_reasons", "End reasons", "Reason", figures.end_reasons, "none given"),
         _counts("errors", "Errors by code", "Code", figures.errors, "no code"),
         _stages(figures.voice_stages),
-        _versions_chart(figures, one_agent),
     ]
+    return [*found, _versions_chart(figures)] if versions else found
 
 
 def _headline(figures: AnalyticsFigures) -> dict[str, str]:
@@ -280,10 +280,10 @@ def _tool_row(tool: ToolFigures) -> dict[str, str]:
     }
 
 
-def _version_row(version: VersionFigures, one_agent: bool) -> dict[str, str]:
+def _version_row(version: VersionFigures) -> dict[str, str]:
     h = version.headline
     return {
-        "version": version_label(version, one_agent),
+        "version": version_label(version),
         "sessions": f"{h.sessions:,}",
         "duration": _length(h.average_duration_seconds),
         "turns": f"{h.average_turns:.1f}" if h.average_turns is not None else "—",
@@ -351,7 +351,7 @@ def analytics_page(request: DashboardRequest) -> HttpResponse:
             version=filters.version,
             bucket=filters.bucket,
         )
-        page_charts = charts(figures, one_agent=agent is not None)
+        page_charts = charts(figures, versions=agent is not None)
         headline = _headline(figures)
         context |= {
             "figures": figures,
@@ -363,7 +363,7 @@ def analytics_page(request: DashboardRequest) -> HttpResponse:
             "headline": headline,
             "headline_cards": _cards(headline, figures),
             "tools": [_tool_row(t) for t in figures.tools],
-            "versions": [_version_row(v, agent is not None) for v in figures.by_version],
+            "versions": [_version_row(v) for v in figures.by_version],
         }
     template = "analytics/page.html"
     if request.htmx and not request.htmx.history_restore_request:

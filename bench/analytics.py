@@ -1,15 +1,19 @@
-"""Time the analytics rollup and /v1/analytics on seeded sessions.
+"""Time the analytics rollups, and the analytics page and API read from them, on seeded sessions.
 
-    .venv/bin/python bench/analytics.py --sessions 100000 --events 1000000
+    .venv/bin/python bench/analytics.py
     .venv/bin/python bench/analytics.py --database-url postgres://user:pw@127.0.0.1:5432/postgres
 
-A throwaway database (as bench/api.py makes it) is migrated and seeded in bulk: one team with
-`--agents` agents, two versions each, and `--sessions` sessions spread evenly over `--days`
-days (UTC) across the four channels, chats and voice calls, with `--events` events among them
-(user and assistant messages with latencies, tool calls a tenth of which fail, errors). Then:
-the hourly rollup of one whole day, timed; every hour of the other days rolled up; and
-/v1/analytics (JSON and CSV) and the analytics page (/analytics/, when present) requested
-`--requests` times each through Django's test client, with their p95 and query counts.
+A throwaway database (as bench/api.py makes it) is migrated and seeded straight into its tables
+(one prepared INSERT run on SQLite, COPY on PostgreSQL): one team with `--agents` agents, two
+versions each, and `--sessions` sessions spread evenly over `--days` days (UTC) across the four
+channels, chats and voice calls, with `--events` events among them (user and assistant messages
+with latencies, tool calls a tenth of which fail, errors). By default 1,000 agents, 1,000,000
+sessions and 10,000,000 events over 10 days: 100,000 sessions a day. Then: the rollups of one
+whole day, timed; those of the other days; and /v1/analytics (JSON and CSV) and the analytics
+page, for the team, one agent, one version and hour by hour, requested `--requests` times each
+through Django's test client, with their p95 and query counts. The baseline is the same
+figures worked out from the sessions and their events (the rollups' own time over the range),
+as a page reading no rollup would on every load.
 """
 
 import argparse
@@ -21,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,10 +53,10 @@ def _parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _events_for(session_id: uuid.UUID, at: datetime, count: int, rng: random.Random) -> list:
-    from sessions.models import SessionEvent
-
-    rows = []
+def _event_rows(session: list, count: int, rng: random.Random, json_text) -> Iterator[tuple]:
+    """`count` events of a session (its prepared id and start), as (session_id, seq, kind,
+    data, created_at) rows."""
+    session_id, at = session
     for seq in range(1, count + 1):
         pick = seq % 5
         if pick in (1, 3):
@@ -67,14 +72,45 @@ def _events_for(session_id: uuid.UUID, at: datetime, count: int, rng: random.Ran
             kind, data = "tool_call", {"tool_name": rng.choice(TOOLS), "outcome": outcome}
         else:
             kind, data = "error", {"code": rng.choice(["llm_timeout", "provider_error"])}
-        rows.append(
-            SessionEvent(session_id=session_id, seq=seq, kind=kind, data=data, created_at=at)
-        )
-    return rows
+        yield (session_id, seq, kind, json_text(data), at)
+
+
+def _insert(model, columns: list[str], rows: list[tuple]) -> None:
+    """Rows straight into the model's table: COPY on PostgreSQL, one prepared INSERT run for
+    every row on SQLite."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            # Names from the models, quoted; the values are parameters.
+            insert = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
+            cursor.executemany(insert, rows)
+
+
+def _session_row(model, values: dict) -> tuple[list[str], tuple]:
+    """A session's columns and values prepared for the database, the model's defaults for the
+    fields not given."""
+    from django.db import connection
+
+    columns, row = [], []
+    for field in model._meta.concrete_fields:
+        value = values[field.attname] if field.attname in values else field.get_default()
+        columns.append(field.column)
+        row.append(field.get_db_prep_save(value, connection))
+    return columns, tuple(row)
 
 
 def _seed(args: argparse.Namespace) -> int:
-    """Rows as the services would write them, in bulk and big transactions."""
+    """Rows as the services would write them, straight into the tables in big transactions."""
+    import json
+
     from django.core.management import call_command
     from django.db import connection, transaction
 
@@ -87,6 +123,7 @@ def _seed(args: argparse.Namespace) -> int:
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=OFF")
+            cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB
     rng = random.Random(7)
     team = Team.objects.create(name="Acme")
     agents = Agent.objects.bulk_create(
@@ -101,6 +138,9 @@ def _seed(args: argparse.Namespace) -> int:
     )
     per_session = args.events / args.sessions
     span = args.days * 86_400
+    event_columns = ["session_id", "seq", "kind", "data", "created_at"]
+    uuid_field = Session._meta.get_field("id")
+    moment = Session._meta.get_field("started_at")
     made = 0
     while made < args.sessions:
         batch = min(args.batch, args.sessions - made)
@@ -108,39 +148,42 @@ def _seed(args: argparse.Namespace) -> int:
         for n in range(made, made + batch):
             at = START + timedelta(seconds=span * n / args.sessions)
             index = rng.randrange(args.agents)
-            kind = "voice" if n % 3 == 0 else "chat"
-            session = Session(
-                id=uuid.uuid4(), team=team, agent_id=agents[index].id, agent_name="Agent",
-                agent_version_id=versions[index * 2 + (n % 2)].id, type=kind,
-                channel=CHANNELS[n % 4], status="stopped", started_at=at,
-                ended_at=at + timedelta(seconds=rng.randint(5, 2000)), end_reason="idle",
-            )  # fmt: skip
             count = int(per_session) + (rng.random() < per_session % 1)
-            session.last_event_seq = count
-            sessions.append(session)
-            events += _events_for(session.id, at, count, rng)
+            session_id = uuid.uuid4()
+            columns, row = _session_row(Session, {
+                "id": session_id, "team_id": team.id, "agent_id": agents[index].id,
+                "agent_name": "Agent", "agent_version_id": versions[index * 2 + (n % 2)].id,
+                "type": "voice" if n % 3 == 0 else "chat", "channel": CHANNELS[n % 4],
+                "status": "stopped", "started_at": at, "last_activity_at": at,
+                "ended_at": at + timedelta(seconds=rng.randint(5, 2000)), "end_reason": "idle",
+                "last_event_seq": count,
+            })  # fmt: skip
+            sessions.append(row)
+            prepared = [uuid_field.get_db_prep_save(session_id, connection)]
+            prepared.append(moment.get_db_prep_save(at, connection))
+            events += _event_rows(prepared, count, rng, json.dumps)
         with transaction.atomic():
-            Session.objects.bulk_create(sessions, batch_size=5000)
-            SessionEvent.objects.bulk_create(events, batch_size=5000)
+            _insert(Session, columns, sessions)
+            _insert(SessionEvent, event_columns, events)
         made += batch
         print(f"  seeded {made:,} sessions", end="\r", flush=True)
     print()
     return team.id
 
 
-def _time(client, url: str, requests: int, headers: dict[str, str]) -> tuple[float, int, int]:
+def _time(client, url: str, requests: int) -> tuple[float, int, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     for _ in range(3):
-        client.get(url, headers=headers)
+        client.get(url)
     times = []
     for _ in range(requests):
         began = time.perf_counter()
-        response = client.get(url, headers=headers)
+        response = client.get(url)
         times.append((time.perf_counter() - began) * 1000)
     with CaptureQueriesContext(connection) as queries:
-        client.get(url, headers=headers)
+        client.get(url)
     p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
     return p95, len(queries), response.status_code
 
@@ -173,7 +216,8 @@ def main() -> int:
         from django.db import connection
         from django.test import Client
 
-        from analytics.services import analytics_rollup_compute
+        from agents.models import Agent
+        from analytics.services import analytics_rollup_hours
         from teams.models import Membership, Role, User
 
         began = time.perf_counter()
@@ -182,29 +226,39 @@ def main() -> int:
               f"on {connection.vendor} in {time.perf_counter() - began:.0f} s")  # fmt: skip
         day = START + timedelta(days=args.days // 2)
         began = time.perf_counter()
-        rows = sum(analytics_rollup_compute(hour=day + timedelta(hours=h)) for h in range(24))
-        seconds = time.perf_counter() - began
+        rows = analytics_rollup_hours(hours=[day + timedelta(hours=h) for h in range(24)])
+        one_day = time.perf_counter() - began
         per_day = args.sessions // args.days
-        print(f"rollup of one day ({per_day:,} sessions): {seconds:.1f} s, {rows:,} rows")
-        for hour in range(args.days * 24):
-            at = START + timedelta(hours=hour)
-            if not day <= at < day + timedelta(days=1):
-                analytics_rollup_compute(hour=at)
-        headers: dict[str, str] = {}  # signed in: the API takes the dashboard's session too
+        print(f"rollup of one day ({per_day:,} sessions): {one_day:.1f} s, {rows:,} hourly rows")
+        hours = [START + timedelta(hours=h) for h in range(args.days * 24)]
+        began = time.perf_counter()
+        analytics_rollup_hours(hours=[h for h in hours if not day <= h < day + timedelta(days=1)])
+        # The baseline: the same figures worked out from the sessions and their events, as a
+        # page without rollups would on every load (the rollup's reading and adding up).
+        baseline_ms = (time.perf_counter() - began + one_day) * 1000
+        print(f"rollup of all {args.days} days: {baseline_ms / 1000:.0f} s")
         client = Client(SERVER_NAME="127.0.0.1")
         user = User.objects.create_user(email="owner@example.com", password=None)
         Membership.objects.create(team_id=team_id, user=user, role=Role.OWNER)
-        client.force_login(user)
-        end = (START + timedelta(days=args.days)).date()
-        query = f"?from={START.date()}&to={end}"
-        met = True
-        for url in (f"/v1/analytics{query}", f"/v1/analytics.csv{query}", f"/analytics/{query}"):
-            p95, count, status = _time(client, url, args.requests, headers)
-            if status == 404 and url.startswith("/analytics/"):
-                print(f"{url}: no page yet")
-                continue
+        client.force_login(user)  # the API takes the dashboard's session too
+        agent = Agent.objects.filter(team_id=team_id).order_by("name").first()
+        first, last = START.date(), (START + timedelta(days=args.days - 1)).date()
+        api = f"from={first}&to={last + timedelta(days=1)}"
+        page = f"date_from={first}&date_to={last}"
+        one = f"&agent={agent.id}"
+        urls = [
+            f"/v1/analytics?{api}", f"/v1/analytics.csv?{api}", f"/analytics/?{page}",
+            f"/v1/analytics?{api}{one}", f"/analytics/?{page}{one}",
+            f"/analytics/?{page}{one}&version=2", f"/analytics/?{page}&bucket=hour",
+        ]  # fmt: skip
+        met, worst = True, 0.0
+        for url in urls:
+            p95, count, status = _time(client, url, args.requests)
             met &= p95 < GOAL_P95_MS and status == 200
+            worst = max(worst, p95)
             print(f"{url}: p95 {p95:.0f} ms, {count} queries, status {status}")
+        print(f"slowest p95 {worst:.0f} ms; figures from the events: {baseline_ms:,.0f} ms "
+              f"({baseline_ms / worst:,.0f}x the slowest p95)")  # fmt: skip
         print(f"goal p95 < {GOAL_P95_MS:.0f} ms: {'met' if met else 'MISSED'}")
         return 0 if met else 1
 

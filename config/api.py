@@ -15,6 +15,7 @@ from ninja.parser import Parser
 
 from agents.api import router as agents_router
 from agora.api import router as agora_router
+from analysis.api import router as analysis_router
 from analytics.api import router as analytics_router
 from completions import views as completions_views
 from completions.api import router as completions_router
@@ -180,6 +181,7 @@ api.add_router("/", completions_router)
 api.add_router("/", agora_router)
 api.add_router("/", iwy_router)
 api.add_router("/", analytics_router)
+api.add_router("/", analysis_router)
 
 # Agent Human's session API, under /api/v1. Its clients read {"success": false, "error"} on a
 # failure, so its errors carry that besides Parley's code and details.

@@ -37,6 +37,7 @@ urlpatterns = [
     path("sessions/", include("sessions.urls")),
     path("activity/", include("activity.urls")),
     path("analytics/", include("analytics.urls")),
+    path("analysis/", include("analysis.urls")),
     path("admin/", admin.site.urls),
     path("widget/", include("widget.urls")),
     path("meet/", include("meet.urls")),

@@ -217,6 +217,9 @@ def _agora_start(
 @paginate
 def session_list(request: ApiRequest, filters: Query[SessionFilters]) -> QuerySet[Session]:
     sessions = Session.objects.filter(team=request.auth.team).order_by("-started_at", "-id")
+    sessions = sessions.select_related("analysis__agent_version").defer(
+        "analysis__agent_version__configuration", "analysis__agent_version__tools"
+    )
     for field in ("agent_id", "status", "type"):
         if (value := getattr(filters, field)) is not None:
             sessions = sessions.filter(**{field: value})

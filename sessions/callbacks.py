@@ -11,7 +11,7 @@ from uuid import UUID
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from standardwebhooks import Webhook
 
@@ -20,8 +20,12 @@ from parley.records import body_capped, reply_record, url_without_credentials
 
 from .models import CallbackDelivery, CallbackOutcome, EventKind, Session
 from .services import _callback_config, session_callback_url, session_transcript
+from .signals import callback_composing
 
 RECONCILE_AFTER = timedelta(minutes=1)
+# A callback that waits for the session's analysis (services.session_callback_held) is sent by
+# the reconciler after this, analysis or not, should the analysis never finish.
+CALLBACK_HOLD_MAX = timedelta(minutes=15)
 # How far back the reconciler looks for jobs that never reached the broker.
 RECONCILE_WINDOW = timedelta(days=1)
 ABANDONED = "the attempt never finished (its worker stopped); tried again"
@@ -65,6 +69,9 @@ def callback_payload(*, session: Session) -> dict[str, Any]:
     if _callback_config(session).get("send_data_on_end"):
         payload["transcript"] = session_transcript(session=session)
         payload["messages"] = _messages(session)
+    responses: list[tuple[Any, Any]] = callback_composing.send(sender=Session, session=session)
+    for _receiver, added in responses:
+        payload |= added or {}
     return payload
 
 
@@ -191,12 +198,17 @@ def callbacks_unsent(*, now: datetime | None = None) -> list[tuple[str, int]]:
     A session that ended before its agent was last changed is left out: a callback added to an
     agent is not sent for the day of conversations it had before."""
     now = now or timezone.now()
+    flag = "agent__configuration__analysis__include_in_callback"
+    # A missing key compares as NULL, which ~Q would leave out: agents stored before analysis.
+    held = Q(**{flag: True}) & Q(**{f"{flag}__isnull": False})
     never = (
         Session.objects.filter(
             ended_at__gte=now - RECONCILE_WINDOW,
-            ended_at__lt=now - RECONCILE_AFTER,
             ended_at__gt=F("agent__updated_at"),
             agent__configuration__end_of_conversation__callback_url__startswith="http",
+        )
+        .filter(
+            Q(ended_at__lt=now - RECONCILE_AFTER) & ~held | Q(ended_at__lt=now - CALLBACK_HOLD_MAX)
         )
         .filter(~Exists(CallbackDelivery.objects.filter(session=OuterRef("pk"))))
         .values_list("id", flat=True)

@@ -103,7 +103,9 @@ class TurnContext:
     user_parts: list[dict[str, Any]] | None = None
 
 
-def _endpoint(session: Session, config: AgentConfiguration) -> tuple[LLMEndpoint, str | None, bool]:
+def llm_endpoint(
+    session: Session, config: AgentConfiguration
+) -> tuple[LLMEndpoint, str | None, bool]:
     """The agent's LLM: its custom_url, else its provider's credentials (the team's or the
     install's). The host of an operator's own endpoint is exempt from the address checks.
     Last, whether it is the local model, which Parley runs."""
@@ -144,7 +146,7 @@ def _turn_context(session: Session) -> TurnContext:
     tools = {tool.name: tool for tool in Tool.objects.filter(team_id=session.team_id, id__in=ids)}
     history = _history(session, config.llm.max_history)
     try:
-        endpoint, trusted, managed = _endpoint(session, config)
+        endpoint, trusted, managed = llm_endpoint(session, config)
     except ParleyError as missing:
         return TurnContext(config, tools, history, None, None, missing.message)
     except LookupError:  # "custom" names no provider: the agent's custom_url is the endpoint

@@ -76,6 +76,15 @@ class SessionFilterForm(forms.Form):
         error_messages={"invalid": "Enter the to date as YYYY-MM-DD."},
     )
 
+    # The post-call analysis (docs/analysis.md): a criterion judged "fail", a field extracted.
+    failed = forms.CharField(
+        required=False, max_length=100, label="Failed criterion", help_text="Its exact name."
+    )
+    field = forms.CharField(required=False, max_length=100, label="Extracted field")
+    value = forms.CharField(
+        required=False, max_length=500, label="Equal to", help_text="Text, a number, true or false."
+    )
+
     def __init__(self, *args: Any, agents: list[tuple[UUID, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         agent = cast(forms.ChoiceField, self.fields["agent"])
@@ -86,6 +95,8 @@ class SessionFilterForm(forms.Form):
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", "The to date is before the from date.")
+        if cleaned.get("value") and not cleaned.get("field"):
+            self.add_error("field", "Name the extracted field the value is for.")
         return cleaned
 
     def filters(self) -> SessionFilters:
@@ -97,4 +108,7 @@ class SessionFilterForm(forms.Form):
             type=data["type"],
             started_from=_day_start(data["date_from"]) if data["date_from"] else None,
             started_before=_day_start(end + timedelta(days=1)) if end else None,
+            failed_criterion=data["failed"],
+            data_field=data["field"],
+            data_value=data["value"],
         )

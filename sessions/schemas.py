@@ -136,6 +136,17 @@ class SessionOut(Schema):
     ended_at: datetime | None
     end_reason: str
     metadata: dict[str, Any]
+    analysis: dict[str, Any] | None = Field(
+        description="The post-call analysis, once the session has ended and its agent asks "
+        "for one: status, summary, data, criteria [{name, result, reason}], error, "
+        "agent_version, llm, attempts, requested_at, finished_at, duration_ms (docs/analysis.md)."
+    )
+
+    @staticmethod
+    def resolve_analysis(session: Session) -> dict[str, Any] | None:
+        # The analysis app's reverse relation, read by name: sessions never imports it.
+        found = getattr(session, "analysis", None)
+        return found.as_document() if found is not None else None
 
 
 class SessionDetailOut(SessionOut):

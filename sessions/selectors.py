@@ -5,12 +5,14 @@ range scan however deep it is, where OFFSET would read and skip every earlier ro
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTransform
 
 from agents.selectors import agent_list
 from teams.models import Team
@@ -61,9 +63,22 @@ class SessionFilters:
     type: str = ""
     started_from: datetime | None = None  # inclusive
     started_before: datetime | None = None  # exclusive
+    failed_criterion: str = ""  # the analysis judged this criterion "fail"
+    data_field: str = ""  # the analysis extracted this field, equal to data_value
+    data_value: str = ""
 
     def __bool__(self) -> bool:
-        return any((self.agent_id, self.status, self.type, self.started_from, self.started_before))
+        return any(
+            (
+                self.agent_id,
+                self.status,
+                self.type,
+                self.started_from,
+                self.started_before,
+                self.failed_criterion,
+                self.data_field,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,25 @@ def _filtered(team: Team, filters: SessionFilters) -> QuerySet[Session]:
         sessions = sessions.filter(started_at__gte=filters.started_from)
     if filters.started_before:
         sessions = sessions.filter(started_at__lt=filters.started_before)
+    return _analysed(sessions, filters)
+
+
+def _analysed(sessions: QuerySet[Session], filters: SessionFilters) -> QuerySet[Session]:
+    """The analysis app's results, read through its reverse relation by name (this app never
+    imports it). Names go in as JSON keys, never as lookups: a field named "contains" is a field."""
+    if filters.failed_criterion:
+        verdict = KeyTransform(filters.failed_criterion, "analysis__results")
+        sessions = sessions.alias(verdict=verdict).filter(verdict="fail")
+    if filters.data_field:
+        extracted = KeyTransform(filters.data_field, "analysis__data")
+        equal = Q(extracted=filters.data_value)
+        try:
+            parsed = json.loads(filters.data_value)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, bool | int | float):  # 42 and true as JSON, not as text
+            equal |= Q(extracted=parsed)
+        sessions = sessions.alias(extracted=extracted).filter(equal)
     return sessions
 
 

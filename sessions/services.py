@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import pydantic
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -10,7 +11,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from agents.configuration import AgentConfiguration
+from agents.configuration import AgentConfiguration, AnalysisConfig
 from agents.models import Agent, AgentVersion
 from config.celery import enqueue_on_commit
 from parley.errors import Conflict
@@ -24,6 +25,7 @@ from .models import (
     SessionStatus,
     SessionType,
 )
+from .signals import session_ended
 from .tasks import deliver_end_of_conversation
 
 
@@ -102,6 +104,8 @@ def session_status_set(
     data = {"status": str(status), "from": current} | ({"reason": reason} if reason else {})
     data |= details or {}
     session_event_append(session=session, kind=EventKind.STATUS_CHANGE, data=data)
+    if session.is_over:
+        session_ended.send(sender=Session, session=session)
     return session
 
 
@@ -168,7 +172,7 @@ def session_end(
         locked.save(update_fields=["metadata"])
     details = {"sent": sent} if sent else None
     session_status_set(session=locked, status=SessionStatus.STOPPED, reason=reason, details=details)
-    if session_callback_url(session=locked):
+    if session_callback_url(session=locked) and not session_callback_held(session=locked):
         enqueue_on_commit(deliver_end_of_conversation, str(locked.id))
     if locked.worker_id is not None:  # a call still held by a voice worker: it hangs up
         from voice.tasks import call_hang_up
@@ -275,3 +279,13 @@ def session_callback_url(*, session: Session) -> str | None:
     """The agent's end_of_conversation.callback_url, if it has one."""
     url = _callback_config(session).get("callback_url")
     return url if isinstance(url, str) and url else None
+
+
+def session_callback_held(*, session: Session) -> bool:
+    """Whether the callback waits for the session's analysis, which sends it once done
+    (analysis.include_in_callback); the reconciler sends it anyway after CALLBACK_HOLD_MAX."""
+    document = session.agent.configuration if session.agent is not None else {}
+    try:
+        return AnalysisConfig.model_validate(document.get("analysis") or {}).holds_callback
+    except pydantic.ValidationError:
+        return False

@@ -183,8 +183,12 @@ def session_list(request: DashboardRequest) -> HttpResponse:
 def _session(request: DashboardRequest, session_id: UUID) -> Session:
     """One of the current team's sessions; 404 for any other."""
     # With the number of the agent version it ran, for the link to it; not that version's body.
-    sessions = Session.objects.select_related("agent_version").defer(
-        "agent_version__configuration", "agent_version__tools"
+    # And its analysis (the analysis app's reverse relation, named here, never imported).
+    sessions = Session.objects.select_related("agent_version", "analysis__agent_version").defer(
+        "agent_version__configuration",
+        "agent_version__tools",
+        "analysis__agent_version__configuration",
+        "analysis__agent_version__tools",
     )
     return get_object_or_404(sessions, team=request.membership.team, pk=session_id)
 
@@ -198,11 +202,15 @@ def _timeline(session: Session) -> list[TimelineEntry]:
 @team_required
 def session_detail(request: DashboardRequest, session_id: UUID) -> HttpResponse:
     session = _session(request, session_id)
+    analysis = getattr(session, "analysis", None)
     context = {
         "session": session,
         "duration": _duration(session, timezone.now()),
         "metadata": _shown(session.metadata) if session.metadata else None,
         "timeline": _timeline(session),
+        "analysis": analysis,
+        "analysis_data": _shown(analysis.data) if analysis and analysis.data else None,
+        "can_write": request.membership.can_write,
     }
     return render(request, "sessions/detail.html", context)
 

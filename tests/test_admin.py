@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from activity.models import Action, ActivityEntry, TargetType
+from analysis.models import SessionAnalysis
 from analytics.models import AgentDailyStats
 from parley.admin import RecordAdmin
 from providers.models import Provider
@@ -40,6 +41,13 @@ def _callback_delivery(cast: Cast) -> CallbackDelivery:
     session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
     return CallbackDelivery.objects.create(
         session=session, team=cast.team, url="https://hooks.example.com/ended", attempt=1
+    )
+
+
+def _session_analysis(cast: Cast) -> SessionAnalysis:
+    session = session_create(agent=AgentFactory(team=cast.team), type=SessionType.CHAT)
+    return SessionAnalysis.objects.create(
+        session=session, team=cast.team, requested_at=timezone.now(), summary="Asked for a refund."
     )
 
 
@@ -79,6 +87,7 @@ ROWS: dict[str, Callable[[Cast], Any]] = {
         target_id="1",
         target_label="Support bot",
     ),
+    "analysis_sessionanalysis": _session_analysis,
     "analytics_agentdailystats": lambda cast: AgentDailyStats.objects.create(
         agent=AgentFactory(team=cast.team, name="Support bot"),
         team=cast.team,
@@ -102,6 +111,7 @@ SEARCH: dict[str, Callable[[Any], str]] = {
     "conversations_callbackdelivery": lambda delivery: str(delivery.session_id),
     "activity_activityentry": lambda entry: entry.target_label,
     "analytics_agentdailystats": lambda stats: stats.agent.name,
+    "analysis_sessionanalysis": lambda analysis: str(analysis.session_id),
 }
 
 
@@ -198,6 +208,7 @@ RECORDS = {
     "tools_toolexecution",
     "activity_activityentry",
     "analytics_agentdailystats",
+    "analysis_sessionanalysis",
 }
 
 

@@ -124,6 +124,7 @@ BODIES: dict[str, Callable[["World"], dict[str, Any]]] = {
     "agent_human_session_end": lambda w: {},
     "agent_human_session_end_post": lambda w: {},
     "agent_human_session_message": lambda w: {"content": "Hello"},
+    "agent_sessions_analyse": lambda w: {"from": "2026-01-01", "to": "2026-01-31"},
 }
 # What the matrix compares before and after: every row of the project's own tables.
 SNAPSHOT_APPS = {
@@ -138,6 +139,7 @@ SNAPSHOT_APPS = {
     "activity",
     "analytics",
     "voice",
+    "analysis",
 }
 VOLATILE = {"last_used_at", "last_login"}  # reading with a key notes when it was last used
 

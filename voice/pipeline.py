@@ -19,6 +19,7 @@ audio, with the turn detection, speech-to-text, LLM and text-to-speech parts.
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,14 +49,17 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.services.piper.tts import PiperTTSService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 from pipecat.turns.user_mute.always_user_mute_strategy import AlwaysUserMuteStrategy
 from pipecat.turns.user_mute.base_user_mute_strategy import BaseUserMuteStrategy
+from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnStartStrategy
 from pipecat.turns.user_start.transcription_user_turn_start_strategy import (
     TranscriptionUserTurnStartStrategy,
 )
 from pipecat.turns.user_start.vad_user_turn_start_strategy import VADUserTurnStartStrategy
+from pipecat.turns.user_stop.base_user_turn_stop_strategy import BaseUserTurnStopStrategy
 from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
     SpeechTimeoutUserTurnStopStrategy,
 )
@@ -71,6 +75,14 @@ from sessions.models import EventKind, Session
 from tools.execution import ToolRun
 
 from .early import EarlyWhisperSTTService, PauseWatchingVAD, ReplyGate
+from .pieces import FirstPieceSooner
+from .turns import (
+    BackchannelProofStart,
+    Verdict,
+    backchannel_phrases,
+    semantic_turn_stop,
+    silence_verdict,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +101,7 @@ class TurnClock:
     first_token: float | None = None
     audio_ready: float | None = None
     first_audio: float | None = None
+    verdict: Verdict | None = None  # how the turn ends, once voice activity stopped
 
     def latency(self) -> dict[str, int] | None:
         """The turn's latency and its parts in ms, once the agent's first audio went out."""
@@ -129,6 +142,12 @@ class Call:
     turns: int = 0
     hold_until: float | None = None  # an early answer waits for the user's silence till then
 
+    def verdict(self) -> Verdict:
+        return self.clock.verdict or silence_verdict(self.config.turn_detection)
+
+    def verdict_heard(self, verdict: Verdict) -> None:
+        self.clock.verdict = verdict
+
     def now(self) -> float:
         return time.monotonic()
 
@@ -159,6 +178,7 @@ class Call:
             data |= turn.usage
         if not greeting and (latency := clock.latency()) is not None:
             data |= latency
+            data["turn_end"] = (clock.verdict or silence_verdict(self.config.turn_detection)).rule
         await _record_said(self.session, data)
 
 
@@ -186,9 +206,15 @@ async def _unspeakable_dropped(text: str, text_type: str) -> str:
 
 def tts_prepared(tts: Any) -> Any:
     """The call's text-to-speech, sent only sentences that have something to pronounce (whole
-    sentences: a token alone, where a service takes tokens, may well be a ".")."""
+    sentences: a token alone, where a service takes tokens, may well be a "."). Piper, which
+    makes each piece whole before its first sound, is given the reply's first piece sooner
+    (voice.pieces)."""
     if isinstance(tts, TTSService):
         tts.add_text_transformer(_unspeakable_dropped, TextType.SENTENCE)
+    if isinstance(tts, PiperTTSService):
+        # pipecat takes no aggregator of one's own here; its sentence aggregator is replaced.
+        language = tts._text_aggregator.language
+        tts._text_aggregator = FirstPieceSooner(language=language)
     return tts
 
 
@@ -318,7 +344,7 @@ class EngineThinking(FrameProcessor):
         turn, speech_end = self.call.config.turn_detection, self.call.clock.speech_end
         if not answers_early(turn) or speech_end is None:
             return None
-        return speech_end + turn.silence_duration_ms / 1000
+        return speech_end + self.call.verdict().silence
 
     async def greet(self) -> None:
         """Say the agent's first message."""
@@ -366,6 +392,8 @@ class TurnTimer(BaseObserver):
             if clock.first_audio is not None or clock.speech_end is not None:
                 self.call.clock = TurnClock()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            if clock.first_audio is not None:
+                return  # an "mm-hmm" over the reply, which started no turn (voice.turns)
             clock.speech_end = now - self.vad_stop
             if clock.transcript is not None and clock.transcript < clock.speech_end:
                 clock.transcript = None  # an earlier stretch of speech's (an early one is kept)
@@ -381,16 +409,25 @@ def answers_early(turn: TurnDetectionConfig) -> bool:
     return turn.interrupt_mode == "interrupt"
 
 
-def user_turn_params(turn: TurnDetectionConfig) -> LLMUserAggregatorParams:
+def user_turn_params(
+    turn: TurnDetectionConfig,
+    on_verdict: Callable[[Verdict], None] = lambda verdict: None,
+    language: str = "en",
+) -> LLMUserAggregatorParams:
     """The agent's turn_detection settings as pipecat's: threshold is the voice activity
     confidence; interrupt_duration_ms how long the user must speak to take the turn;
     silence_duration_ms the silence that ends it (answered early, the reply is held for the
-    rest of it); interrupt_mode whether speaking over the agent interrupts it (interrupt), is
-    heard and answered after (append), or is not listened to at all while the agent speaks
-    (ignore)."""
+    rest of it), or with mode semantic the longest silence, when the sentence sounds
+    unfinished (voice.turns; `on_verdict` hears each verdict); interrupt_mode whether speaking
+    over the agent interrupts it (interrupt), is heard and answered after (append), or is not
+    listened to at all while the agent speaks (ignore); interrupt_min_words and
+    backchannel_phrases (in the call's `language`) what speech over the agent stops it."""
     silence = turn.silence_duration_ms / 1000
     vad_stop = min(VAD_STOP_SECONDS, silence)
-    wait = 0.0 if answers_early(turn) else silence - vad_stop
+
+    def waited(silence: float) -> float:
+        return 0.0 if answers_early(turn) else max(0.0, silence - vad_stop)
+
     vad = PauseWatchingVAD(
         params=VADParams(
             confidence=turn.threshold,
@@ -398,19 +435,38 @@ def user_turn_params(turn: TurnDetectionConfig) -> LLMUserAggregatorParams:
             stop_secs=vad_stop,
         )
     )
-    interrupts = turn.interrupt_mode == "interrupt"
     strategies = UserTurnStrategies(
-        start=[
-            VADUserTurnStartStrategy(enable_interruptions=interrupts),
-            TranscriptionUserTurnStartStrategy(enable_interruptions=interrupts),
-        ],
-        stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=max(0.0, wait))],
+        start=_turn_start(turn, language),
+        stop=[_turn_stop(turn, waited, on_verdict)],
     )
     mute: list[BaseUserMuteStrategy] = (
         [AlwaysUserMuteStrategy()] if turn.interrupt_mode == "ignore" else []
     )
     return LLMUserAggregatorParams(
         vad_analyzer=vad, user_turn_strategies=strategies, user_mute_strategies=mute
+    )
+
+
+def _turn_start(turn: TurnDetectionConfig, language: str) -> list[BaseUserTurnStartStrategy]:
+    interrupts = turn.interrupt_mode == "interrupt"
+    if interrupts and turn.interrupt_min_words > 0:
+        phrases = backchannel_phrases(turn, language)
+        return [BackchannelProofStart(min_words=turn.interrupt_min_words, phrases=phrases)]
+    return [
+        VADUserTurnStartStrategy(enable_interruptions=interrupts),
+        TranscriptionUserTurnStartStrategy(enable_interruptions=interrupts),
+    ]
+
+
+def _turn_stop(
+    turn: TurnDetectionConfig,
+    waited: Callable[[float], float],
+    on_verdict: Callable[[Verdict], None],
+) -> BaseUserTurnStopStrategy:
+    if turn.mode == "semantic":
+        return semantic_turn_stop(turn, waited=waited, on_verdict=on_verdict)
+    return SpeechTimeoutUserTurnStopStrategy(
+        user_speech_timeout=waited(turn.silence_duration_ms / 1000)
     )
 
 
@@ -426,7 +482,8 @@ class Parts:
 def pipeline_build(
     *, call: Call, transport: Any, stt: Any, tts: Any, video: Any | None = None
 ) -> Parts:
-    params = user_turn_params(call.config.turn_detection)
+    config = call.config
+    params = user_turn_params(config.turn_detection, call.verdict_heard, config.stt.language)
     if isinstance(stt, EarlyWhisperSTTService) and isinstance(
         params.vad_analyzer, PauseWatchingVAD
     ):

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "iwy",
     "localllm",
     "demo",
+    "analysis",
     "axes",  # sign-in lockout; keep last of the apps
 ]
 
@@ -364,6 +365,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sessions.tasks.reconcile_queued_jobs",
         "schedule": timedelta(minutes=1),
     },
+    "reconcile-analyses": {
+        "task": "analysis.tasks.reconcile_analyses",
+        "schedule": timedelta(minutes=1),
+    },
     "recover-tool-executions": {
         "task": "tools.tasks.recover_tool_executions",
         "schedule": timedelta(minutes=1),
@@ -412,6 +417,10 @@ CALLBACK_MAX_ATTEMPTS = env.int("CALLBACK_MAX_ATTEMPTS", default=8)
 CALLBACK_RETRY_BASE_SECONDS = env.float("CALLBACK_RETRY_BASE_SECONDS", default=15)
 
 # Expired single-use agents stop working at once; the sweep deletes them after this long.
+# Post-call analysis (analysis/): an LLM failure worth retrying (no answer, 429, 5xx) is tried
+# again after ANALYSIS_RETRY_BASE_SECONDS, doubling, ANALYSIS_MAX_ATTEMPTS attempts in all.
+ANALYSIS_MAX_ATTEMPTS = env.int("ANALYSIS_MAX_ATTEMPTS", default=3)
+ANALYSIS_RETRY_BASE_SECONDS = env.float("ANALYSIS_RETRY_BASE_SECONDS", default=30)
 SINGLE_USE_AGENT_RETENTION = timedelta(days=env.int("SINGLE_USE_AGENT_RETENTION_DAYS", default=30))
 
 LOGGING = {

@@ -1,6 +1,7 @@
 """The hourly analytics rollup, the figures read from it, and /v1/analytics: checked against
 values worked out by hand on a few seeded sessions."""
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from agents.models import Agent, AgentVersion
-from analytics.models import AgentHourlyStats
+from analytics.models import AgentDayStats, AgentHourlyStats, TeamDayStats
 from analytics.selectors import analytics_figures
 from analytics.services import analytics_hours_due, analytics_rollup_compute
 from sessions.models import Channel, EventKind, Session, SessionStatus, SessionType
@@ -120,7 +121,11 @@ def test_figures_against_hand_computed_values(cast: Cast, seeded: Agent) -> None
 
 def test_by_version_and_version_filter(cast: Cast, seeded: Agent) -> None:
     analytics_rollup_compute(hour=NOON)
-    figures = analytics_figures(team=cast.team, start=DAY[0], end=DAY[1], bucket="hour")
+    team = analytics_figures(team=cast.team, start=DAY[0], end=DAY[1], bucket="hour")
+    assert team.by_version == []  # versions are an agent's: the team's figures are not split
+    figures = analytics_figures(
+        team=cast.team, start=DAY[0], end=DAY[1], agent_id=seeded.id, bucket="hour"
+    )
     by_number = {v.version: v for v in figures.by_version}
     assert by_number[1].headline.tool_failure_rate == 0.5
     assert by_number[2].headline.tool_failure_rate == 0.0
@@ -137,9 +142,52 @@ def test_query_count_does_not_grow_with_rows(
     for hours in range(30):
         _session(seeded, seeded.versions.get(number=1), started_at=NOON - timedelta(hours=hours))
         analytics_rollup_compute(hour=NOON - timedelta(hours=hours))
-    with django_assert_num_queries(1):  # the range's rollup rows, with agent and version
-        figures = analytics_figures(team=cast.team, start=NOON - timedelta(days=3), end=DAY[1])
+    start = NOON - timedelta(days=3)
+    for agent_id in (None, seeded.id):
+        with django_assert_num_queries(2):  # the whole days' rows, and the hours' around them
+            figures = analytics_figures(team=cast.team, start=start, end=DAY[1], agent_id=agent_id)
+        assert figures.totals.sessions == 33
+    with django_assert_num_queries(1):  # whole days only
+        figures = analytics_figures(team=cast.team, start=DAY[0] - timedelta(days=2), end=DAY[1])
     assert figures.totals.sessions == 33
+    with django_assert_num_queries(3):  # and the hourly counts of sessions
+        figures = analytics_figures(team=cast.team, start=start, end=DAY[1], bucket="hour")
+    assert sum(point.sessions for point in figures.series) == 33
+
+
+def _figures_as_data(figures: Any) -> dict[str, Any]:
+    data = asdict(figures)
+    return {key: value for key, value in data.items() if key not in ("series", "bucket")}
+
+
+def test_days_and_hours_add_up_to_the_same_figures(cast: Cast, seeded: Agent) -> None:
+    """Across days: whole days read from the day rows and the hours around them from the hour
+    rows give what the hour rows alone give, for the team and for an agent, and the team's rows
+    are its agents' added up."""
+    other = AgentFactory(team=cast.team, name="Sales")
+    version = _version(other, 1)
+    for hours in (0, 5, 20, 30, 47, 49):
+        session = _session(
+            other, version, started_at=NOON - timedelta(hours=hours), seconds=30 + hours
+        )
+        _voice_turn(session, latency_ms=400 + 10 * hours, stt_ms=100 + hours)
+        _event(session, EventKind.TOOL_CALL, tool_name="crm", outcome="timeout")
+    call_command("analytics_backfill", "--from", "2026-03-07", "--to", "2026-03-10")
+    start, end = NOON - timedelta(hours=50), DAY[1]
+    for agent_id in (None, seeded.id, other.id):
+        by_day = analytics_figures(team=cast.team, start=start, end=end, agent_id=agent_id)
+        by_hour = analytics_figures(
+            team=cast.team, start=start, end=end, agent_id=agent_id, bucket="hour"
+        )
+        assert _figures_as_data(by_day) == _figures_as_data(by_hour)
+        assert sum(p.sessions for p in by_day.series) == by_day.totals.sessions
+    team = analytics_figures(team=cast.team, start=start, end=end)
+    assert team.totals.sessions == 3 + 6
+    assert [(t.tool, t.calls, t.failures) for t in team.tools] == [
+        ("crm", 6, 6),
+        ("weather", 3, 1),
+    ]
+    assert (AgentDayStats.objects.count(), TeamDayStats.objects.count()) > (0, 0)
 
 
 def test_sessions_ending_later_are_due_again(seeded: Agent) -> None:
@@ -157,6 +205,14 @@ def test_backfill_command(cast: Cast, seeded: Agent) -> None:
     call_command("analytics_backfill", "--from", "2026-03-10", "--to", "2026-03-10")
     assert AgentHourlyStats.objects.filter(hour=NOON).count() == 3
     assert AgentHourlyStats.objects.count() == 3
+    assert AgentDayStats.objects.get(channel="api").sessions == 1
+    assert sorted(TeamDayStats.objects.values_list("channel", "type", "sessions")) == [
+        ("api", "voice", 1),
+        ("widget", "chat", 2),
+    ]
+    before = list(TeamDayStats.objects.values("channel", "sessions", "tools", "latency"))
+    call_command("analytics_backfill", "--from", "2026-03-10", "--to", "2026-03-10")
+    assert list(TeamDayStats.objects.values("channel", "sessions", "tools", "latency")) == before
 
 
 def test_api(cast: Cast, seeded: Agent, api: Client, read_only_api: Client) -> None:
@@ -168,6 +224,8 @@ def test_api(cast: Cast, seeded: Agent, api: Client, read_only_api: Client) -> N
     assert body["totals"]["sessions"] == 3
     assert body["voice_stages"]["stt"] == {"p50": 160.0, "p95": 160.0, "count": 1}
     assert [v["version"] for v in body["by_version"]] == [1, 2]
+    team = read_only_api.get("/v1/analytics?from=2026-03-10&to=2026-03-10").json()
+    assert (team["totals"]["sessions"], team["by_version"]) == (3, [])
     csv = api.get(f"/v1/analytics.csv{query}")
     assert csv.status_code == 200
     assert csv["Content-Type"].startswith("text/csv")
@@ -181,6 +239,7 @@ def test_api(cast: Cast, seeded: Agent, api: Client, read_only_api: Client) -> N
         ("?from=2026-03-10&to=2026-03-01", "to"),
         ("?from=2024-01-01&to=2026-01-01", "from"),
         ("?version=2", "version"),
+        ("?from=2026-01-01&to=2026-03-01&bucket=hour", "bucket"),
     ],
 )
 def test_api_bad_input(api: Client, query: str, field: str) -> None:

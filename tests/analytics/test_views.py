@@ -112,13 +112,22 @@ def test_team_figures_with_their_tables(cast: Cast, support: Agent) -> None:
     tools = html.split("data-tools", 1)[1].split("</table>", 1)[0]
     assert "weather" in tools
     assert "33.3 %" in tools
+    # Versions are an agent's: the team's page says where to compare them.
+    assert "version_failures" not in charts
+    assert "Choose an agent above to compare its versions." in html
+    assert "Download CSV" in html
+
+
+def test_an_agents_versions_side_by_side(cast: Cast, support: Agent) -> None:
+    response = signed_in(cast.member).get(f"/analytics/?{THAT_DAY}&agent={support.id}")
+    html = response.content.decode()
     versions = html.split("data-versions", 1)[1].split("</table>", 1)[0]
+    # 3 calls of weather: 1 of 2 failed in v1, none in v2.
     assert "v1" in versions
     assert "50.0 %" in versions
     assert "v2" in versions
     assert "0.0 %" in versions
-    assert "Support v1" in versions  # the team's page names each version's agent
-    assert "Download CSV" in html
+    assert _charts(response)["version_failures"]["labels"] == ["v1", "v2"]
 
 
 def test_agent_and_version_filters(cast: Cast, support: Agent) -> None:

@@ -109,6 +109,7 @@ def test_a_spoken_question_is_transcribed_answered_with_a_tool_and_spoken_back(
     assert said[2]["role"] == "assistant"
     assert said[2]["content"] == "The weather in Paris is sunny and twenty two degrees."
     assert {"latency_ms", "stt_ms", "llm_ms", "tts_ms", "turn_detection_ms"} <= said[2].keys()
+    assert said[2]["turn_end"] == "silence"  # the agent's mode: silence, the default
     # Answered early, and held until the user's silence reached silence_duration_ms (480)
     assert said[2]["held_ms"] >= 0
     assert said[2]["latency_ms"] >= 480
@@ -191,6 +192,33 @@ def test_speaking_over_the_agent_stops_it_and_the_unspoken_rest_is_not_recorded(
     assert {"role": "assistant", "content": "Sure, ask away."}.items() <= after[1].items()
 
 
+def test_an_acknowledgement_over_the_agent_does_not_stop_it(
+    voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any
+) -> None:
+    agent = agent_for(llm, cast.team)  # interrupt_min_words: 1, the default
+    llm.will(says(*LONG_REPLY[:3]))
+
+    async def call() -> tuple[dict[str, Any], float, float]:
+        peer, started = await connect(agent)
+        await asyncio.sleep(0.5)
+        asked = peer.mic.say(speech("Tell me about Paris."))
+        await until(lambda: peer.heard.first_sound_after(asked), what="the reply")
+        await asyncio.sleep(1)
+        acknowledged = peer.mic.say(speech("Okay."))
+        await quiet_after(peer, asked)
+        await peer.close()
+        return started, acknowledged, peer.heard.last_sound() or 0
+
+    started, acknowledged, finished = asyncio.run(call())
+
+    assert acknowledged < finished  # said while the agent spoke
+    said = events(started["sessionId"])
+    assert [m["role"] for m in said] == ["user", "assistant"]  # "okay" was not a turn
+    assert said[1]["content"] == " ".join(piece.strip() for piece in LONG_REPLY[:3])
+    assert "interrupted" not in said[1]
+    assert len(llm.requests) == 1
+
+
 def test_going_on_within_the_silence_setting_drops_the_early_answer_unheard(
     voice_worker: RunningWorker, llm: ScriptedLLM, receiver: HTTPServer, cast: Any
 ) -> None:
@@ -231,6 +259,36 @@ def test_going_on_within_the_silence_setting_drops_the_early_answer_unheard(
     assert llm.requests[0]["messages"][-1]["role"] == "user"
     assert [m["role"] for m in llm.requests[1]["messages"][-2:]] == ["user", "user"]
     assert [request.path for request, _ in receiver.log].count("/book") == 1
+
+
+def test_in_semantic_mode_a_finished_sentence_is_answered_sooner_than_an_unfinished_one(
+    voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any
+) -> None:
+    agent = agent_for(
+        llm, cast.team, turn_detection={"mode": "semantic", "silence_duration_ms": 1500}
+    )
+    llm.will(says("Go on."), says("It is sunny."))
+
+    async def call() -> dict[str, Any]:
+        peer, started = await connect(agent)
+        await asyncio.sleep(0.5)
+        unfinished = peer.mic.say(speech("So I was thinking that maybe"))  # trailing off
+        await quiet_after(peer, unfinished)
+        finished = peer.mic.say(speech("What is the weather in Paris?"))
+        await quiet_after(peer, finished)
+        await peer.close()
+        return started
+
+    started = asyncio.run(call())
+
+    said = events(started["sessionId"])
+    assert [m["role"] for m in said] == ["user", "assistant", "user", "assistant"]
+    trailing, answered = said[1], said[3]
+    assert (trailing["content"], trailing["turn_end"]) == ("Go on.", "max")
+    assert (answered["content"], answered["turn_end"]) == ("It is sunny.", "semantic")
+    # The unfinished sentence waited for the whole silence; the finished one did not.
+    assert trailing["latency_ms"] >= 1500
+    assert answered["latency_ms"] < trailing["latency_ms"]
 
 
 def test_a_silent_call_ends_at_the_idle_timeout(

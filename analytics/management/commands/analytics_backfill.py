@@ -1,13 +1,13 @@
-"""`manage.py analytics_backfill --from 2026-01-01 --to 2026-01-31`: the hourly analytics
-rollup of every hour of those days (UTC, both included), recomputed whole, so it is safe to
-run again or over hours the beat task already did."""
+"""`manage.py analytics_backfill --from 2026-01-01 --to 2026-01-31`: the analytics rollups of
+every hour of those days (UTC, both included), then of the days, recomputed whole, so it is
+safe to run again or over hours the beat task already did."""
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from analytics.services import analytics_rollup_compute
+from analytics.services import analytics_rollup_hours
 
 
 def _day(value: str) -> date:
@@ -18,7 +18,7 @@ def _day(value: str) -> date:
 
 
 class Command(BaseCommand):
-    help = "Recompute the hourly analytics rollup of a range of days (UTC, both included)."
+    help = "Recompute the analytics rollups of a range of days (UTC, both included)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
@@ -30,8 +30,9 @@ class Command(BaseCommand):
             raise CommandError("--to is before --from.")
         hour = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
         stop = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-        rows = 0
+        hours = []
         while hour < stop:
-            rows += analytics_rollup_compute(hour=hour)
+            hours.append(hour)
             hour += timedelta(hours=1)
+        rows = analytics_rollup_hours(hours=hours)
         self.stdout.write(f"Recomputed {start} to {end}: {rows} rollup rows.")

@@ -1,0 +1,193 @@
+"""How a turn ends (by silence alone, or by meaning) and what stops the agent while it speaks
+(voice/turns.py). The person's audio goes through the user turn step of a call's pipeline, with
+its voice activity and its Smart-Turn."""
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    Frame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    LLMContextFrame,
+    TextFrame,
+    TranscriptionFrame,
+)
+from pipecat.pipeline.worker import PipelineParams
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.tests.utils import SleepFrame, run_test
+
+from agents.configuration import TurnDetectionConfig
+from voice.pipeline import user_turn_params
+from voice.turns import FINISHED_SILENCE, Verdict, backchannel_phrases, interrupts
+
+from .peer import speech
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+RATE = 16_000
+FINISHED = "What is the weather in Paris?"
+UNFINISHED = "So I was thinking that maybe"  # Piper says it trailing off
+
+
+def spoken(text: str, *, in_time: bool = False) -> list[Frame]:
+    """The person saying `text`, then half a second of silence, 20 ms a frame as a call has it;
+    `in_time`: as fast as it is spoken (voice activity's own frames take their turn in the
+    queue, so a test that counts audio after them sends it in time)."""
+    words = speech(text, rate=RATE)
+    words = words[: np.flatnonzero(np.abs(words) > 300)[-1]]  # without the voice's own silence
+    audio = np.concatenate([np.zeros(RATE // 2, dtype=np.int16), words, np.zeros(RATE // 2)])
+    pcm = audio.astype(np.int16)
+    frames: list[Frame] = []
+    for i in range(0, len(pcm), 320):
+        frames.append(InputAudioRawFrame(pcm[i : i + 320].tobytes(), RATE, num_channels=1))
+        if in_time and i % 1600 == 0:
+            frames.append(SleepFrame(0.1))
+    return frames
+
+
+def turn_ends(text: str, **settings: Any) -> tuple[list[str], list[str]]:
+    """What the user turn step did with `text` followed by silence: the verdicts, and the order
+    of the turn's end and a marker sent 1.5 s after the transcript (a turn still open when the
+    test's pipeline ends is ended then)."""
+    verdicts: list[Verdict] = []
+    turn = TurnDetectionConfig.model_validate(settings)
+    params = user_turn_params(turn, verdicts.append)
+    user = LLMContextAggregatorPair(LLMContext(), user_params=params).user()
+    frames = [
+        *spoken(text),
+        TranscriptionFrame(text, "person", "now"),
+        SleepFrame(1.5),
+        TextFrame("marker"),
+    ]
+    down, _ = asyncio.run(
+        run_test(
+            user,
+            frames_to_send=frames,
+            pipeline_params=PipelineParams(audio_in_sample_rate=RATE),
+            start_timeout=30,
+        )
+    )
+    order = [
+        "turn ended" if isinstance(frame, LLMContextFrame) else "marker"
+        for frame in down
+        if isinstance(frame, (LLMContextFrame, TextFrame))
+    ]
+    return [verdict.rule for verdict in verdicts], order
+
+
+# append: the turn waits for its silence itself (interrupt answers early and holds the reply).
+SLOW = {"interrupt_mode": "append", "silence_duration_ms": 4000}
+
+
+def test_a_finished_sentence_ends_the_turn_after_a_short_silence() -> None:
+    rules, order = turn_ends(FINISHED, mode="semantic", **SLOW)
+
+    assert rules == ["semantic"]
+    assert order == ["turn ended", "marker"]
+
+
+def test_an_unfinished_sentence_waits_for_the_whole_silence() -> None:
+    rules, order = turn_ends(UNFINISHED, mode="semantic", **SLOW)
+
+    assert rules == ["max"]
+    assert order[0] == "marker"  # 1.5 s after it, the 4 s silence was not over
+
+
+def test_in_silence_mode_a_finished_sentence_waits_for_the_whole_silence() -> None:
+    rules, order = turn_ends(FINISHED, mode="silence", **SLOW)
+
+    assert rules == []  # no model heard it
+    assert order[0] == "marker"
+
+
+@pytest.mark.parametrize("eagerness", ["high", "auto", "low"])
+def test_eagerness_sets_the_silence_after_a_finished_sentence(eagerness: str) -> None:
+    turn = TurnDetectionConfig(mode="semantic", eagerness=eagerness, silence_duration_ms=2000)
+    verdicts: list[Verdict] = []
+    params = user_turn_params(turn, verdicts.append)
+    strategy = params.user_turn_strategies.stop[0]
+
+    assert strategy.finished == Verdict("semantic", FINISHED_SILENCE[eagerness])
+    assert strategy.unfinished == Verdict("max", 2.0)
+    assert FINISHED_SILENCE["high"] < FINISHED_SILENCE["auto"] < FINISHED_SILENCE["low"]
+
+
+def test_a_finished_sentence_never_waits_longer_than_the_silence_setting() -> None:
+    turn = TurnDetectionConfig(mode="semantic", eagerness="low", silence_duration_ms=250)
+    strategy = user_turn_params(turn).user_turn_strategies.stop[0]
+
+    assert strategy.finished.silence == 0.25
+
+
+PHRASES = backchannel_phrases(TurnDetectionConfig(), "en-US")
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("Mm-hmm.", False),
+        ("Okay.", False),
+        ("Yeah, yeah.", False),
+        ("Okay, mm-hmm, I see.", False),
+        ("NMM.", False),  # how Whisper heard one "mm-hmm"
+        ("", False),  # a noise Whisper heard nothing in
+        ("Stop.", True),
+        ("Wait, stop, that's wrong.", True),
+        ("Okay, but what about Tuesday?", True),
+        ("Yes please", True),
+    ],
+)
+def test_acknowledgements_and_noise_do_not_interrupt_words_do(said: str, expected: bool) -> None:
+    assert interrupts(said, min_words=1, phrases=PHRASES) is expected
+
+
+def test_the_minimum_number_of_words_and_the_agents_own_phrases() -> None:
+    assert not interrupts("Stop.", min_words=2, phrases=PHRASES)
+    assert interrupts("Stop it.", min_words=2, phrases=PHRASES)
+    german = TurnDetectionConfig(backchannel_phrases={"de": ["jawohl", "na klar"]})
+    phrases = backchannel_phrases(german, "de-DE")
+    assert not interrupts("Na klar, jawohl.", min_words=1, phrases=phrases)
+    assert interrupts("Genau.", min_words=1, phrases=phrases)  # the agent's list replaces ours
+    assert not interrupts("Jawohl.", min_words=1, phrases=backchannel_phrases(german, "de-AT"))
+
+
+def over_the_agent(*said: list[Frame]) -> list[str]:
+    """What the user turn step does with speech while the agent speaks: whether each part
+    started a turn (and so stopped the agent) or was dropped."""
+    params = user_turn_params(TurnDetectionConfig(), language="en")
+    user = LLMContextAggregatorPair(LLMContext(), user_params=params).user()
+    frames: list[Frame] = [BotStartedSpeakingFrame()]
+    for part in said:
+        frames += [*part, SleepFrame(0.3), TextFrame("next")]
+    down, _ = asyncio.run(
+        run_test(
+            user,
+            frames_to_send=frames,
+            pipeline_params=PipelineParams(audio_in_sample_rate=RATE),
+            start_timeout=30,
+        )
+    )
+    return [
+        "stopped" if isinstance(frame, InterruptionFrame) else "next"
+        for frame in down
+        if isinstance(frame, (InterruptionFrame, TextFrame))
+    ]
+
+
+def test_over_the_agent_an_acknowledgement_is_dropped_and_a_real_interruption_stops_it() -> None:
+    mm_hmm = [*spoken("Mm-hmm."), TranscriptionFrame("Mm-hmm.", "person", "now")]
+    stop = [*spoken("Stop."), TranscriptionFrame("Stop.", "person", "now")]
+
+    assert over_the_agent(mm_hmm, stop) == ["next", "stopped", "next"]
+
+
+def test_over_the_agent_long_speech_stops_it_before_its_words_are_in() -> None:
+    words = "Wait a moment, I have a question about the museums and the river there"
+    long = spoken(words, in_time=True)
+
+    assert over_the_agent(long) == ["stopped", "next"]

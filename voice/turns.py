@@ -1,0 +1,254 @@
+"""How the person's turn ends (by silence alone, or by meaning), and what stops the agent.
+
+With `turn_detection.mode: semantic`, pipecat's Smart-Turn model (v3, shipped in pipecat's
+wheel, one copy per worker process) hears the turn's audio as soon as voice activity stops and
+says whether the sentence sounds finished. A finished one ends the turn after a short silence
+(the agent's `eagerness`: high, auto or low); an unfinished one ("I'd like to book a…") waits
+for the agent's whole `silence_duration_ms`, as `mode: silence` always does. Each answered turn
+records the rule that ended it: `silence`, `semantic` (finished, short silence) or `max`
+(unfinished, the whole silence waited for).
+
+While the agent speaks, with `interrupt_mode: interrupt` and `interrupt_min_words` above 0, an
+acknowledgement ("mm-hmm", "okay", "yeah") or a noise does not stop it: speech stops the agent
+when its transcript has at least `interrupt_min_words` words and is not only backchannel phrases
+(the language's built-in list, or the agent's `backchannel_phrases` for it), or when it goes on
+longer than an acknowledgement does (BACKCHANNEL_SECONDS after voice activity began: Whisper
+transcribes only once the person pauses, and "wait, stop, that's wrong" must stop it at once).
+What is dropped is neither answered nor recorded. With 0, voice activity alone stops it, after
+`interrupt_duration_ms`, as Agora's does.
+"""
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
+from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    Frame,
+    InputAudioRawFrame,
+    InterimTranscriptionFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.turns.types import ProcessFrameResult
+from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnStartStrategy
+from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
+    SpeechTimeoutUserTurnStopStrategy,
+)
+
+from agents.configuration import TurnDetectionConfig
+
+# By eagerness: the silence (s) that ends a finished sentence, and how sure Smart-Turn must be
+# that it is finished (its probability; pipecat's own threshold is 0.5).
+FINISHED_SILENCE = {"high": 0.2, "auto": 0.3, "low": 0.5}
+FINISHED_ABOVE = {"high": 0.3, "auto": 0.5, "low": 0.7}
+
+# Voice activity that lasts this long (s, after it counted as speech) is no acknowledgement.
+BACKCHANNEL_SECONDS = 0.8
+# What people say to show they are listening, by language (stt.language's first part).
+BACKCHANNELS = {
+    "en": (
+        "mm-hmm, mhm, mm, hmm, uh-huh, uh huh, yeah, yep, yes, okay, ok, right, sure, alright, "
+        "all right, i see, got it, cool, great, nice, wow, oh, ah, exactly, true"
+    ),
+    "de": "mhm, hm, ja, genau, okay, ok, alles klar, stimmt, ach so, aha, richtig",
+    "fr": "mhm, hm, oui, ouais, d'accord, ok, okay, voilà, exactement, ah bon, je vois",
+    "es": "mhm, sí, claro, vale, ok, okay, ya, exacto, entiendo, ajá, bueno",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How the turn under way ends: the rule, and the silence (s) after speech that ends it."""
+
+    rule: str  # "silence", "semantic" or "max"
+    silence: float
+
+
+def silence_verdict(turn: TurnDetectionConfig) -> Verdict:
+    return Verdict("silence", turn.silence_duration_ms / 1000)
+
+
+@functools.cache
+def smart_turn_model() -> Any:
+    """Smart-Turn's ONNX session, loaded once per process (onnxruntime runs it from any thread)."""
+    return LocalSmartTurnAnalyzerV3()._session
+
+
+class SmartTurn(LocalSmartTurnAnalyzerV3):
+    """Smart-Turn v3 for one call, on the process's model, taking a sentence as finished above
+    `finished_above`."""
+
+    def __init__(self, finished_above: float = 0.5) -> None:
+        BaseSmartTurn.__init__(self)  # LocalSmartTurnAnalyzerV3's own loads the model per call
+        self._session = smart_turn_model()
+        self._log_data = False
+        self.finished_above = finished_above
+
+    def _predict_endpoint(self, audio_array: np.ndarray) -> dict[str, Any]:
+        result = super()._predict_endpoint(audio_array)
+        return result | {"prediction": int(result["probability"] > self.finished_above)}
+
+
+class SemanticTurnStop(SpeechTimeoutUserTurnStopStrategy):
+    """pipecat's silence timer, its length chosen when voice activity stops: Smart-Turn hears
+    the turn so far, and `on_verdict` is told the rule and the silence that will end it.
+
+    `waited` is the part of that silence this strategy waits for itself, given the silence:
+    the rest of it after voice activity stopped, or nothing when the reply is held instead
+    (voice.early)."""
+
+    def __init__(
+        self,
+        *,
+        analyzer: SmartTurn,
+        finished: Verdict,
+        unfinished: Verdict,
+        waited: Callable[[float], float],
+        on_verdict: Callable[[Verdict], None],
+    ) -> None:
+        super().__init__(user_speech_timeout=waited(unfinished.silence))
+        self.analyzer, self.finished, self.unfinished = analyzer, finished, unfinished
+        self.waited, self.on_verdict = waited, on_verdict
+        self._in_turn = False  # speech over the agent may be no turn at all (an "mm-hmm")
+
+    async def handle_user_turn_started(self) -> None:
+        await super().handle_user_turn_started()
+        self._in_turn = True
+
+    async def setup(self, setup: Any) -> None:
+        await super().setup(setup)
+        self.analyzer.set_sample_rate(setup.audio_in_sample_rate)
+
+    async def cleanup(self) -> None:
+        await super().cleanup()
+        await self.analyzer.cleanup()
+
+    async def handle_user_turn_stopped(self) -> None:
+        await super().handle_user_turn_stopped()
+        self._in_turn = False
+        self.analyzer.clear()
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, InputAudioRawFrame):
+            self.analyzer.append_audio(frame.audio, self._vad_user_speaking)
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self.analyzer.update_vad_start_secs(frame.start_secs)
+        return await super().process_frame(frame)
+
+    async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame) -> None:
+        if not self._in_turn:
+            self.analyzer.clear()
+            return await super()._handle_vad_user_stopped_speaking(frame)
+        state, _metrics = await self.analyzer.analyze_end_of_turn()
+        verdict = self.finished if state == EndOfTurnState.COMPLETE else self.unfinished
+        self._user_speech_timeout = self.waited(verdict.silence)
+        self.on_verdict(verdict)
+        await super()._handle_vad_user_stopped_speaking(frame)
+
+
+def semantic_turn_stop(
+    turn: TurnDetectionConfig,
+    *,
+    waited: Callable[[float], float],
+    on_verdict: Callable[[Verdict], None],
+) -> SemanticTurnStop:
+    """The stop strategy of an agent with `mode: semantic`, at its eagerness. A finished
+    sentence never waits longer than the agent's silence_duration_ms."""
+    longest = turn.silence_duration_ms / 1000
+    finished = Verdict("semantic", min(FINISHED_SILENCE[turn.eagerness], longest))
+    return SemanticTurnStop(
+        analyzer=SmartTurn(FINISHED_ABOVE[turn.eagerness]),
+        finished=finished,
+        unfinished=Verdict("max", longest),
+        waited=waited,
+        on_verdict=on_verdict,
+    )
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+(?:'[^\W_]+)?", text.lower())
+
+
+def backchannel_phrases(turn: TurnDetectionConfig, language: str) -> list[list[str]]:
+    """The phrases that do not stop the agent, as words, longest first."""
+    code = language.split("-")[0].split("_")[0].lower()
+    if code in turn.backchannel_phrases:
+        phrases = turn.backchannel_phrases[code]
+    else:
+        phrases = BACKCHANNELS.get(code, "").split(",")
+    found = [_words(phrase) for phrase in phrases]
+    return sorted((words for words in found if words), key=len, reverse=True)
+
+
+def _hum(word: str) -> bool:
+    """A sound with no vowel, as Whisper writes a hum ("mm", "hmm", "nmm"): no word."""
+    return not re.search(r"[aeiouyàâäáéèêëíìîïóòôöúùûüœæ\d]", word)
+
+
+def interrupts(text: str, *, min_words: int, phrases: list[list[str]]) -> bool:
+    """Whether words said over the agent stop it: at least `min_words` words, not all of them
+    backchannel phrases or hums ("okay, mm-hmm" is an acknowledgement, "okay, stop" is not)."""
+    words = [word for word in _words(text) if not _hum(word)]
+    if len(words) < min_words:
+        return False
+    rest = words
+    while rest:
+        phrase = next((p for p in phrases if rest[: len(p)] == p), None)
+        if phrase is None:
+            return True
+        rest = rest[len(phrase) :]
+    return False
+
+
+class BackchannelProofStart(BaseUserTurnStartStrategy):
+    """The person's turn starts as pipecat's voice activity and transcription strategies start
+    it, except over the agent's speech: there, what `interrupts` accepts, or speech longer than
+    BACKCHANNEL_SECONDS (of audio: counted as it comes); the rest is dropped."""
+
+    def __init__(self, *, min_words: int, phrases: list[list[str]]) -> None:
+        super().__init__(enable_interruptions=True)
+        self.min_words, self.phrases = min_words, phrases
+        self._agent_speaking = False
+        self._speaking_for: float | None = None  # s of speech over the agent, while it lasts
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self._agent_speaking = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._agent_speaking = False
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            if not self._agent_speaking:
+                return await self._started()
+            self._speaking_for = 0.0
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._speaking_for = None
+        elif isinstance(frame, InputAudioRawFrame) and self._speaking_for is not None:
+            self._speaking_for += len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+            if self._speaking_for >= BACKCHANNEL_SECONDS:
+                return await self._started()
+        elif isinstance(frame, (TranscriptionFrame, InterimTranscriptionFrame)):
+            return await self._heard(frame)
+        return ProcessFrameResult.CONTINUE
+
+    async def _heard(self, frame: TranscriptionFrame | InterimTranscriptionFrame) -> Any:
+        if not self._agent_speaking:
+            return await self._started()
+        if interrupts(frame.text, min_words=self.min_words, phrases=self.phrases):
+            return await self._started()
+        if isinstance(frame, TranscriptionFrame):
+            await self.trigger_reset_aggregation()  # neither answered nor recorded
+        return ProcessFrameResult.CONTINUE
+
+    async def _started(self) -> ProcessFrameResult:
+        self._speaking_for = None
+        await self.trigger_user_turn_started()
+        return ProcessFrameResult.STOP
