@@ -68,6 +68,8 @@ class SessionAnalysis(models.Model):
                 condition=Q(next_attempt_at__isnull=False),
                 name="analysis_retry_due",
             ),
+            # The analytics rollup recomputes the hours of the analyses finished lately.
+            models.Index(fields=["finished_at"], name="analysis_finished"),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,14 @@ from agents.selectors import agent_get
 from parley.errors import InvalidInput
 from teams.auth import READ, ApiRequest
 
-from .selectors import AnalyticsFigures, Bucket, Headline, Percentiles, analytics_figures
+from .selectors import (
+    AnalyticsFigures,
+    Bucket,
+    CriterionFigures,
+    Headline,
+    Percentiles,
+    analytics_figures,
+)
 
 router = Router(tags=["Analytics"])
 DEFAULT_DAYS = 30
@@ -112,12 +119,21 @@ class HeadlineOut(Schema):
     voice_to_voice: PercentilesOut
 
 
+class CriterionOut(Schema):
+    name: str
+    passed: int
+    failed: int
+    unknown: int
+    success_rate: float | None = Field(description="passed / (passed + failed).")
+
+
 class VersionOut(Schema):
     version: int | None = Field(description="Null: sessions with no version recorded.")
     headline: HeadlineOut
     tools: list[ToolOut]
     voice_stages: dict[str, PercentilesOut]
     errors: dict[str, int]
+    criteria: list[CriterionOut]
 
 
 class AnalyticsOut(Schema):
@@ -134,6 +150,9 @@ class AnalyticsOut(Schema):
     voice_to_voice: PercentilesOut
     voice_stages: dict[str, PercentilesOut]
     errors: dict[str, int]
+    criteria: list[CriterionOut] = Field(
+        description="The post-call analysis' success criteria, by name (docs/analysis.md)."
+    )
     by_version: list[VersionOut] = Field(
         description="With `agent`: its figures by version; empty for the whole team."
     )
@@ -181,10 +200,20 @@ def _csv_rows(figures: AnalyticsFigures) -> list[list[object]]:
             ["total", f"{stage}_ms", "p95", found.p95],
         ]
     rows += [["total", "error", code, n] for code, n in figures.errors.items()]
+    rows += _criteria_rows("total", figures.criteria)
     for version in figures.by_version:
         scope = f"v{version.version}" if version.version is not None else "no version"
         rows += _headline_rows(scope, version.headline)
+        rows += _criteria_rows(scope, version.criteria)
     return rows
+
+
+def _criteria_rows(scope: str, criteria: list[CriterionFigures]) -> list[list[object]]:
+    return [
+        [scope, f"criterion:{c.name}", key, getattr(c, key)]
+        for c in criteria
+        for key in ("passed", "failed", "unknown", "success_rate")
+    ]
 
 
 @router.get("/analytics.csv", auth=READ, operation_id="analytics_csv")

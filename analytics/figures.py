@@ -24,7 +24,10 @@ FIELDS = [
     "tools",
     "errors",
     "latency",
+    "criteria",
 ]
+# A success criterion's verdicts, in the order the rollups count them.
+VERDICTS = ["pass", "fail", "unknown"]
 # The latencies measured on an agent's replies, by kind: ttft (LLM time to first token), voice
 # (voice to voice) and the voice stages.
 LATENCY_KEYS = ["ttft", "voice", "turn_detection", "stt", "llm", "tts"]
@@ -58,6 +61,8 @@ class Figures:
     tools: dict[str, list[int]] = field(default_factory=dict)  # {name: [calls, failures]}
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     latency: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    # {criterion name: [passed, failed, unknown]} over the sessions analysed
+    criteria: dict[str, list[int]] = field(default_factory=dict)
 
     # From sessions and events.
 
@@ -69,6 +74,12 @@ class Figures:
             self.duration += seconds
             _bump(self.duration_histogram, seconds, histograms.DURATION_EDGES)
             self.end_reasons[end_reason] += 1
+
+    def add_verdicts(self, results: Mapping[str, Any]) -> None:
+        """A session's analysis: {criterion name: "pass" | "fail" | "unknown"}."""
+        for name, verdict in results.items():
+            counts = self.criteria.setdefault(str(name), [0, 0, 0])
+            counts[VERDICTS.index(verdict) if verdict in VERDICTS else 2] += 1
 
     def add_turns(self, count: int) -> None:
         """One session's turns (the person's messages)."""
@@ -108,6 +119,8 @@ class Figures:
             self.errors[code] += count
         for kind, counts in row["latency"].items():
             histograms.merge(self.latency[kind], counts)
+        for name, verdicts in row["criteria"].items():
+            histograms.merge(self.criteria.setdefault(name, [0, 0, 0]), verdicts)
 
     def fields(self) -> dict[str, Any]:
         """The model fields that store these figures, each histogram over all its buckets."""
@@ -125,6 +138,7 @@ class Figures:
                 kind: _whole(counts, histograms.LATENCY_EDGES)
                 for kind, counts in self.latency.items()
             },
+            "criteria": self.criteria,
         }
 
 

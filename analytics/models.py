@@ -57,6 +57,8 @@ class Figures(models.Model):
     # {kind: histogram over LATENCY_EDGES}; kinds: ttft (LLM time to first token), voice
     # (voice to voice), turn_detection, stt, llm, tts.
     latency = models.JSONField(default=dict)
+    # {criterion name: [passed, failed, unknown]}: the post-call analyses' verdicts
+    criteria = models.JSONField(default=dict)
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -61,6 +61,17 @@ class ToolFigures:
 
 
 @dataclass(frozen=True)
+class CriterionFigures:
+    """A post-call analysis success criterion's verdicts over the sessions analysed."""
+
+    name: str
+    passed: int
+    failed: int
+    unknown: int
+    success_rate: float | None  # passed / (passed + failed); None without either
+
+
+@dataclass(frozen=True)
 class Headline:
     """The figures given for the whole range and again for each version."""
 
@@ -88,6 +99,7 @@ class VersionFigures:
     tools: list[ToolFigures]
     voice_stages: dict[str, Percentiles]
     errors: dict[str, int]
+    criteria: list[CriterionFigures]
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,7 @@ class AnalyticsFigures:
     voice_to_voice: Percentiles
     voice_stages: dict[str, Percentiles]  # turn_detection, stt, llm, tts
     errors: dict[str, int]  # by code, most frequent first
+    criteria: list[CriterionFigures]  # by name
     # An agent's figures by version (its own figures only: empty for the whole team).
     by_version: list[VersionFigures] = field(default_factory=list)
 
@@ -136,6 +149,19 @@ def _tools(sums: Figures) -> list[ToolFigures]:
         for name, (calls, failures) in sums.tools.items()
     ]
     return sorted(found, key=lambda tool: (-tool.calls, tool.tool))
+
+
+def _criteria(sums: Figures) -> list[CriterionFigures]:
+    return [
+        CriterionFigures(
+            name=name,
+            passed=passed,
+            failed=failed,
+            unknown=unknown,
+            success_rate=_rate(passed, passed + failed),
+        )
+        for name, (passed, failed, unknown) in sorted(sums.criteria.items())
+    ]
 
 
 def _headline(sums: Figures) -> Headline:
@@ -267,6 +293,7 @@ def analytics_figures(
         voice_to_voice=_percentiles(total.latency["voice"]),
         voice_stages={stage: _percentiles(total.latency[stage]) for stage in VOICE_STAGES},
         errors=_by_count(total.errors),
+        criteria=_criteria(total),
         by_version=[
             VersionFigures(
                 version=number,
@@ -274,6 +301,7 @@ def analytics_figures(
                 tools=_tools(sums),
                 voice_stages={stage: _percentiles(sums.latency[stage]) for stage in VOICE_STAGES},
                 errors=_by_count(sums.errors),
+                criteria=_criteria(sums),
             )
             for number, sums in sorted(versions.items(), key=lambda item: item[0] or 0)
         ],

@@ -6,10 +6,11 @@ from typing import Any
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, JSONField, Q, QuerySet, Sum, When
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
+from analysis.models import AnalysisStatus, SessionAnalysis
 from sessions.models import EventKind, Session, SessionEvent
 
 from .figures import FIELDS, Figures
@@ -162,12 +163,14 @@ def _hour_events(session_ids: Any) -> Iterator[Mapping[str, Any]]:
 
 
 def _hour_figures(sessions: QuerySet[Session]) -> dict[tuple[Any, ...], Figures]:
-    """The hour's figures by AGENT_KEY, from its sessions and their events."""
+    """The hour's figures by AGENT_KEY, from its sessions, their analyses and their events."""
     rows: dict[tuple[Any, ...], Figures] = defaultdict(Figures)
     key_of: dict[UUID, tuple[Any, ...]] = {}
+    done = When(analysis__status=AnalysisStatus.DONE, then=F("analysis__results"))
+    analysed = Case(done, output_field=JSONField())
     for session in (
         sessions.order_by()
-        .values("id", *AGENT_KEY, "started_at", "ended_at", "end_reason")
+        .values("id", *AGENT_KEY, "started_at", "ended_at", "end_reason", verdicts=analysed)
         .iterator(chunk_size=5000)
     ):
         key_of[session["id"]] = key = tuple(session[name] for name in AGENT_KEY)
@@ -175,6 +178,8 @@ def _hour_figures(sessions: QuerySet[Session]) -> dict[tuple[Any, ...], Figures]
         if session["ended_at"] is not None:
             seconds = max(0, round((session["ended_at"] - session["started_at"]).total_seconds()))
         rows[key].add_session(seconds=seconds, end_reason=session["end_reason"])
+        if isinstance(session["verdicts"], dict):
+            rows[key].add_verdicts(session["verdicts"])
     turns: dict[UUID, int] = defaultdict(int)
     for event in _hour_events(sessions.values("id")):
         if event["kind"] == EventKind.MESSAGE and event["role"] == "user":
@@ -255,10 +260,17 @@ def analytics_rollup_compute(*, hour: datetime) -> int:
 
 def analytics_hours_due(*, now: datetime) -> list[datetime]:
     """The hours the periodic rollup recomputes: the current one and the one before, and any
-    earlier hour holding a session that ended since the previous hour began (a long call that
-    started yesterday is counted as ended once it ends). Read on the ended_at index."""
+    earlier hour holding a session that ended, or whose analysis finished, since the previous
+    hour began (a long call that started yesterday is counted as ended once it ends). Read on
+    the ended_at and finished_at indexes."""
     current = _hour_start(now)
     recent = [current - HOUR, current]
     ended = Session.objects.filter(ended_at__gte=current - HOUR, started_at__lt=current - HOUR)
-    starts = ended.order_by().values_list("started_at", flat=True)
+    analysed = SessionAnalysis.objects.filter(
+        finished_at__gte=current - HOUR, session__started_at__lt=current - HOUR
+    )
+    starts = [
+        *ended.order_by().values_list("started_at", flat=True),
+        *analysed.order_by().values_list("session__started_at", flat=True),
+    ]
     return sorted(set(recent) | {_hour_start(at) for at in starts})

@@ -280,6 +280,23 @@ def _tool_row(tool: ToolFigures) -> dict[str, str]:
     }
 
 
+def _criteria_rows(figures: AnalyticsFigures, *, by_version: bool) -> list[dict[str, str]]:
+    """The success criteria's verdicts: the range's, or each version's (an agent's page)."""
+    scopes = [(version_label(v), v.criteria) for v in figures.by_version] if by_version else []
+    return [
+        {
+            "version": label,
+            "name": c.name,
+            "passed": f"{c.passed:,}",
+            "failed": f"{c.failed:,}",
+            "unknown": f"{c.unknown:,}",
+            "success_rate": _value(_rate(c.success_rate), "%"),
+        }
+        for label, criteria in scopes or [("", figures.criteria)]
+        for c in criteria
+    ]
+
+
 def _version_row(version: VersionFigures) -> dict[str, str]:
     h = version.headline
     return {
@@ -364,6 +381,7 @@ def analytics_page(request: DashboardRequest) -> HttpResponse:
             "headline_cards": _cards(headline, figures),
             "tools": [_tool_row(t) for t in figures.tools],
             "versions": [_version_row(v) for v in figures.by_version],
+            "criteria": _criteria_rows(figures, by_version=agent is not None),
         }
     template = "analytics/page.html"
     if request.htmx and not request.htmx.history_restore_request:

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from agents.models import Agent, AgentVersion
+from analysis.models import SessionAnalysis
 from analytics.models import AgentDayStats, AgentHourlyStats, TeamDayStats
 from analytics.selectors import analytics_figures
 from analytics.services import analytics_hours_due, analytics_rollup_compute
@@ -134,6 +135,41 @@ def test_by_version_and_version_filter(cast: Cast, seeded: Agent) -> None:
     assert {p.at for p in figures.series} == {NOON}
     two = analytics_figures(team=cast.team, start=DAY[0], end=DAY[1], agent_id=seeded.id, version=2)
     assert (two.totals.sessions, two.totals.tool_failures, two.totals.turns) == (1, 0, 0)
+
+
+def _analysed(session: Session, status: str, **results: str) -> None:
+    SessionAnalysis.objects.create(
+        session=session, team=session.team, status=status, results=results, requested_at=NOON
+    )
+
+
+def test_success_criteria_by_version(cast: Cast, seeded: Agent) -> None:
+    """Verdicts of finished analyses only, by criterion and version; the rate leaves out the
+    unknowns."""
+    one, two = seeded.versions.get(number=1), seeded.versions.get(number=2)
+    sessions = {s.agent_version_id: s for s in Session.objects.filter(type=SessionType.CHAT)}
+    _analysed(sessions[one.id], "done", resolved="pass", polite="unknown")
+    _analysed(sessions[two.id], "done", resolved="fail", polite="pass")
+    voice = Session.objects.get(type=SessionType.VOICE)
+    _analysed(voice, "failed", resolved="pass")  # not finished: not counted
+    analytics_rollup_compute(hour=NOON)
+    figures = analytics_figures(team=cast.team, start=DAY[0], end=DAY[1], agent_id=seeded.id)
+    found = {(c.name, c.passed, c.failed, c.unknown, c.success_rate) for c in figures.criteria}
+    assert found == {("polite", 1, 0, 1, 1.0), ("resolved", 1, 1, 0, 0.5)}
+    by_version = {
+        v.version: {c.name: c.success_rate for c in v.criteria} for v in figures.by_version
+    }
+    assert by_version == {1: {"resolved": 1.0, "polite": None}, 2: {"resolved": 0.0, "polite": 1.0}}
+    team = analytics_figures(team=cast.team, start=DAY[0], end=DAY[1])
+    assert [(c.name, c.passed) for c in team.criteria] == [("polite", 1), ("resolved", 1)]
+
+
+def test_an_analysis_finished_later_makes_its_hour_due(seeded: Agent) -> None:
+    session = Session.objects.filter(type=SessionType.CHAT).first()
+    now = NOON + timedelta(hours=5, minutes=2)
+    _analysed(session, "done", resolved="pass")
+    SessionAnalysis.objects.update(finished_at=now - timedelta(minutes=30))
+    assert NOON in analytics_hours_due(now=now)
 
 
 def test_query_count_does_not_grow_with_rows(

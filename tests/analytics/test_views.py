@@ -11,8 +11,9 @@ import pytest
 from django.test import Client
 
 from agents.models import Agent, AgentVersion
+from analysis.models import SessionAnalysis
 from analytics.services import analytics_rollup_compute
-from sessions.models import Channel, EventKind, SessionStatus, SessionType
+from sessions.models import Channel, EventKind, Session, SessionStatus, SessionType
 from sessions.services import session_event_append
 from tests.conftest import Cast, signed_in
 from tests.factories import AgentFactory, SessionFactory
@@ -236,3 +237,28 @@ def test_htmx_gets_the_figures_alone(cast: Cast, support: Agent) -> None:
 def test_agent_page_links_to_its_analytics(cast: Cast, support: Agent) -> None:
     html = signed_in(cast.member).get(f"/agents/{support.id}/").content.decode()
     assert f'href="/analytics/?agent={support.id}"' in html
+
+
+def test_success_criteria_table(cast: Cast, support: Agent) -> None:
+    client = signed_in(cast.member)
+    html = client.get(f"/analytics/?{THAT_DAY}").content.decode()
+    assert "No session in this range has a finished post-call analysis." in html
+    for session in Session.objects.filter(agent=support):
+        SessionAnalysis.objects.create(
+            session=session,
+            team=cast.team,
+            status="done",
+            results={"Booked a table": "pass" if session.type == SessionType.CHAT else "fail"},
+            requested_at=NOON,
+        )
+    analytics_rollup_compute(hour=NOON)
+    html = client.get(f"/analytics/?{THAT_DAY}").content.decode()
+    table = html.split("data-criteria", 1)[1].split("</table>", 1)[0]
+    assert "Booked a table" in table
+    assert "50.0 %" in table
+    html = client.get(f"/analytics/?{THAT_DAY}&agent={support.id}").content.decode()
+    table = html.split("data-criteria", 1)[1].split("</table>", 1)[0]
+    assert '<th scope="col">Version</th>' in table
+    assert "v1" in table
+    csv = client.get("/v1/analytics.csv?from=2026-03-10&to=2026-03-10").content.decode()
+    assert "total,criterion:Booked a table,success_rate,0.5" in csv
