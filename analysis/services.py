@@ -75,7 +75,9 @@ def analysis_wanted(*, session: Session) -> bool:
 def analysis_request(*, session: Session) -> SessionAnalysis:
     """Queue the session's analysis, replacing the one it has. Conflict when the session has
     not ended or its agent has nothing to analyse."""
-    locked = Session.objects.select_for_update().select_related("agent").get(pk=session.pk)
+    locked = (
+        Session.objects.select_for_update(of=("self",)).select_related("agent").get(pk=session.pk)
+    )
     if not locked.is_over:
         raise Conflict("The session has not ended: it is analysed once it has.")
     if not _configuration(locked).analysis.wanted:
@@ -144,8 +146,12 @@ def _claim(analysis_id: UUID, run: int) -> SessionAnalysis | None:
     return SessionAnalysis.objects.select_related("session__agent").get(pk=analysis_id)
 
 
-def _llm(session: Session, config: AgentConfiguration) -> tuple[LLMEndpoint, str | None, str]:
-    """The analysis LLM's endpoint, its trusted host, and "provider/model" for the record."""
+def analysis_llm(
+    *, session: Session, config: AgentConfiguration
+) -> tuple[LLMEndpoint, str | None, str]:
+    """The analysis LLM of `config` (its own, or the agent's) for the session's team: its
+    endpoint, its trusted host, and "provider/model" for the record. Unusable when it has no
+    credentials or no URL."""
     from sessions.engine import llm_endpoint  # the conversation engine's, with its rules
 
     chosen = config.analysis.llm
@@ -261,6 +267,18 @@ def _results(config: AnalysisConfig, text: str) -> dict[str, Any]:
     }
 
 
+def analysis_judge(
+    *, endpoint: LLMEndpoint, trusted: str | None, analysis: AnalysisConfig, transcript: str
+) -> dict[str, Any]:
+    """What `analysis` asks of the transcript, from the analysis LLM, checked before it is
+    returned: {summary, data, criteria: [{name, result, reason}], results}. Raises LLMFailure
+    when the LLM fails, Unusable when its answer is not what was asked. Evals judge their
+    criteria with it too (evals/)."""
+    messages = analysis_prompt(config=analysis, transcript=transcript)
+    reply = async_to_sync(_ask)(endpoint, trusted, messages)
+    return _results(analysis, reply.content)
+
+
 def _settle(analysis: SessionAnalysis, retry: bool = False, **fields: Any) -> SessionAnalysis:
     """Record the attempt's outcome, unless the analysis was asked for again meanwhile."""
     now = timezone.now()
@@ -285,16 +303,15 @@ def analysis_run(*, analysis_id: UUID, run: int) -> SessionAnalysis | None:
     started = time.perf_counter()
     try:
         config = _configuration(session)
-        endpoint, trusted, label = _llm(session, config)
+        endpoint, trusted, label = analysis_llm(session=session, config=config)
         analysis.llm, analysis.agent_version_id = label, session.agent.published_version_id  # type: ignore[union-attr]
         SessionAnalysis.objects.filter(pk=analysis.pk).update(
             llm=label, agent_version_id=analysis.agent_version_id
         )
-        messages = analysis_prompt(
-            config=config.analysis, transcript=session_transcript(session=session)
+        transcript = session_transcript(session=session)
+        results = analysis_judge(
+            endpoint=endpoint, trusted=trusted, analysis=config.analysis, transcript=transcript
         )
-        reply = async_to_sync(_ask)(endpoint, trusted, messages)
-        results = _results(config.analysis, reply.content)
     except LLMFailure as failure:
         error = f"The analysis LLM failed: {failure.error.message}"
         return _done(
@@ -336,6 +353,7 @@ def _missing(now: datetime) -> list[Session]:
         ended_at__lt=now - RECONCILE_AFTER,
         ended_at__gt=F("agent__updated_at"),
         analysis__isnull=True,
+        simulated=False,  # a test run's session is not analysed (receivers.session_ended)
     ).select_related("agent")
     return [s for s in sessions[:RERUN_MAX_SESSIONS] if analysis_wanted(session=s)]
 
