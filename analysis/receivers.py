@@ -9,7 +9,8 @@ from .services import analysis_request, analysis_wanted
 
 
 def session_ended(sender: type[Session], session: Session, **kwargs: Any) -> None:
-    if analysis_wanted(session=session):
+    # A test run's session (evals/) is judged by its own checks, not analysed.
+    if not session.simulated and analysis_wanted(session=session):
         analysis_request(session=session)
 
 

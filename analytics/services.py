@@ -103,7 +103,7 @@ def agent_daily_stats_compute(*, day: date) -> int:
     started_at index), and their events, counted and then their reply latencies."""
     start, end = _bounds(day)
     sessions = Session.objects.filter(
-        started_at__gte=start, started_at__lt=end, agent__isnull=False
+        started_at__gte=start, started_at__lt=end, agent__isnull=False, simulated=False
     )
     events = SessionEvent.objects.filter(session__in=sessions.values("id"))
     per_session, per_event, latency = (
@@ -220,7 +220,10 @@ def analytics_hour_compute(*, hour: datetime) -> int:
     read the hour: its sessions (on the started_at index) and their events (on the session's
     timeline index). Its day's rows are analytics_day_compute's."""
     start = _hour_start(hour)
-    sessions = Session.objects.filter(started_at__gte=start, started_at__lt=start + HOUR)
+    # Evals' simulated conversations are tests, not the agents' live figures.
+    sessions = Session.objects.filter(
+        started_at__gte=start, started_at__lt=start + HOUR, simulated=False
+    )
     rows = _hour_figures(sessions)
     team_rows: dict[tuple[Any, ...], Figures] = defaultdict(Figures)
     for (team_id, _agent, _version, channel, kind), figures in rows.items():

@@ -19,6 +19,7 @@ from analysis.api import router as analysis_router
 from analytics.api import router as analytics_router
 from completions import views as completions_views
 from completions.api import router as completions_router
+from evals.api import router as evals_router
 from iwy.api import router as iwy_router
 from parley.errors import ParleyError, invalid_input_from_errors
 from parley.jsonbody import request_json
@@ -182,6 +183,7 @@ api.add_router("/", agora_router)
 api.add_router("/", iwy_router)
 api.add_router("/", analytics_router)
 api.add_router("/", analysis_router)
+api.add_router("/", evals_router)
 
 # Agent Human's session API, under /api/v1. Its clients read {"success": false, "error"} on a
 # failure, so its errors carry that besides Parley's code and details.

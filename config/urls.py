@@ -38,6 +38,7 @@ urlpatterns = [
     path("activity/", include("activity.urls")),
     path("analytics/", include("analytics.urls")),
     path("analysis/", include("analysis.urls")),
+    path("evals/", include("evals.urls")),
     path("admin/", admin.site.urls),
     path("widget/", include("widget.urls")),
     path("meet/", include("meet.urls")),

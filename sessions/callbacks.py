@@ -206,6 +206,7 @@ def callbacks_unsent(*, now: datetime | None = None) -> list[tuple[str, int]]:
             ended_at__gte=now - RECONCILE_WINDOW,
             ended_at__gt=F("agent__updated_at"),
             agent__configuration__end_of_conversation__callback_url__startswith="http",
+            simulated=False,  # a test run's session sends none (session_end)
         )
         .filter(
             Q(ended_at__lt=now - RECONCILE_AFTER) & ~held | Q(ended_at__lt=now - CALLBACK_HOLD_MAX)

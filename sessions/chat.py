@@ -73,12 +73,18 @@ async def session_open(*, session: Session, listener: TurnListener | None = None
 
 
 async def session_message(
-    *, session: Session, content: str, listener: TurnListener | None = None
+    *,
+    session: Session,
+    content: str,
+    listener: TurnListener | None = None,
+    tool_replies: dict[str, str] | None = None,
 ) -> Turn:
     """Answer a message sent to the session. A second message while the agent is still
     answering the first is refused (Conflict) rather than queued or interleaved: the client
-    sends it when the reply has finished, so the conversation stays in order."""
+    sends it when the reply has finished, so the conversation stays in order. `tool_replies`:
+    tool name → the reply given instead of calling that tool (an eval's mocked tools)."""
     context = await database(_begin_as_team)(session, content)
+    context.tool_replies = tool_replies or {}
     try:
         return await session_turn(
             session=session, content=content, listener=listener, context=context

@@ -101,6 +101,8 @@ class TurnContext:
     # The user's message as content parts, text and images, for a model that takes images;
     # None: the message's text is what the model gets.
     user_parts: list[dict[str, Any]] | None = None
+    # Tool name → a canned reply given instead of calling the tool (an eval's mocked tools).
+    tool_replies: dict[str, str] = field(default_factory=dict)
 
 
 def llm_endpoint(
@@ -212,7 +214,13 @@ async def _call_tool(
         arguments: Any = json.loads(call.arguments or "{}")
     except ValueError:
         arguments = call.arguments  # not JSON: the engine records it and tells the model
-    run = await tool_execute(tool=tool, arguments=arguments, session=session, outbound=outbound)
+    run = await tool_execute(
+        tool=tool,
+        arguments=arguments,
+        session=session,
+        outbound=outbound,
+        canned=context.tool_replies.get(call.name),
+    )
     await listener.tool_finished(call, run)
     return call, run.result, run
 

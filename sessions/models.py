@@ -99,6 +99,9 @@ class Session(models.Model):
     # What a remote platform knows the call by: a Daily room's name and address, and when
     # Parley deleted it; an Agora agent's id, channel and last known status (agora/).
     remote = models.JSONField(default=dict, blank=True)
+    # A test run's conversation (an eval's simulated user, evals/): kept apart from live traffic,
+    # with no end-of-conversation callback and no post-call analysis.
+    simulated = models.BooleanField(default=False)
 
     class Meta:
         indexes = [

@@ -38,9 +38,10 @@ def session_create(
     visitor: str | None = None,
     version: AgentVersion | None = None,
     channel: Channel = Channel.UNKNOWN,
+    simulated: bool = False,
 ) -> Session:
     """A new session, starting, pinned to `version` (by default the agent's published one),
-    from `channel` (where it was started from, for analytics).
+    from `channel` (where it was started from, for analytics); `simulated` for a test run's.
     `visitor`: an anonymous starter's address key (sessions.limits), kept on its first event,
     by which the limits on anonymous sessions count it."""
     session = Session(
@@ -51,6 +52,7 @@ def session_create(
         type=type,
         channel=channel,
         metadata=metadata or {},
+        simulated=simulated,
     )
     session.full_clean(exclude=["team", "agent", "agent_version"])
     session.save()
@@ -172,7 +174,9 @@ def session_end(
         locked.save(update_fields=["metadata"])
     details = {"sent": sent} if sent else None
     session_status_set(session=locked, status=SessionStatus.STOPPED, reason=reason, details=details)
-    if session_callback_url(session=locked) and not session_callback_held(session=locked):
+    # A test run's session (an eval's) sends no callback: the team's hears only live ones.
+    live = not locked.simulated
+    if live and session_callback_url(session=locked) and not session_callback_held(session=locked):
         enqueue_on_commit(deliver_end_of_conversation, str(locked.id))
     if locked.worker_id is not None:  # a call still held by a voice worker: it hangs up
         from voice.tasks import call_hang_up

@@ -11,8 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from activity.models import Action, ActivityEntry, TargetType
+from activity.services import SYSTEM
+from agents.services import agent_update
 from analysis.models import SessionAnalysis
 from analytics.models import AgentDailyStats
+from evals.models import EvalRun, EvalScenario
+from evals.services import eval_run_start, scenario_create, scenario_spec
 from parley.admin import RecordAdmin
 from providers.models import Provider
 from sessions.models import CallbackDelivery, EventKind, SessionType
@@ -49,6 +53,18 @@ def _session_analysis(cast: Cast) -> SessionAnalysis:
     return SessionAnalysis.objects.create(
         session=session, team=cast.team, requested_at=timezone.now(), summary="Asked for a refund."
     )
+
+
+def _eval_scenario(cast: Cast) -> EvalScenario:
+    agent = AgentFactory(team=cast.team, name="Support bot")
+    agent_update(agent=agent, actor=SYSTEM, changes={})  # its version 1
+    spec = scenario_spec({"script": ["Where is my order?"]})
+    return scenario_create(agent=agent, actor=SYSTEM, name="order status", spec=spec)
+
+
+def _eval_run(cast: Cast) -> EvalRun:
+    scenario = _eval_scenario(cast)
+    return eval_run_start(agent=scenario.agent, actor=SYSTEM, dispatch=False)
 
 
 # Each admin: a row to find, and the text it shows in the changelist.
@@ -94,6 +110,9 @@ ROWS: dict[str, Callable[[Cast], Any]] = {
         day=date(2026, 3, 10),
         sessions=4,
     ),
+    "evals_evalscenario": _eval_scenario,
+    "evals_evalrun": _eval_run,
+    "evals_evalresult": lambda cast: _eval_run(cast).results.get(),
 }
 # What to type in the search box to find that row.
 SEARCH: dict[str, Callable[[Any], str]] = {
@@ -112,6 +131,9 @@ SEARCH: dict[str, Callable[[Any], str]] = {
     "activity_activityentry": lambda entry: entry.target_label,
     "analytics_agentdailystats": lambda stats: stats.agent.name,
     "analysis_sessionanalysis": lambda analysis: str(analysis.session_id),
+    "evals_evalscenario": lambda scenario: scenario.name,
+    "evals_evalrun": lambda run: run.agent.name,
+    "evals_evalresult": lambda result: result.scenario_name,
 }
 
 
@@ -209,6 +231,8 @@ RECORDS = {
     "activity_activityentry",
     "analytics_agentdailystats",
     "analysis_sessionanalysis",
+    "evals_evalrun",
+    "evals_evalresult",
 }
 
 

@@ -34,6 +34,8 @@ from agents.services import agent_update
 from completions.models import AgentLLMKey
 from completions.services import llm_key_create
 from config.api import agent_human_api, api
+from evals.models import EvalRun, EvalScenario
+from evals.services import eval_run_start, scenario_create, scenario_spec
 from iwy.models import AgentLink, ToolLink
 from sessions.models import Session, SessionType
 from sessions.services import session_create
@@ -125,6 +127,9 @@ BODIES: dict[str, Callable[["World"], dict[str, Any]]] = {
     "agent_human_session_end_post": lambda w: {},
     "agent_human_session_message": lambda w: {"content": "Hello"},
     "agent_sessions_analyse": lambda w: {"from": "2026-01-01", "to": "2026-01-31"},
+    "eval_scenario_create": lambda w: {"name": "Made", "spec": {"script": ["Hi"]}},
+    "eval_scenario_update": lambda w: {"name": "Renamed"},
+    "eval_run_start": lambda w: {"trials": 1},
 }
 # What the matrix compares before and after: every row of the project's own tables.
 SNAPSHOT_APPS = {
@@ -140,6 +145,7 @@ SNAPSHOT_APPS = {
     "analytics",
     "voice",
     "analysis",
+    "evals",
 }
 VOLATILE = {"last_used_at", "last_login"}  # reading with a key notes when it was last used
 
@@ -232,6 +238,8 @@ class World:
     membership: Membership
     invitation: Invitation
     api_key: ApiKey
+    scenario: EvalScenario
+    run: EvalRun
 
 
 def _world(cast: Cast) -> World:
@@ -251,6 +259,9 @@ def _world(cast: Cast) -> World:
     invitation = Invitation.objects.create(
         team=cast.team, digest=uuid4().hex, expires_at=timezone.now() + timedelta(days=1)
     )
+    scenario = scenario_create(
+        agent=agent, actor=SYSTEM, name="greeting", spec=scenario_spec({"script": ["Hi"]})
+    )
     return World(
         cast=cast,
         agent=agent,
@@ -261,6 +272,8 @@ def _world(cast: Cast) -> World:
         membership=Membership.objects.get(team=cast.team, user=cast.member),
         invitation=invitation,
         api_key=ApiKeyFactory(team=cast.team, name="spare"),
+        scenario=scenario,
+        run=eval_run_start(agent=agent, actor=SYSTEM, dispatch=False),
     )
 
 
@@ -276,6 +289,8 @@ PATH_VALUES: dict[str, Callable[[World], object]] = {
     "api_key_id": lambda w: w.api_key.pk,
     "object_id": lambda w: w.agent.id,
     "number": lambda w: w.agent.published_version.number,  # an agent's version
+    "scenario_id": lambda w: w.scenario.id,
+    "run_id": lambda w: w.run.id,
 }
 # A path naming its object's kind (/v1/{kind}/{object_id}/iwy): each kind, with its object.
 KINDS: list[Callable[[World], dict[str, object]]] = [

@@ -246,7 +246,8 @@ def _scrubbed(text: str, tool: Tool, *, by_name: bool = True) -> str:
 
 
 def _timeline_event(execution: ToolExecution, result: str) -> dict[str, Any]:
-    return {
+    mocked = {"mocked": True} if execution.request.get("mocked") else {}
+    return mocked | {
         "tool_name": execution.tool_name,
         "tool_id": str(execution.tool_id) if execution.tool_id else None,
         "execution_id": str(execution.id),
@@ -356,6 +357,17 @@ def _queued(execution: ToolExecution) -> ToolExecution:
     return execution
 
 
+async def _mocked(
+    tool: Tool, execution: ToolExecution, reply: str, problems: list[Problem]
+) -> ToolRun:
+    """A canned reply in place of the webhook's: nothing is sent, the call is recorded."""
+    execution.request = {"mocked": True}
+    _finish(execution, ExecutionOutcome.SUCCESS, duration_ms=0)
+    result = text_cut(reply, settings.TOOL_RESULT_MAX_CHARS) or "OK (the tool returned no content)"
+    await database(_record)(execution, result)
+    return ToolRun(execution, result, problems)
+
+
 async def tool_execute(
     *,
     tool: Tool,
@@ -363,10 +375,12 @@ async def tool_execute(
     session: Session | None = None,
     source: ExecutionSource = ExecutionSource.AGENT,
     outbound: OutboundClient | None = None,
+    canned: str | None = None,
 ) -> ToolRun:
     """Call the tool with these arguments and record it. An `is_async` tool called by an agent is
     queued instead, and its result recorded when it arrives; the agent is told so at once.
-    Pass an open `outbound` client to share its connections across calls."""
+    Pass an open `outbound` client to share its connections across calls. `canned`: the reply
+    to give instead of calling the webhook (an eval's mocked tool), recorded as mocked."""
     execution = _execution(tool, arguments, session, source)
     problems = arguments_problems(tool, arguments)
     blocked = any(problem.blocks_call for problem in problems)
@@ -375,6 +389,8 @@ async def tool_execute(
         _finish(execution, ExecutionOutcome.INVALID_ARGUMENTS, duration_ms=0, error=result)
         await database(_record)(execution, result)
         return ToolRun(execution, result, problems)
+    if canned is not None:
+        return await _mocked(tool, execution, canned, problems)
     if execution.is_async:
         await database(_queued)(execution)
         result = (

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "localllm",
     "demo",
     "analysis",
+    "evals",
     "axes",  # sign-in lockout; keep last of the apps
 ]
 
@@ -367,6 +368,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "reconcile-analyses": {
         "task": "analysis.tasks.reconcile_analyses",
+        "schedule": timedelta(minutes=1),
+    },
+    "reconcile-evals": {
+        "task": "evals.tasks.reconcile_evals",
         "schedule": timedelta(minutes=1),
     },
     "recover-tool-executions": {

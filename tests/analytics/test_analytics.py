@@ -92,6 +92,13 @@ def test_rollup_is_idempotent(seeded: Agent) -> None:
     assert AgentHourlyStats.objects.count() == 3
 
 
+def test_evals_simulated_sessions_are_left_out(cast: Cast, seeded: Agent) -> None:
+    _session(seeded, seeded.versions.get(number=1), seconds=30, simulated=True)
+    analytics_rollup_compute(hour=NOON)
+    figures = analytics_figures(team=cast.team, start=DAY[0], end=DAY[1])
+    assert figures.totals.sessions == 3
+
+
 def test_figures_against_hand_computed_values(cast: Cast, seeded: Agent) -> None:
     analytics_rollup_compute(hour=NOON)
     figures = analytics_figures(team=cast.team, start=DAY[0], end=DAY[1])
