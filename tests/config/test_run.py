@@ -117,7 +117,8 @@ def _said(lines: list[str], process: str, text: str) -> bool:
 
 
 def _finish(manager: subprocess.Popen[str]) -> tuple[int, list[str]]:
-    out, _ = manager.communicate(timeout=20)
+    # A safety net for a loaded machine: the slowest process takes 6 s to stop by itself.
+    out, _ = manager.communicate(timeout=90)
     return manager.returncode, out.splitlines()
 
 
