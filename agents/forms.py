@@ -44,8 +44,12 @@ CONFIGURATION_PATHS: dict[str, tuple[str, ...]] = {
     "turn_interrupt_duration_ms": ("turn_detection", "interrupt_duration_ms"),
     "turn_prefix_padding_ms": ("turn_detection", "prefix_padding_ms"),
     "turn_silence_duration_ms": ("turn_detection", "silence_duration_ms"),
+    "turn_mode": ("turn_detection", "mode"),
+    "turn_eagerness": ("turn_detection", "eagerness"),
     "turn_threshold": ("turn_detection", "threshold"),
     "turn_interrupt_mode": ("turn_detection", "interrupt_mode"),
+    "turn_interrupt_min_words": ("turn_detection", "interrupt_min_words"),
+    "turn_backchannel_phrases": ("turn_detection", "backchannel_phrases"),
     "idle_timeout_seconds": ("idle_timeout_seconds",),
     "max_duration_seconds": ("max_duration_seconds",),
     "allowed_origins": ("allowed_origins",),
@@ -102,6 +106,26 @@ INTERRUPT_MODES = {
     "append": "Finish, then answer",
     "ignore": "Carry on",
 }
+TURN_MODES = {"silence": "After the silence", "semantic": "By meaning, up to the silence"}
+EAGERNESS = {"high": "High: answer sooner", "auto": "Auto", "low": "Low: let the caller think"}
+# Turn-taking fields that older pages do not send: left out, the agent's value stays.
+LEFT_OUT_UNCHANGED = {
+    "turn_mode",
+    "turn_eagerness",
+    "turn_interrupt_min_words",
+    "turn_backchannel_phrases",
+}
+
+
+def _choices(model: type[BaseModel], key: str, labels: dict[str, str]) -> list[tuple[str, str]]:
+    return [(value, labels[value]) for value in get_args(model.model_fields[key].annotation)]
+
+
+def _phrases_language(stt_language: Any) -> str:
+    """The language whose acknowledgements the form edits: the first part of stt.language, as
+    the voice runtime reads it (voice/turns.py), English when it has none."""
+    code = str(stt_language or "").split("-")[0].split("_")[0].lower()
+    return code if code.isalpha() and 2 <= len(code) <= 3 else "en"
 
 
 def _range(model: type[BaseModel], key: str, unit: str = "") -> str:
@@ -287,6 +311,33 @@ class AgentForm(forms.Form):
             for mode in get_args(TurnDetectionConfig.model_fields["interrupt_mode"].annotation)
         ],
     )
+    turn_mode = forms.ChoiceField(
+        label="End of the caller's turn",
+        required=False,
+        choices=_choices(TurnDetectionConfig, "mode", TURN_MODES),
+        help_text="By meaning, a finished sentence is answered after a short silence and an "
+        "unfinished one waits for the whole silence above (best set to 1000 to 1500 ms).",
+    )
+    turn_eagerness = forms.ChoiceField(
+        label="Eagerness",
+        required=False,
+        choices=_choices(TurnDetectionConfig, "eagerness", EAGERNESS),
+        help_text="By meaning: how soon a finished sentence is answered.",
+    )
+    turn_interrupt_min_words = forms.IntegerField(
+        label="Words that interrupt",
+        required=False,
+        help_text="While the agent speaks, the caller stops it with this many words that are not "
+        "acknowledgements; 0: any speech longer than the time above. "
+        + _range(TurnDetectionConfig, "interrupt_min_words"),
+    )
+    turn_backchannel_phrases = forms.CharField(
+        label="Acknowledgements that do not interrupt",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "mm-hmm, okay, got it"}),
+        help_text="In the speech-to-text language, one per line or separated by commas. Empty "
+        "uses Parley's own (English, German, French and Spanish).",
+    )
     idle_timeout_seconds = forms.IntegerField(
         label="Idle timeout (seconds)",
         help_text="A silent session ends after this. "
@@ -403,6 +454,9 @@ class AgentForm(forms.Form):
                 value = json.dumps(value, indent=2, ensure_ascii=False)
             elif field == "analysis_success_criteria":
                 value = "\n".join(f"{c['name']}: {c['rule']}" for c in value or [])
+            elif field == "turn_backchannel_phrases":
+                language = _phrases_language((document.get("stt") or {}).get("language"))
+                value = "\n".join((value or {}).get(language, []))
             initial[field] = "" if value is None else value
         return initial
 
@@ -440,11 +494,25 @@ class AgentForm(forms.Form):
     def clean_llm_input_modalities(self) -> list[str]:
         return self.cleaned_data["llm_input_modalities"] or ["text"]
 
+    def clean_turn_backchannel_phrases(self) -> dict[str, list[str] | None]:
+        """The phrases of the agent's language, as a merge patch: emptied, the agent's own list
+        is removed (null) and Parley's are used."""
+        text = self.cleaned_data["turn_backchannel_phrases"]
+        phrases = [p.strip() for line in text.splitlines() for p in line.split(",") if p.strip()]
+        language = _phrases_language(
+            self.data.get("stt_language", self.initial.get("stt_language"))
+        )
+        if not phrases:
+            return {language: None} if self.initial.get("turn_backchannel_phrases") else {}
+        return {language: phrases}
+
     def configuration_document(self) -> dict[str, Any]:
         """The configuration from the fields that parsed; a field left out keeps its value."""
         document: dict[str, Any] = {}
         for field, path in CONFIGURATION_PATHS.items():
             if field not in self.cleaned_data:
+                continue
+            if field in LEFT_OUT_UNCHANGED and field not in self.data:
                 continue
             *sections, key = path
             target = document

@@ -111,7 +111,9 @@ def _asr_section(team: Team, config: AgentConfiguration) -> dict[str, Any]:
 
 
 def _turn_detection(config: AgentConfiguration) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`turn_detection` and the older `vad`, which engines before it read instead."""
+    """`turn_detection` and the older `vad`, which engines before it read instead. An agent
+    whose turns end by meaning (`mode: semantic`) gets Agora's `semantic_vad`, at its
+    eagerness; the voice-activity values keep their meaning there."""
     turn = config.turn_detection
     vad = {
         "interrupt_duration_ms": turn.interrupt_duration_ms,
@@ -119,7 +121,10 @@ def _turn_detection(config: AgentConfiguration) -> tuple[dict[str, Any], dict[st
         "silence_duration_ms": turn.silence_duration_ms,
         "threshold": turn.threshold,
     }
-    detection = {"type": "agora_vad", "interrupt_mode": turn.interrupt_mode} | vad
+    kind = "semantic_vad" if turn.mode == "semantic" else "agora_vad"
+    detection = {"type": kind, "interrupt_mode": turn.interrupt_mode} | vad
+    if turn.mode == "semantic":
+        detection["eagerness"] = turn.eagerness
     return detection, vad
 
 

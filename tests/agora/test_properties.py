@@ -92,6 +92,31 @@ def test_turn_detection_vad_idle_timeout_and_language(cast: Cast) -> None:
     assert found["advanced_features"] == {"enable_aivad": False, "enable_rtm": False}
 
 
+@pytest.mark.parametrize("eagerness", ["auto", "low", "high"])
+def test_turns_that_end_by_meaning_use_agoras_semantic_vad(cast: Cast, eagerness: str) -> None:
+    key(cast, "elevenlabs", api_key="el-key")
+    turn = {"mode": "semantic", "eagerness": eagerness, "silence_duration_ms": 1200}
+    found = properties(cast, tts={"provider": "elevenlabs"}, turn_detection=turn)
+    assert found["turn_detection"] == {
+        "type": "semantic_vad",
+        "eagerness": eagerness,
+        "interrupt_mode": "interrupt",
+        "interrupt_duration_ms": 160,
+        "prefix_padding_ms": 800,
+        "silence_duration_ms": 1200,
+        "threshold": 0.5,
+    }
+    assert found["vad"]["silence_duration_ms"] == 1200  # older engines: silence alone
+
+
+def test_turns_that_end_by_silence_send_no_eagerness(cast: Cast) -> None:
+    key(cast, "elevenlabs", api_key="el-key")
+    turn = {"mode": "silence", "eagerness": "high"}
+    found = properties(cast, tts={"provider": "elevenlabs"}, turn_detection=turn)
+    assert found["turn_detection"]["type"] == "agora_vad"
+    assert "eagerness" not in found["turn_detection"]
+
+
 def test_an_empty_channel_is_left_within_thirty_seconds(cast: Cast) -> None:
     key(cast, "elevenlabs", api_key="el-key")
     assert properties(cast, tts={"provider": "elevenlabs"})["idle_timeout"] == 30

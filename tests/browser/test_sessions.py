@@ -129,6 +129,14 @@ def _conversation(now: datetime) -> Session:
                 "content": "Yes, it shipped with DHL and should arrive on Thursday.",
                 "ttft_ms": 520,
                 "total_ms": 2210,
+                # The turn's stages, as a call records them: its bar on the timeline.
+                "latency_ms": 1190,
+                "turn_detection_ms": 310,
+                "stt_ms": 190,
+                "llm_ms": 620,
+                "tts_ms": 220,
+                "held_ms": 40,
+                "turn_end": "semantic",
             },
         ),
         (
@@ -221,6 +229,10 @@ def test_the_session_timeline(page: Page, now: datetime) -> None:
     folded = timeline.locator("details", has_text="Result")
     expect(folded).to_have_count(1)
     expect(folded.locator("pre")).not_to_be_visible()
+    stages = timeline.get_by_role("figure", name="Where the turn's time went")
+    expect(stages).to_have_count(1)
+    expect(stages).to_contain_text("turn detection 310 ms")
+    expect(stages).to_contain_text("Turn ended by meaning: the sentence sounded finished")
     screenshot(page, "session-detail")
     folded.locator("summary").click()
     expect(folded.locator("pre")).to_contain_text('"place": "Berlin depot"')

@@ -66,7 +66,8 @@ def events(session_id: str, kind: str = EventKind.MESSAGE) -> list[dict[str, Any
 
 async def quiet_after(peer: Peer, moment: float, silence: float = 1.5) -> None:
     """Wait for the agent's reply after `moment`, then for it to finish."""
-    await until(lambda: peer.heard.first_sound_after(moment), what="the agent's reply")
+    # A safety net for a loaded machine: Whisper and Smart-Turn share its CPUs with everything.
+    await until(lambda: peer.heard.first_sound_after(moment), timeout=60, what="the agent's reply")
     while (last := peer.heard.last_sound()) is None or time.monotonic() - last < silence:
         await asyncio.sleep(0.1)
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     Frame,
     InputAudioRawFrame,
     InterruptionFrame,
@@ -159,9 +160,13 @@ def test_the_minimum_number_of_words_and_the_agents_own_phrases() -> None:
 def over_the_agent(*said: list[Frame]) -> list[str]:
     """What the user turn step does with speech while the agent speaks: whether each part
     started a turn (and so stopped the agent) or was dropped."""
+    return heard_with_the_agent([BotStartedSpeakingFrame()], *said)
+
+
+def heard_with_the_agent(before: list[Frame], *said: list[Frame]) -> list[str]:
     params = user_turn_params(TurnDetectionConfig(), language="en")
     user = LLMContextAggregatorPair(LLMContext(), user_params=params).user()
-    frames: list[Frame] = [BotStartedSpeakingFrame()]
+    frames: list[Frame] = list(before)
     for part in said:
         frames += [*part, SleepFrame(0.3), TextFrame("next")]
     down, _ = asyncio.run(
@@ -191,3 +196,20 @@ def test_over_the_agent_long_speech_stops_it_before_its_words_are_in() -> None:
     long = spoken(words, in_time=True)
 
     assert over_the_agent(long) == ["stopped", "next"]
+
+
+def test_an_acknowledgement_transcribed_after_the_agent_finished_is_still_dropped() -> None:
+    # On a loaded machine Whisper may take longer than the rest of the reply: the speech
+    # began over the agent, so its transcript is judged so.
+    stopped = [SleepFrame(0.5), BotStoppedSpeakingFrame()]  # after the audio is through
+    okay = [*spoken("Okay."), *stopped, TranscriptionFrame("Okay.", "person", "now")]
+    question = [SleepFrame(0.5), *spoken("Why?"), TranscriptionFrame("Why?", "person", "now")]
+
+    assert over_the_agent(okay, question) == ["next", "stopped", "next"]
+
+
+def test_speech_after_the_agent_finished_is_a_turn_whatever_it_says() -> None:
+    finished = [BotStartedSpeakingFrame(), BotStoppedSpeakingFrame()]
+    okay = [*spoken("Okay."), TranscriptionFrame("Okay.", "person", "now")]
+
+    assert heard_with_the_agent(finished, okay) == ["stopped", "next"]
