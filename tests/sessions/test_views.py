@@ -103,6 +103,16 @@ def test_the_list_shows_each_sessions_columns(viewer: Client, cast: Cast) -> Non
     assert "badge-red" in row
 
 
+def test_an_eval_runs_sessions_are_marked(viewer: Client, cast: Cast) -> None:
+    live = SessionFactory(agent=AgentFactory(team=cast.team, name="Live bot"))
+    played = SessionFactory(agent=AgentFactory(team=cast.team, name="Eval bot"), simulated=True)
+    html = viewer.get(LIST).content.decode()
+    rows = html[html.index("<tbody>") : html.index("</tbody>")].split("</tr>")
+    assert [">eval</span>" in row for row in rows if "bot" in row] == [True, False]
+    assert ">eval</span>" in viewer.get(f"/sessions/{played.pk}/").content.decode()
+    assert ">eval</span>" not in viewer.get(f"/sessions/{live.pk}/").content.decode()
+
+
 def test_a_running_sessions_duration_counts_up(viewer: Client, cast: Cast) -> None:
     SessionFactory(agent=AgentFactory(team=cast.team), status=SessionStatus.RUNNING)
     assert "s so far" in viewer.get(LIST).content.decode()
