@@ -253,9 +253,14 @@ def test_backfill_command(cast: Cast, seeded: Agent) -> None:
         ("api", "voice", 1),
         ("widget", "chat", 2),
     ]
-    before = list(TeamDayStats.objects.values("channel", "sessions", "tools", "latency"))
+
+    def team_days() -> list[dict[str, Any]]:
+        rows = TeamDayStats.objects.order_by("channel", "type")
+        return list(rows.values("channel", "sessions", "tools", "latency"))
+
+    before = team_days()
     call_command("analytics_backfill", "--from", "2026-03-10", "--to", "2026-03-10")
-    assert list(TeamDayStats.objects.values("channel", "sessions", "tools", "latency")) == before
+    assert team_days() == before
 
 
 def test_api(cast: Cast, seeded: Agent, api: Client, read_only_api: Client) -> None:
