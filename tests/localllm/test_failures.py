@@ -1,6 +1,7 @@
 """When the local model cannot serve, and when it comes back: a turn fails at once with
 `local_llm_unavailable` (the messages API answers 503) while nothing listens or llama.cpp loads,
-and the next turn once the real server listens is answered, with no restart of Parley. A model
+and the next turn once the real server listens is answered, with no restart of Parley; the
+same after a server that served crashes (SIGKILL) and is started again. A model
 `manage.py localllm --wait-on-error` cannot load is answered on its port with the cause, which
 Parley's status and turns then give."""
 
@@ -107,6 +108,48 @@ def test_turns_fail_with_the_code_until_the_model_serves_and_the_next_is_answere
         ("local_llm_unavailable", "The local model's server does not answer at http"),
         ("local_llm_unavailable", "The local model's server at http"),
     ]
+
+
+@pytest.mark.local_llm
+def test_a_server_that_crashes_fails_turns_with_the_code_and_serves_again_when_restarted(
+    settings: Any,
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    chat = Chat(on_local(settings, url))
+    first = serving(port)
+    try:
+        before = chat.send("Say hello.")
+        first.send_signal(signal.SIGKILL)  # a crash: no chance to close anything
+        first.wait(timeout=30)
+        crashed = chat.send("Hello?")
+        down = local_llm_status()
+    finally:
+        first.kill()
+    second = serving(port)
+    try:
+        after = chat.send("Say goodbye.")
+        up = local_llm_status()
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=30)
+    finally:
+        second.kill()
+    assert before.status_code == after.status_code == 200
+    assert before.json()["message"]["content"].strip()
+    assert after.json()["message"]["content"].strip()
+    assert (crashed.status_code, crashed.json()["code"]) == (503, "local_llm_unavailable")
+    assert crashed.json()["error"] == engine.LOCAL_DOWN
+    assert crashed.headers["Retry-After"] == "5"
+    assert (down.state, up.state) == ("down", "ready")
+    assert [e["code"] for e in chat.errors()] == ["local_llm_unavailable"]
+
+
+def serving(port: int) -> subprocess.Popen[str]:
+    """`manage.py localllm` on the packaged model, once it says it serves."""
+    server = manage("--port", str(port))
+    assert server.stdout is not None
+    assert server.stdout.readline().strip() == f"Local LLM at http://127.0.0.1:{port}/v1"
+    return server
 
 
 def manage(*args: str, **env: str) -> subprocess.Popen[str]:
