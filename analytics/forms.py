@@ -7,7 +7,7 @@ from django import forms
 from django.utils import timezone
 
 from agents.models import Agent
-from sessions.forms import DATE_BOUNDS, ManyOptionsSelect
+from sessions.forms import DateRangeForm, ManyOptionsSelect
 
 from .selectors import Bucket
 
@@ -31,25 +31,11 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-class AnalyticsFilterForm(forms.Form):
+class AnalyticsFilterForm(DateRangeForm):
     """The analytics page's filters, from the query string. Dates are whole days in the site's
     time zone, `date_to` included; the agent is the one the view found (404 for any other), and
     versions are that agent's."""
 
-    date_from = forms.DateField(
-        required=False,
-        label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=DATE_BOUNDS,
-        error_messages={"invalid": "Enter the from date as YYYY-MM-DD."},
-    )
-    date_to = forms.DateField(
-        required=False,
-        label="To",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=DATE_BOUNDS,
-        error_messages={"invalid": "Enter the to date as YYYY-MM-DD."},
-    )
     agent = forms.ChoiceField(required=False, widget=ManyOptionsSelect)
     version = forms.TypedChoiceField(
         required=False,
@@ -89,12 +75,12 @@ class AnalyticsFilterForm(forms.Form):
         start = cleaned.get("date_from") or end - timedelta(days=DEFAULT_DAYS - 1)
         if self.errors:
             return cleaned
-        if start > end:
-            self.add_error("date_to", "The to date is before the from date.")
-        elif (end - start).days + 1 > MAX_DAYS:
-            self.add_error("date_from", f"Choose at most {MAX_DAYS} days.")
-        elif cleaned.get("bucket") == "hour" and (end - start).days + 1 > MAX_HOURLY_DAYS:
-            self.add_error("bucket", f"Hour by hour shows at most {MAX_HOURLY_DAYS} days.")
+        if self.check_order(start, end):
+            days = (end - start).days + 1
+            if days > MAX_DAYS:
+                self.add_error("date_from", f"Choose at most {MAX_DAYS} days.")
+            elif cleaned.get("bucket") == "hour" and days > MAX_HOURLY_DAYS:
+                self.add_error("bucket", f"Hour by hour shows at most {MAX_HOURLY_DAYS} days.")
         cleaned["date_from"], cleaned["date_to"] = start, end
         return cleaned
 

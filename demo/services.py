@@ -24,7 +24,15 @@ from agents.models import Agent, PublishStatus
 from agents.services import agent_create
 from analytics.services import agent_daily_stats_compute, analytics_rollup_compute
 from parley.errors import Conflict
-from sessions.models import EventKind, Session, SessionEvent, SessionStatus, SessionType, Transport
+from sessions.models import (
+    Channel,
+    EventKind,
+    Session,
+    SessionEvent,
+    SessionStatus,
+    SessionType,
+    Transport,
+)
 from sessions.services import session_create, session_end, session_event_append, session_status_set
 from teams.models import Membership, Role, Team, User
 from teams.services import team_create
@@ -139,10 +147,15 @@ def _backdated(
 
 
 def _sample(
-    agent: Agent, tool: Tool, kind: SessionType, script: list[content.Step], ago: timedelta
+    agent: Agent,
+    tool: Tool,
+    kind: SessionType,
+    channel: Channel,
+    script: list[content.Step],
+    ago: timedelta,
 ) -> UUID:
-    """A session of `agent` played from `script`, moved to have started `ago`."""
-    session = session_create(agent=agent, type=kind, metadata=SAMPLE)
+    """A session of `agent` from `channel`, played from `script`, moved to have started `ago`."""
+    session = session_create(agent=agent, type=kind, metadata=SAMPLE, channel=channel)
     if kind != SessionType.CHAT:  # a call's media goes straight to Parley's voice worker
         Session.objects.filter(pk=session.pk).update(transport=Transport.WEBRTC)
         session.transport = Transport.WEBRTC
@@ -164,8 +177,9 @@ def _samples(workspace: DemoWorkspace) -> list[UUID]:
     tool = Tool.objects.filter(team=team, id__in=_made(team, DemoPart.TOOL)).first()
     if agent is None or tool is None:
         return []
-    chat = partial(_sample, agent, tool, SessionType.CHAT, content.CHAT, CHAT_AGO)
-    call = partial(_sample, agent, tool, SessionType.VIDEO, content.CALL, CALL_AGO)
+    # A shop's customer chats in the widget on its site; the avatar's call is on the hosted page.
+    chat = partial(_sample, agent, tool, SessionType.CHAT, Channel.WIDGET, content.CHAT, CHAT_AGO)
+    call = partial(_sample, agent, tool, SessionType.VIDEO, Channel.HOSTED, content.CALL, CALL_AGO)
     made = [_once(workspace, DemoPart.CHAT, chat), _once(workspace, DemoPart.CALL, call)]
     return [session_id for session_id in made if session_id is not None]
 

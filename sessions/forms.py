@@ -42,9 +42,40 @@ class ManyOptionsSelect(forms.Select):
         return mark_safe(f'<select name="{escape(name)}"{flatatt(attrs)}>{options}</select>')  # noqa: S308
 
 
-class SessionFilterForm(forms.Form):
+class DateRangeForm(forms.Form):
+    """A filter form's range of whole days, both optional: `date_from`, and `date_to` with its
+    day included. The sessions list's and the analytics page's filters."""
+
+    date_from = forms.DateField(
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=DATE_BOUNDS,
+        error_messages={"invalid": "Enter the from date as YYYY-MM-DD."},
+    )
+    date_to = forms.DateField(
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=DATE_BOUNDS,
+        error_messages={"invalid": "Enter the to date as YYYY-MM-DD."},
+    )
+
+    def check_order(self, start: date | None, end: date | None) -> bool:
+        """False, with the error on `date_to`, when both days are given and `start` is after
+        `end`."""
+        if start and end and start > end:
+            self.add_error("date_to", "The to date is before the from date.")
+            return False
+        return True
+
+
+class SessionFilterForm(DateRangeForm):
     """The sessions list's filters, read from the query string. Dates are whole days in the
     site's time zone; `date_to` includes its day."""
+
+    # The inherited dates after the type, not first: the order the template lays them out in.
+    field_order = ["agent", "status", "type", "date_from", "date_to"]
 
     agent = forms.ChoiceField(
         required=False,
@@ -60,20 +91,6 @@ class SessionFilterForm(forms.Form):
         required=False,
         choices=[("", "Any type"), *SessionType.choices],
         error_messages={"invalid_choice": "“%(value)s” is not a session type."},
-    )
-    date_from = forms.DateField(
-        required=False,
-        label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=DATE_BOUNDS,
-        error_messages={"invalid": "Enter the from date as YYYY-MM-DD."},
-    )
-    date_to = forms.DateField(
-        required=False,
-        label="To",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=DATE_BOUNDS,
-        error_messages={"invalid": "Enter the to date as YYYY-MM-DD."},
     )
 
     # The post-call analysis (docs/analysis.md): a criterion judged "fail", a field extracted.
@@ -92,9 +109,7 @@ class SessionFilterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        start, end = cleaned.get("date_from"), cleaned.get("date_to")
-        if start and end and start > end:
-            self.add_error("date_to", "The to date is before the from date.")
+        self.check_order(cleaned.get("date_from"), cleaned.get("date_to"))
         if cleaned.get("value") and not cleaned.get("field"):
             self.add_error("field", "Name the extracted field the value is for.")
         return cleaned

@@ -17,7 +17,7 @@ from demo.models import DemoItem, DemoPart
 from demo.order_status import ORDER_STATUS_URL
 from demo.services import demo_workspace_create
 from providers.selectors import provider_resolve
-from sessions.models import EventKind, Session, SessionStatus, SessionType, Transport
+from sessions.models import Channel, EventKind, Session, SessionStatus, SessionType, Transport
 from teams.models import Membership, Role, Team, User
 from teams.services import team_create
 from tests.conftest import signed_in
@@ -125,6 +125,7 @@ def test_the_sample_chat_shows_a_real_tool_call() -> None:
     replies = chat.events.filter(kind=EventKind.MESSAGE, data__role="assistant")
     assert all("ttft_ms" in r.data for r in replies[1:])  # all but the greeting
     assert chat.metadata == {"sample": "made by manage.py demo"}
+    assert chat.channel == Channel.WIDGET  # a shop's customer, on the shop's site
 
 
 def test_the_sample_call_has_voice_latencies_and_lasts_as_long_as_it_reads() -> None:
@@ -132,6 +133,7 @@ def test_the_sample_call_has_voice_latencies_and_lasts_as_long_as_it_reads() -> 
     call = Session.objects.get(type=SessionType.VIDEO)
     assert (call.status, call.end_reason) == (SessionStatus.STOPPED, "ended by the client")
     assert call.transport == Transport.WEBRTC
+    assert call.channel == Channel.HOSTED  # the avatar's call, on the agent's hosted page
     assert round((call.ended_at - call.started_at).total_seconds(), 1) == 31.5
     times = list(call.events.order_by("seq").values_list("created_at", flat=True))
     assert times == sorted(times)
@@ -151,6 +153,22 @@ def test_the_analytics_count_the_samples() -> None:
     assert [sum(getattr(day, name) for day in days) for name in figures] == [2, 2, 6, 1, 0]
     assert sum(day.duration_seconds for day in days) in (384, 385)  # 353.3 s + 31.5 s
     assert all(day.llm_ttft_p50_ms is not None for day in days)
+    # The analytics page shows each under its channel, none under "Unknown".
+    by_channel = AgentHourlyStats.objects.values_list("channel", "type").distinct()
+    assert sorted(by_channel) == [
+        (Channel.HOSTED, SessionType.VIDEO),
+        (Channel.WIDGET, SessionType.CHAT),
+    ]
+
+
+def test_samples_of_an_earlier_run_keep_their_channel() -> None:
+    demo_workspace_create()
+    # What a run from before the samples had a channel left: both of them "Unknown".
+    Session.objects.update(channel=Channel.UNKNOWN)
+    before = counts()
+    assert demo_workspace_create().made == []
+    assert counts() == before
+    assert set(Session.objects.values_list("channel", flat=True)) == {Channel.UNKNOWN}
 
 
 def test_the_demo_login_sees_the_samples_on_the_sessions_pages() -> None:
