@@ -82,6 +82,7 @@ from .turns import (
     backchannel_phrases,
     semantic_turn_stop,
     silence_verdict,
+    trails_off,
 )
 
 logger = logging.getLogger(__name__)
@@ -325,7 +326,7 @@ class EngineThinking(FrameProcessor):
         call = self.call
         await call.said(interrupted=bool(call.spoken))  # a reply still being spoken
         call.clock.turn_end = call.now()
-        call.hold_until = self._hold_until()
+        call.hold_until = self._hold_until(content)
         call.turns += 1
         call.answering = True
         await self.push_frame(LLMFullResponseStartFrame())
@@ -340,11 +341,16 @@ class EngineThinking(FrameProcessor):
             call.answering = False
         await self.push_frame(LLMFullResponseEndFrame())
 
-    def _hold_until(self) -> float | None:
-        turn, speech_end = self.call.config.turn_detection, self.call.clock.speech_end
+    def _hold_until(self, content: str) -> float | None:
+        """When the held answer may be heard: once the silence the verdict asks for is over,
+        the whole silence when the words trail off although they sounded finished."""
+        call = self.call
+        turn, speech_end = call.config.turn_detection, call.clock.speech_end
         if not answers_early(turn) or speech_end is None:
             return None
-        return speech_end + self.call.verdict().silence
+        if call.verdict().rule == "semantic" and trails_off(content, call.config.stt.language):
+            call.verdict_heard(Verdict("max", turn.silence_duration_ms / 1000))
+        return speech_end + call.verdict().silence
 
     async def greet(self) -> None:
         """Say the agent's first message."""

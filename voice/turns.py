@@ -4,7 +4,8 @@ With `turn_detection.mode: semantic`, pipecat's Smart-Turn model (v3, shipped in
 wheel, one copy per worker process) hears the turn's audio as soon as voice activity stops and
 says whether the sentence sounds finished. A finished one ends the turn after a short silence
 (the agent's `eagerness`: high, auto or low); an unfinished one ("I'd like to book a…") waits
-for the agent's whole `silence_duration_ms`, as `mode: silence` always does. Each answered turn
+for the agent's whole `silence_duration_ms`, as `mode: silence` always does; so does one whose
+transcript stops on a word no sentence ends on ("I was wondering if"). Each answered turn
 records the rule that ended it: `silence`, `semantic` (finished, short silence) or `max`
 (unfinished, the whole silence waited for).
 
@@ -63,6 +64,18 @@ BACKCHANNELS = {
     "de": "mhm, hm, ja, genau, okay, ok, alles klar, stimmt, ach so, aha, richtig",
     "fr": "mhm, hm, oui, ouais, d'accord, ok, okay, voilà, exactement, ah bon, je vois",
     "es": "mhm, sí, claro, vale, ok, okay, ya, exacto, entiendo, ajá, bueno",
+}
+
+
+# Words a sentence does not end on, by language: a transcript that stops on one ("Is it possible
+# to", "I was wondering if", "uh") is a sentence going on, whatever its intonation.
+TRAILING = {
+    "en": "a an the my your our their his and or but if whether because of to than with from "
+    "into um uh er erm",
+    "de": "der die das den dem des ein eine einen und oder aber wenn ob weil dass mit von zu für "
+    "äh ähm",
+    "fr": "le la les un une des du et ou mais si que parce de à pour avec euh",
+    "es": "el la los las un una y o pero si que porque de del a para con eh",
 }
 
 
@@ -199,6 +212,14 @@ def backchannel_phrases(turn: TurnDetectionConfig, language: str) -> list[list[s
         phrases = BACKCHANNELS.get(code, "").split(",")
     found = [_words(phrase) for phrase in phrases]
     return sorted((words for words in found if words), key=len, reverse=True)
+
+
+def trails_off(text: str, language: str) -> bool:
+    """Whether the transcript stops on a word no sentence ends on (TRAILING, by the first part
+    of `language`)."""
+    words = _words(text)
+    code = language.split("-")[0].split("_")[0].lower()
+    return bool(words) and words[-1] in TRAILING.get(code, "").split()
 
 
 def _hum(word: str) -> bool:

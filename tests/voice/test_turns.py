@@ -22,9 +22,16 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 from pipecat.tests.utils import SleepFrame, run_test
 
-from agents.configuration import TurnDetectionConfig
-from voice.pipeline import user_turn_params
-from voice.turns import FINISHED_SILENCE, SmartTurn, Verdict, backchannel_phrases, interrupts
+from agents.configuration import AgentConfiguration, TurnDetectionConfig
+from voice.pipeline import Call, EngineThinking, user_turn_params
+from voice.turns import (
+    FINISHED_SILENCE,
+    SmartTurn,
+    Verdict,
+    backchannel_phrases,
+    interrupts,
+    trails_off,
+)
 
 from .peer import speech
 
@@ -123,6 +130,44 @@ def test_a_finished_sentence_never_waits_longer_than_the_silence_setting() -> No
     strategy = user_turn_params(turn).user_turn_strategies.stop[0]
 
     assert strategy.finished.silence == 0.25
+
+
+@pytest.mark.parametrize(
+    ("said", "language", "expected"),
+    [
+        ("Is it possible to", "en-US", True),
+        ("I was wondering if...", "en", True),
+        ("My order is, uh", "en", True),
+        ("Ich wollte fragen, ob", "de-DE", True),
+        ("Is it possible to pay by card?", "en-US", False),
+        ("Where are you from", "en", True),  # a rare question that waits a little longer
+        ("What is the weather in Paris?", "en", False),
+        ("", "en", False),
+        ("Is it possible to", "ja", False),  # no list: intonation alone
+    ],
+)
+def test_words_that_trail_off(said: str, language: str, expected: bool) -> None:
+    assert trails_off(said, language) is expected
+
+
+def held_until(said: str, verdict: Verdict) -> tuple[float | None, str]:
+    """When an early answer to `said`, spoken until t=10 s, may be heard, Smart-Turn having
+    given `verdict`; and the rule the turn then records."""
+    config = AgentConfiguration.model_validate(
+        {"turn_detection": {"mode": "semantic", "silence_duration_ms": 1200}}
+    )
+    call = Call(session=None, config=config)  # type: ignore[arg-type]
+    call.clock.speech_end = 10.0
+    call.verdict_heard(verdict)
+    return EngineThinking(call)._hold_until(said), call.verdict().rule
+
+
+def test_words_that_trail_off_wait_the_whole_silence_though_they_sounded_finished() -> None:
+    finished = Verdict("semantic", FINISHED_SILENCE["auto"])
+
+    assert held_until("Is it possible to", finished) == (11.2, "max")
+    assert held_until("Is it possible to pay by card?", finished) == (10.3, "semantic")
+    assert held_until("What is the weather", Verdict("max", 1.2)) == (11.2, "max")
 
 
 def heard_by_smart_turn(monkeypatch: Any, *parts: list[Frame]) -> list[float]:
