@@ -585,6 +585,24 @@ def test_the_detail_page_summarises_the_configuration_and_how_to_use_it(cast: Ca
     assert 'data-copy="embed-snippet"' in page
 
 
+def test_the_detail_page_says_how_a_turn_ends_and_what_interrupts(cast: Cast) -> None:
+    document = AgentConfiguration().as_document()
+    plain = agent_of(cast, configuration=document)
+    document["turn_detection"] |= {"mode": "semantic", "eagerness": "high"}
+    document["turn_detection"]["interrupt_min_words"] = 2
+    semantic = agent_of(cast, configuration=document)
+
+    def turn_taking(agent: Agent) -> str:
+        page = html(signed_in(cast.viewer).get(f"/agents/{agent.id}/"))
+        card = page[page.index('id="turns-heading"') : page.index('id="limits-heading"')]
+        return " ".join(unescape(re.sub(r"<[^>]+>", " ", card)).split())
+
+    assert "End of turn After the silence" in turn_taking(plain)
+    assert "Words that interrupt at least 1, not only acknowledgements" in turn_taking(plain)
+    assert "End of turn By meaning, eagerness high" in turn_taking(semantic)
+    assert "Words that interrupt at least 2, not only acknowledgements" in turn_taking(semantic)
+
+
 def test_writers_see_the_controls_and_viewers_do_not(cast: Cast) -> None:
     agent = agent_of(cast)
     controls = (
