@@ -751,7 +751,8 @@ def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
     semantic = {"mode": "semantic", "eagerness": args.eagerness}
     semantic |= {"silence_duration_ms": args.silence_ms, "interrupt_min_words": 1}
     baseline = {"mode": "silence", "interrupt_min_words": 0}
-    stock = env | {"VOICE_SHARED_MODELS": "false"}
+    before = env | {"VOICE_INPUT_JITTER_FRAMES": "4"}  # aiortc's own
+    stock = before | {"VOICE_SHARED_MODELS": "false"}
     runs = [
         (
             f"Parley (semantic, eagerness {args.eagerness}, longest silence {args.silence_ms} ms, "
@@ -763,7 +764,7 @@ def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
         (
             "baseline (silence 480 ms, whole sentences, interrupt_min_words 0)",
             _agent(llm_port, turn_detection=baseline),
-            env,
+            before,
             True,
         ),
         (

@@ -21,6 +21,7 @@ from .speech import stt_service, tts_service
 AUDIO_OUT_RATE = 24000
 VIDEO_SIZE = 320  # the avatar's frames, square
 VIDEO_FPS = 12
+JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"  # aiortc's receiver's, name-mangled
 
 
 def _config(session: Session) -> AgentConfiguration:
@@ -58,6 +59,21 @@ def _ice_servers() -> list[Any]:
     return servers
 
 
+def _hear_at_once(pc: Any) -> None:
+    """aiortc holds each caller's audio back 4 frames (80 ms) for smooth playout. The worker
+    plays nothing: voice activity and Whisper need the audio in order, not evenly paced. Its
+    receiver holds VOICE_INPUT_JITTER_FRAMES instead, so the end of the caller's speech, and an
+    interruption, are heard that much sooner (a lost packet is waited for as before). pipecat
+    swaps the screen share's buffer the same way (SmallWebRTCTrack)."""
+    from aiortc.jitterbuffer import JitterBuffer
+
+    frames = settings.VOICE_INPUT_JITTER_FRAMES
+    for transceiver in pc.getTransceivers():
+        receiver = transceiver.receiver
+        if transceiver.kind == "audio" and hasattr(receiver, JITTER_BUFFER):
+            setattr(receiver, JITTER_BUFFER, JitterBuffer(capacity=16, prefetch=frames))
+
+
 async def webrtc_transport(session: Session, sdp: str) -> tuple[Any, dict[str, Any]]:
     """Answer the browser's offer: the call's WebRTC transport and the SDP answer."""
     from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
@@ -65,6 +81,7 @@ async def webrtc_transport(session: Session, sdp: str) -> tuple[Any, dict[str, A
 
     connection = SmallWebRTCConnection(ice_servers=_ice_servers() or None)
     await connection.initialize(sdp=sdp, type="offer")
+    _hear_at_once(connection.pc)
     transport = SmallWebRTCTransport(webrtc_connection=connection, params=_params(session))
     answer = connection.get_answer()
     return transport, {"type": "answer", "sdp": answer["sdp"], "pc_id": answer["pc_id"]}

@@ -5,9 +5,9 @@ wheel, one copy per worker process) hears the turn's audio as soon as voice acti
 says whether the sentence sounds finished. A finished one ends the turn after a short silence
 (the agent's `eagerness`: high, auto or low); an unfinished one ("I'd like to book a…") waits
 for the agent's whole `silence_duration_ms`, as `mode: silence` always does; so does one whose
-transcript stops on a word no sentence ends on ("I was wondering if"). Each answered turn
-records the rule that ended it: `silence`, `semantic` (finished, short silence) or `max`
-(unfinished, the whole silence waited for).
+transcript stops on a word no sentence ends on ("I was wondering if", "My order number is").
+Each answered turn records the rule that ended it: `silence`, `semantic` (finished, short
+silence) or `max` (unfinished, the whole silence waited for).
 
 While the agent speaks, with `interrupt_mode: interrupt` and `interrupt_min_words` above 0, an
 acknowledgement ("mm-hmm", "okay", "yeah") or a noise does not stop it: speech stops the agent
@@ -77,6 +77,16 @@ TRAILING = {
     "fr": "le la les un une des du et ou mais si que parce de à pour avec euh",
     "es": "el la los las un una y o pero si que porque de del a para con eh",
 }
+# A copula a sentence goes on from ("My order number is", "Mon numéro est", "Mi número es"),
+# by language, with the words after which it ends one ("yes, it is", "je sais où il est", "sí,
+# lo es"). German puts verbs last in subordinate clauses, so it has none.
+COPULAS = {
+    "en": ("is are was were", "it this that there here what where who which how so he she they we"),
+    "fr": ("est sont était étaient", "il elle on ce ça cela qui où ils elles"),
+    "es": ("es son era eran", "lo que qué eso esto ello quién cuál dónde donde cómo como"),
+}
+# How Whisper writes speech that trails off.
+ELLIPSES = ("...", "…")
 
 
 @dataclass(frozen=True)
@@ -216,10 +226,15 @@ def backchannel_phrases(turn: TurnDetectionConfig, language: str) -> list[list[s
 
 def trails_off(text: str, language: str) -> bool:
     """Whether the transcript stops on a word no sentence ends on (TRAILING, by the first part
-    of `language`)."""
+    of `language`), on a copula after a noun (COPULAS), or where Whisper heard it trail off."""
     words = _words(text)
     code = language.split("-")[0].split("_")[0].lower()
-    return bool(words) and words[-1] in TRAILING.get(code, "").split()
+    if not words:
+        return False
+    if words[-1] in TRAILING.get(code, "").split() or text.rstrip().endswith(ELLIPSES):
+        return True
+    copulas, after_which_it_ends = (part.split() for part in COPULAS.get(code, ("", "")))
+    return words[-1] in copulas and len(words) > 1 and words[-2] not in after_which_it_ends
 
 
 def _hum(word: str) -> bool:

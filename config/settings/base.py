@@ -531,6 +531,9 @@ AGORA_RETRY_BASE_SECONDS = env.float("AGORA_RETRY_BASE_SECONDS", default=0.5)
 # One Whisper model and Piper voice per worker, shared by its calls, Whisper decoding greedily
 # (the default); false: pipecat's own services, loaded for each call (bench/voice.py compares).
 VOICE_SHARED_MODELS = env.bool("VOICE_SHARED_MODELS", default=True)
+# Audio frames (20 ms each) a worker holds back from a caller before hearing them; aiortc's own
+# 4 smooth playout, which a worker that only listens does not need (bench/voice.py compares).
+VOICE_INPUT_JITTER_FRAMES = env.int("VOICE_INPUT_JITTER_FRAMES", default=0)
 
 # iwy account sync (iwy/): iwy's REST API, the widget script the agent page's iwy preview loads,
 # how long one request may take, and how a push that failed for a passing reason (429, 5xx, no

@@ -144,6 +144,17 @@ def test_a_finished_sentence_never_waits_longer_than_the_silence_setting() -> No
         ("What is the weather in Paris?", "en", False),
         ("", "en", False),
         ("Is it possible to", "ja", False),  # no list: intonation alone
+        ("My order number is", "en", True),
+        ("My order number is...", "en", True),
+        ("I was wondering…", "en", True),  # Whisper heard it trail off
+        ("Yes, it is.", "en", False),
+        ("That's what it is", "en", False),
+        ("Is", "en", False),
+        ("Mon numéro de commande est", "fr-FR", True),
+        ("Je sais où il est", "fr", False),
+        ("Mi número es", "es", True),
+        ("Sí, lo es.", "es", False),
+        ("Ich weiß, dass es wichtig ist", "de", False),
     ],
 )
 def test_words_that_trail_off(said: str, language: str, expected: bool) -> None:
