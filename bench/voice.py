@@ -49,6 +49,13 @@ finished: complete, paused and list turns), **false interruptions** (an acknowle
 the reply marked interrupted or became a turn), **missed interruptions** (a real one did
 neither), how soon a real one silenced the agent, the ratios to Parley, and where the time went
 (the stages the turns recorded).
+
+    .venv/bin/python bench/voice.py --turn-set --free-speech
+
+**What faster speech models leave:** Parley against itself on a worker whose Whisper and Piper
+take no time (bench/free_speech.py: the transcript is the sentence being said, a reply's audio
+comes from a cache), the 12 complete questions after one uncounted turn that fills the cache;
+and the same with voice activity counting speech as over after 100 ms of silence, not 200.
 """
 
 import argparse
@@ -91,6 +98,11 @@ def _parse_args() -> argparse.Namespace:
         "--skip-stock", action="store_true", help="turn set: not pipecat's stock services"
     )
     parser.add_argument("--turn-set", action="store_true", help="the turn-taking set alone")
+    parser.add_argument(
+        "--free-speech",
+        action="store_true",
+        help="turn set: Parley against itself with Whisper and Piper at no cost, 12 questions",
+    )
     parser.add_argument("--eagerness", choices=["auto", "low", "high"], default="auto")
     parser.add_argument("--silence-ms", type=int, default=1000, help="semantic: longest silence")
     parser.add_argument("--chunk-ms", type=int, default=15, help="turn set: ms between words")
@@ -120,14 +132,16 @@ WHOLE_SENTENCES = (
     "from django.core.management import execute_from_command_line; "
     "execute_from_command_line(['manage.py', *sys.argv[1:]])"
 )
+MANAGE = ("manage.py",)
+BEFORE = ("-c", WHOLE_SENTENCES)
+FREE_SPEECH = ("bench/free_speech.py",)  # Whisper and Piper at no cost
 
 
 @contextmanager
 def _worker(
-    env: dict[str, str], capacity: int, whole_sentences: bool = False
+    env: dict[str, str], capacity: int, program: tuple[str, ...] = MANAGE
 ) -> Iterator[tuple[int, subprocess.Popen[Any]]]:
     port = _free_port()
-    program = ["-c", WHOLE_SENTENCES] if whole_sentences else ["manage.py"]
     command = [sys.executable, *program, "voiceworker", "--port", str(port)]
     command += ["--capacity", str(capacity), "--name", f"bench-{port}"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
@@ -654,11 +668,16 @@ async def _over_the_agent(peer: Any, session_id: str, said: Said, asked: Any) ->
     return row | {"interrupted": interrupted, "stop_ms": stop_ms, "heard": " / ".join(heard)}
 
 
-async def _set_call(agent_id: str, turns: list[Said], asked: Any) -> tuple[list[dict], str]:
+async def _set_call(
+    agent_id: str, turns: list[Said], asked: Any, saying: Path
+) -> tuple[list[dict], str]:
+    """Each turn said in one call; `saying` holds the words being said (for
+    bench/free_speech.py's Whisper)."""
     peer, session_id = await _connect(agent_id)
     await asyncio.sleep(1)
     rows = []
     for said in turns:
+        saying.write_text(said.text)
         if said.kind in ("backchannel", "interruption"):
             rows.append(await _over_the_agent(peer, session_id, said, asked))
         else:
@@ -672,7 +691,11 @@ def _share(rows: list[dict], key: str) -> tuple[int, int]:
     return sum(1 for row in rows if row[key]), len(rows)
 
 
-def _set_summary(label: str, rows: list[dict], session_id: str, args: Any) -> dict[str, Any]:
+def _set_summary(
+    label: str, rows: list[dict], session_id: str, args: Any, uncounted: int = 0
+) -> dict[str, Any]:
+    """What the turns after the first `uncounted` showed."""
+    rows = rows[uncounted:]
     spoken = [row for row in rows if row["kind"] in ("complete", "paused", "list")]
     complete = [r["latency"] for r in spoken if r["kind"] == "complete" and not r["premature"]]
     answered = [r["latency"] for r in spoken if r["latency"] is not None and not r["premature"]]
@@ -683,7 +706,7 @@ def _set_summary(label: str, rows: list[dict], session_id: str, args: Any) -> di
     false, acknowledged = _share(backchannels, "interrupted")
     stopped, meant = _share(interruptions, "interrupted")
     stops = [row["stop_ms"] for row in interruptions if row["stop_ms"] is not None]
-    said = [data for _, data in _assistant_said(session_id)]
+    said = [data for _, data in _assistant_said(session_id)][uncounted:]
     stages = {}
     for key in ("latency_ms", "turn_detection_ms", "stt_ms", "llm_ms", "tts_ms", "held_ms"):
         values = [data[key] for data in said if key in data]
@@ -696,8 +719,8 @@ def _set_summary(label: str, rows: list[dict], session_id: str, args: Any) -> di
     result = {
         "p50": statistics.median(complete) - args.ttft_ms if complete else float("nan"),
         "p95": _pct(complete, 95) - args.ttft_ms if complete else float("nan"),
-        "premature": premature / asked,
-        "false": false / acknowledged,
+        "premature": premature / max(1, asked),
+        "false": false / max(1, acknowledged),
         "missed": meant - stopped,
     }
     by_kind = {
@@ -710,11 +733,16 @@ def _set_summary(label: str, rows: list[dict], session_id: str, args: Any) -> di
         f"(all {len(answered)} answered turns: p50 "
         f"{statistics.median(answered) - args.ttft_ms:.0f}); premature answers {premature}/"
         f"{asked} ({100 * result['premature']:.0f} %: complete {by_kind['complete']}, paused "
-        f"{by_kind['paused']}, lists {by_kind['list']}); false interruptions {false}/"
-        f"{acknowledged} ({100 * result['false']:.0f} %); missed interruptions "
-        f"{meant - stopped}/{meant}"
+        f"{by_kind['paused']}, lists {by_kind['list']}); "
+        + (
+            f"false interruptions {false}/{acknowledged} ({100 * result['false']:.0f} %); "
+            if acknowledged
+            else ""
+        )
+        + (f"missed interruptions {meant - stopped}/{meant}" if meant else "")
         + (f", the agent silent {statistics.median(stops):.0f} ms (p50) after" if stops else "")
-        + " the interruption began; stages p50: "
+        + (" the interruption began; " if meant else "")
+        + "stages p50: "
         + ", ".join(f"{key} {value:.0f}" for key, value in stages.items())
         + f"; turns ended by {ends}",
         flush=True,
@@ -752,48 +780,61 @@ def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
     semantic |= {"silence_duration_ms": args.silence_ms, "interrupt_min_words": 1}
     baseline = {"mode": "silence", "interrupt_min_words": 0}
     before = env | {"VOICE_INPUT_JITTER_FRAMES": "4"}  # aiortc's own
-    stock = before | {"VOICE_SHARED_MODELS": "false"}
+    parley = (
+        f"Parley (semantic, eagerness {args.eagerness}, longest silence {args.silence_ms} ms, "
+        "first piece sooner, interrupt_min_words 1)",
+        _agent(llm_port, turn_detection=semantic),
+        env,
+        MANAGE,
+    )
     runs = [
-        (
-            f"Parley (semantic, eagerness {args.eagerness}, longest silence {args.silence_ms} ms, "
-            "first piece sooner, interrupt_min_words 1)",
-            _agent(llm_port, turn_detection=semantic),
-            env,
-            False,
-        ),
+        parley,
         (
             "baseline (silence 480 ms, whole sentences, interrupt_min_words 0)",
             _agent(llm_port, turn_detection=baseline),
             before,
-            True,
+            BEFORE,
         ),
         (
             "pipecat's stock services (its Whisper and Piper services, a model per call; "
             "silence 480 ms, whole sentences, voice activity interrupts)",
             _agent(llm_port, turn_detection=baseline),
-            stock,
-            True,
+            before | {"VOICE_SHARED_MODELS": "false"},
+            BEFORE,
         ),
     ]
+    if args.free_speech:  # the complete questions, after one that warms the stand-ins
+        turns = [turns[0], *(said for said in turns if said.kind == "complete")]
+        free = parley[0].replace("Parley (", "Parley with speech models at no cost (", 1)
+        sooner = free.replace("Parley with", "Parley, voice activity stopping after 100 ms, with")
+        stop_sooner = env | {"BENCH_VAD_STOP_SECONDS": "0.1"}
+        runs = [
+            parley,
+            (free, parley[1], env, FREE_SPEECH),
+            (sooner, parley[1], stop_sooner, FREE_SPEECH),
+        ]
+    elif args.skip_baseline or args.skip_stock:
+        runs = runs[:1] if args.skip_baseline else runs[:2]
     voiced = "Piper and espeak-ng" if voices.espeak else "Piper (espeak-ng is not installed)"
     print(
-        f"bench/voice.py --turn-set: {len(turns)} spoken turns ({voiced}), reply "
-        f"{len(REPLY.split())} words, scripted LLM first token after {args.ttft_ms} ms then a "
-        f"word every {args.chunk_ms} ms",
+        f"bench/voice.py --turn-set: {len(turns) - args.free_speech} spoken turns ({voiced}), "
+        f"reply {len(REPLY.split())} words, scripted LLM first token after {args.ttft_ms} ms "
+        f"then a word every {args.chunk_ms} ms",
         flush=True,
     )
-    chosen = runs[:1] if args.skip_baseline else runs[:2] if args.skip_stock else runs
+    saying = Path(env["BENCH_SAYING"])
     results = []
-    for label, agent, worker_env, whole in chosen:
+    for label, agent, worker_env, program in runs:
         _clear_events()
-        with _worker(worker_env, capacity=1, whole_sentences=whole):
-            rows, session_id = asyncio.run(_set_call(agent, turns, asked))
-        results.append(_set_summary(label, rows, session_id, args))
-    parley, *others = results
-    for (label, *_), other in zip(chosen[1:], others, strict=True):
+        with _worker(worker_env, capacity=1, program=program):
+            rows, session_id = asyncio.run(_set_call(agent, turns, asked, saying))
+        uncounted = 1 if args.free_speech else 0
+        results.append(_set_summary(label, rows, session_id, args, uncounted))
+    first, *others = results
+    for (label, *_), other in zip(runs[1:], others, strict=True):
         print(
-            f"ratio ({label.split(' (')[0]} / Parley): p50 {other['p50'] / parley['p50']:.2f}x, "
-            f"p95 {other['p95'] / parley['p95']:.2f}x",
+            f"ratio ({label.split(' (')[0]} / Parley): p50 {other['p50'] / first['p50']:.2f}x, "
+            f"p95 {other['p95'] / first['p95']:.2f}x",
             flush=True,
         )
 
@@ -807,6 +848,7 @@ def main() -> int:
             "DJANGO_SETTINGS_MODULE": "config.settings.base",
             "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
             "VOICE_HEARTBEAT_SECONDS": "2",
+            "BENCH_SAYING": str(workdir / "saying.txt"),
         }
         if args.turn_set:
             reply_port = stack.enter_context(_scripted_reply(args.ttft_ms, args.chunk_ms))

@@ -81,8 +81,8 @@ TRAILING = {
 # by language, with the words after which it ends one ("yes, it is", "je sais où il est", "sí,
 # lo es"). German puts verbs last in subordinate clauses, so it has none.
 COPULAS = {
-    "en": ("is are was were", "it this that there here what where who which how so he she they we"),
-    "fr": ("est sont était étaient", "il elle on ce ça cela qui où ils elles"),
+    "en": ("is are was were", "it this that there he she they we you i"),
+    "fr": ("est sont était étaient", "il elle on ça cela ils elles qu'il qu'elle"),
     "es": ("es son era eran", "lo que qué eso esto ello quién cuál dónde donde cómo como"),
 }
 # How Whisper writes speech that trails off.

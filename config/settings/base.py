@@ -13,7 +13,7 @@ from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from environs import Env
 from marshmallow import ValidationError
-from marshmallow.validate import URL, Regexp
+from marshmallow.validate import URL, Range, Regexp
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -533,7 +533,9 @@ AGORA_RETRY_BASE_SECONDS = env.float("AGORA_RETRY_BASE_SECONDS", default=0.5)
 VOICE_SHARED_MODELS = env.bool("VOICE_SHARED_MODELS", default=True)
 # Audio frames (20 ms each) a worker holds back from a caller before hearing them; aiortc's own
 # 4 smooth playout, which a worker that only listens does not need (bench/voice.py compares).
-VOICE_INPUT_JITTER_FRAMES = env.int("VOICE_INPUT_JITTER_FRAMES", default=0)
+VOICE_INPUT_JITTER_FRAMES = env.int(
+    "VOICE_INPUT_JITTER_FRAMES", default=0, validate=Range(min=0, max=8)
+)
 
 # iwy account sync (iwy/): iwy's REST API, the widget script the agent page's iwy preview loads,
 # how long one request may take, and how a push that failed for a passing reason (429, 5xx, no

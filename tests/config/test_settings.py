@@ -54,3 +54,10 @@ def test_a_value_that_cannot_be_parsed_stops_start_up_with_its_name() -> None:
     result = run_settings(DEBUG="perhaps")
     assert result.returncode != 0
     assert "DEBUG" in result.stderr
+
+
+@pytest.mark.parametrize("frames", ["-1", "9", "many"])
+def test_a_value_out_of_its_range_stops_start_up_with_its_name(frames: str) -> None:
+    result = run_settings(VOICE_INPUT_JITTER_FRAMES=frames)
+    assert result.returncode != 0
+    assert "VOICE_INPUT_JITTER_FRAMES" in result.stderr

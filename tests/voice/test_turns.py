@@ -149,6 +149,9 @@ def test_a_finished_sentence_never_waits_longer_than_the_silence_setting() -> No
         ("I was wondering…", "en", True),  # Whisper heard it trail off
         ("Yes, it is.", "en", False),
         ("That's what it is", "en", False),
+        ("I know where you are.", "en", False),
+        ("The best one is", "en", True),
+        ("Je ne sais pas ce qu'il est", "fr", False),
         ("Is", "en", False),
         ("Mon numéro de commande est", "fr-FR", True),
         ("Je sais où il est", "fr", False),
