@@ -3,6 +3,7 @@
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,6 +75,30 @@ def _requests_finished(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     for thread in list(getattr(server.thread.httpd, "_threads", [])):
         thread.join(timeout=SAFETY_MS / 1000)
+    _database_quiet()
+
+
+# Other connections to the test database with work under way (PostgreSQL).
+BUSY = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'"
+)
+
+
+def _database_quiet() -> None:
+    """Wait for other connections' work on the test database to end (a reply recorded off the
+    request's thread, from a thread pool): the emptying that follows would deadlock with it."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + SAFETY_MS / 1000
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(BUSY)
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture
