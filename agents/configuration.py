@@ -85,6 +85,11 @@ class LLMConfig(Section):
     cost_per_minute: Cost | None = None
 
 
+def language_code(language: str) -> str:
+    """The language part of a tag such as stt.language ("en-US", "pt_BR"): "en", "pt"."""
+    return language.split("-")[0].split("_")[0].lower()
+
+
 class STTConfig(Section):
     provider: STTProvider = "whisper"
     model: ShortText = "tiny.en"

@@ -19,7 +19,7 @@ from parley.errors import InvalidInput
 from providers.selectors import ProviderProblem
 
 from . import choices
-from .configuration import AgentConfiguration, LLMConfig, TurnDetectionConfig
+from .configuration import AgentConfiguration, LLMConfig, TurnDetectionConfig, language_code
 from .models import Agent, AgentKind, PublishMode, PublishStatus, Runtime
 
 # Each form field and the place in the configuration document it edits.
@@ -124,7 +124,7 @@ def _choices(model: type[BaseModel], key: str, labels: dict[str, str]) -> list[t
 def _phrases_language(stt_language: Any) -> str:
     """The language whose acknowledgements the form edits: the first part of stt.language, as
     the voice runtime reads it (voice/turns.py), English when it has none."""
-    code = str(stt_language or "").split("-")[0].split("_")[0].lower()
+    code = language_code(str(stt_language or ""))
     return code if code.isalpha() and 2 <= len(code) <= 3 else "en"
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.configuration import STTConfig, TTSConfig
+from agents.configuration import STTConfig, TTSConfig, language_code
 from parley.errors import Conflict
 
 from .early import EarlyWhisperSTTService
@@ -55,7 +55,7 @@ def _english_only(stt: STTConfig) -> bool:
 
 def whisper_check(stt: STTConfig) -> None:
     """An English-only model cannot transcribe another language: say so before the call."""
-    language = stt.language.split("-")[0].split("_")[0].lower()
+    language = language_code(stt.language)
     if language != "en" and _english_only(stt):
         raise SpeechUnavailable(
             f"stt.language is {stt.language!r}, but the Whisper model "
@@ -81,7 +81,7 @@ def whisper_stt(stt: STTConfig) -> Any:
         def _load(self) -> None:
             self._model = _whisper(whisper_model_source(stt))
 
-    language = stt.language.split("-")[0].split("_")[0].lower()
+    language = language_code(stt.language)
     options = WhisperSTTService.Settings(model=whisper_model_source(stt), language=language)
     if not settings.VOICE_SHARED_MODELS:  # pipecat's own: a model per call, beam search
         return WhisperSTTService(settings=options, compute_type="int8")

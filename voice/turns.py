@@ -46,7 +46,7 @@ from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
     SpeechTimeoutUserTurnStopStrategy,
 )
 
-from agents.configuration import TurnDetectionConfig
+from agents.configuration import TurnDetectionConfig, language_code
 
 # By eagerness: the silence (s) that ends a finished sentence, and how sure Smart-Turn must be
 # that it is finished (its probability; pipecat's own threshold is 0.5).
@@ -215,7 +215,7 @@ def _words(text: str) -> list[str]:
 
 def backchannel_phrases(turn: TurnDetectionConfig, language: str) -> list[list[str]]:
     """The phrases that do not stop the agent, as words, longest first."""
-    code = language.split("-")[0].split("_")[0].lower()
+    code = language_code(language)
     if code in turn.backchannel_phrases:
         phrases = turn.backchannel_phrases[code]
     else:
@@ -228,7 +228,7 @@ def trails_off(text: str, language: str) -> bool:
     """Whether the transcript stops on a word no sentence ends on (TRAILING, by the first part
     of `language`), on a copula after a noun (COPULAS), or where Whisper heard it trail off."""
     words = _words(text)
-    code = language.split("-")[0].split("_")[0].lower()
+    code = language_code(language)
     if not words:
         return False
     if words[-1] in TRAILING.get(code, "").split() or text.rstrip().endswith(ELLIPSES):
