@@ -7,7 +7,9 @@ is silent:
 - the pause is transcribed as it begins (EarlyWhisperSTTService, told by PauseWatchingVAD):
   when voice activity then counts as stopped, the transcript is ready or nearly so;
 - the turn is answered as soon as its transcript is in, and ReplyGate holds the reply's audio
-  (and the engine holds its tool calls) until the silence has lasted `silence_duration_ms`.
+  (and the engine holds its tool calls) until the silence has lasted `silence_duration_ms`
+  (with `mode: semantic`, the silence Smart-Turn's verdict asks for: the answer is under way
+  while Smart-Turn judges the turn, voice.turns).
 
 If the user speaks again before then, the interruption that starts their new turn drops the
 held reply unheard, and the engine's turn is cancelled before any tool ran; what the user said
@@ -18,7 +20,7 @@ interrupt, so those turns wait for the whole silence, as before.
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer
@@ -89,12 +91,20 @@ class EarlyWhisperSTTService(WhisperSTTService):
 
 
 class ReplyGate(FrameProcessor):
-    """Holds the reply on its way out until `release_at()` (time.monotonic(), or None: nothing to
-    wait for), then lets it through in order. An interruption drops what is held."""
+    """Holds the reply on its way out while `release_at()` (time.monotonic(), or None: nothing
+    to wait for) is to come, until `settled()` returns (by default, at `release_at()`: a call's
+    may wait longer, when the verdict that sets it comes), then lets it through in order. An
+    interruption drops what is held."""
 
-    def __init__(self, release_at: Callable[[], float | None], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        release_at: Callable[[], float | None],
+        settled: Callable[[], Awaitable[None]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.release_at = release_at
+        self.settled = settled or self._release_time
         self.audio_ready: Callable[[], None] = lambda: None
         self._held: list[Frame] = []
         self._release: asyncio.Task[None] | None = None
@@ -117,10 +127,13 @@ class ReplyGate(FrameProcessor):
         until = self.release_at()
         return until is not None and until > time.monotonic()
 
-    async def _released(self) -> None:
+    async def _release_time(self) -> None:
         until = self.release_at()
         if until is not None:
             await asyncio.sleep(max(0.0, until - time.monotonic()))
+
+    async def _released(self) -> None:
+        await self.settled()
         while self._held:
             await self.push_frame(self._held.pop(0))
         self._release = None

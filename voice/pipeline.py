@@ -17,6 +17,7 @@ audio, with the turn detection, speech-to-text, LLM and text-to-speech parts.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -103,6 +104,8 @@ class TurnClock:
     audio_ready: float | None = None
     first_audio: float | None = None
     verdict: Verdict | None = None  # how the turn ends, once voice activity stopped
+    deciding: bool = False  # Smart-Turn is still judging it (the reply is held meanwhile)
+    trails: bool = False  # its transcript trails off: it waits the whole silence
 
     def latency(self) -> dict[str, int] | None:
         """The turn's latency and its parts in ms, once the agent's first audio went out."""
@@ -141,13 +144,44 @@ class Call:
     greeting: bool = False
     answering: bool = False
     turns: int = 0
-    hold_until: float | None = None  # an early answer waits for the user's silence till then
+    held_from: float | None = None  # an early answer waits for the silence since then
+    decided: asyncio.Event = field(default_factory=asyncio.Event)
 
     def verdict(self) -> Verdict:
         return self.clock.verdict or silence_verdict(self.config.turn_detection)
 
-    def verdict_heard(self, verdict: Verdict) -> None:
-        self.clock.verdict = verdict
+    def verdict_heard(self, verdict: Verdict | None) -> None:
+        """How the turn ends, or None while Smart-Turn is still judging it. Words that trail
+        off wait the whole silence, though they sounded finished."""
+        clock = self.clock
+        clock.deciding = verdict is None
+        if verdict is None:
+            clock.trails = False
+            self.decided.clear()
+            return
+        if verdict.rule == "semantic" and clock.trails:
+            verdict = Verdict("max", self.config.turn_detection.silence_duration_ms / 1000)
+        clock.verdict = verdict
+        self.decided.set()
+
+    def answer_begins(self, content: str) -> None:
+        """The turn's words go to the engine. An early answer is held for the silence
+        (voice.early); words that trail off wait the whole of it (voice.turns.trails_off)."""
+        clock = self.clock
+        clock.turn_end, clock.trails = self.now(), trails_off(content, self.config.stt.language)
+        if clock.verdict is not None:
+            self.verdict_heard(clock.verdict)
+        self.held_from = clock.speech_end if answers_early(self.config.turn_detection) else None
+
+    def hold_until(self) -> float | None:
+        """When a held answer may be heard (time.monotonic()), or None: once the silence its
+        verdict asks for is over; while Smart-Turn is still judging, no sooner than the longest
+        silence (`settled` looks again when the verdict comes)."""
+        if self.held_from is None:
+            return None
+        if self.clock.deciding:
+            return self.held_from + self.config.turn_detection.silence_duration_ms / 1000
+        return self.held_from + self.verdict().silence
 
     def now(self) -> float:
         return time.monotonic()
@@ -158,8 +192,12 @@ class Call:
 
     async def settled(self) -> None:
         """Return once the user's silence has lasted long enough to end their turn."""
-        if self.hold_until is not None:
-            await asyncio.sleep(max(0.0, self.hold_until - self.now()))
+        while (until := self.hold_until()) is not None and (wait := until - self.now()) > 0:
+            if not self.clock.deciding:
+                await asyncio.sleep(wait)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.decided.wait(), wait)
 
     async def said(self, *, interrupted: bool) -> None:
         """Record what the agent has spoken of its reply so far, if anything."""
@@ -325,8 +363,7 @@ class EngineThinking(FrameProcessor):
             return
         call = self.call
         await call.said(interrupted=bool(call.spoken))  # a reply still being spoken
-        call.clock.turn_end = call.now()
-        call.hold_until = self._hold_until(content)
+        call.answer_begins(content)
         call.turns += 1
         call.answering = True
         await self.push_frame(LLMFullResponseStartFrame())
@@ -340,17 +377,6 @@ class EngineThinking(FrameProcessor):
         finally:
             call.answering = False
         await self.push_frame(LLMFullResponseEndFrame())
-
-    def _hold_until(self, content: str) -> float | None:
-        """When the held answer may be heard: once the silence the verdict asks for is over,
-        the whole silence when the words trail off although they sounded finished."""
-        call = self.call
-        turn, speech_end = call.config.turn_detection, call.clock.speech_end
-        if not answers_early(turn) or speech_end is None:
-            return None
-        if call.verdict().rule == "semantic" and trails_off(content, call.config.stt.language):
-            call.verdict_heard(Verdict("max", turn.silence_duration_ms / 1000))
-        return speech_end + call.verdict().silence
 
     async def greet(self) -> None:
         """Say the agent's first message."""
@@ -417,7 +443,7 @@ def answers_early(turn: TurnDetectionConfig) -> bool:
 
 def user_turn_params(
     turn: TurnDetectionConfig,
-    on_verdict: Callable[[Verdict], None] = lambda verdict: None,
+    on_verdict: Callable[[Verdict | None], None] = lambda verdict: None,
     language: str = "en",
 ) -> LLMUserAggregatorParams:
     """The agent's turn_detection settings as pipecat's: threshold is the voice activity
@@ -467,10 +493,12 @@ def _turn_start(turn: TurnDetectionConfig, language: str) -> list[BaseUserTurnSt
 def _turn_stop(
     turn: TurnDetectionConfig,
     waited: Callable[[float], float],
-    on_verdict: Callable[[Verdict], None],
+    on_verdict: Callable[[Verdict | None], None],
 ) -> BaseUserTurnStopStrategy:
     if turn.mode == "semantic":
-        return semantic_turn_stop(turn, waited=waited, on_verdict=on_verdict)
+        return semantic_turn_stop(
+            turn, waited=waited, on_verdict=on_verdict, held=answers_early(turn)
+        )
     return SpeechTimeoutUserTurnStopStrategy(
         user_speech_timeout=waited(turn.silence_duration_ms / 1000)
     )
@@ -496,7 +524,7 @@ def pipeline_build(
         stt.watch(params.vad_analyzer)
     user = LLMContextAggregatorPair(LLMContext(), user_params=params).user()
     thinking = EngineThinking(call)
-    gate = ReplyGate(lambda: call.hold_until)
+    gate = ReplyGate(call.hold_until, call.settled)
     gate.audio_ready = call.audio_ready
     tts_prepared(tts)
     steps = [CallErrors(call), transport.input(), stt, user, thinking, tts, gate]

@@ -21,6 +21,7 @@ What is dropped is neither answered nor recorded. With 0, voice activity alone s
 
 import asyncio
 import functools
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
 )
 
 from agents.configuration import TurnDetectionConfig, language_code
+
+logger = logging.getLogger(__name__)
 
 # By eagerness: the silence (s) that ends a finished sentence, and how sure Smart-Turn must be
 # that it is finished (its probability; pipecat's own threshold is 0.5).
@@ -121,8 +124,8 @@ class SmartTurn(LocalSmartTurnAnalyzerV3):
 
     async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, Any]:
         loop = asyncio.get_running_loop()
-        segment = self._process_speech_segment
-        return await loop.run_in_executor(self._model_executor, segment, self._audio_buffer)
+        segment, heard = self._process_speech_segment, list(self._audio_buffer)
+        return await loop.run_in_executor(self._model_executor, segment, heard)
 
     def _predict_endpoint(self, audio_array: np.ndarray) -> dict[str, Any]:
         result = super()._predict_endpoint(audio_array)
@@ -138,7 +141,9 @@ class SemanticTurnStop(SpeechTimeoutUserTurnStopStrategy):
 
     `waited` is the part of that silence this strategy waits for itself, given the silence:
     the rest of it after voice activity stopped, or nothing when the reply is held instead
-    (voice.early)."""
+    (voice.early). A held reply does not wait for Smart-Turn either: the turn ends as soon as
+    its transcript is in, `on_verdict` is told None while Smart-Turn decides, then its verdict,
+    and the reply is held until the verdict's silence is over."""
 
     def __init__(
         self,
@@ -147,12 +152,14 @@ class SemanticTurnStop(SpeechTimeoutUserTurnStopStrategy):
         finished: Verdict,
         unfinished: Verdict,
         waited: Callable[[float], float],
-        on_verdict: Callable[[Verdict], None],
+        on_verdict: Callable[[Verdict | None], None],
+        held: bool = False,
     ) -> None:
         super().__init__(user_speech_timeout=waited(unfinished.silence))
         self.analyzer, self.finished, self.unfinished = analyzer, finished, unfinished
-        self.waited, self.on_verdict = waited, on_verdict
+        self.waited, self.on_verdict, self.held = waited, on_verdict, held
         self._in_turn = False  # speech over the agent may be no turn at all (an "mm-hmm")
+        self._deciding: asyncio.Task[None] | None = None
 
     async def handle_user_turn_started(self) -> None:
         await super().handle_user_turn_started()
@@ -164,6 +171,7 @@ class SemanticTurnStop(SpeechTimeoutUserTurnStopStrategy):
 
     async def cleanup(self) -> None:
         await super().cleanup()
+        await self._stop_deciding()
         await self.analyzer.cleanup()
 
     async def handle_user_turn_stopped(self) -> None:
@@ -179,25 +187,53 @@ class SemanticTurnStop(SpeechTimeoutUserTurnStopStrategy):
             self.analyzer.update_vad_start_secs(frame.start_secs)
         return await super().process_frame(frame)
 
+    async def _handle_vad_user_started_speaking(self, frame: VADUserStartedSpeakingFrame) -> None:
+        await self._stop_deciding()  # the person goes on: a verdict on part of it is no use
+        await super()._handle_vad_user_started_speaking(frame)
+
     async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame) -> None:
         if not self._in_turn:
             self.analyzer.clear()
             return await super()._handle_vad_user_stopped_speaking(frame)
-        state, _metrics = await self.analyzer.analyze_end_of_turn()
-        verdict = self.finished if state == EndOfTurnState.COMPLETE else self.unfinished
-        self._user_speech_timeout = self.waited(verdict.silence)
-        self.on_verdict(verdict)
+        if self.held:
+            await self._stop_deciding()
+            self.on_verdict(None)
+            self._deciding = self.task_manager.create_task(self._decide(), f"{self}::decide")
+        else:
+            verdict = await self._verdict()
+            self._user_speech_timeout = self.waited(verdict.silence)
+            self.on_verdict(verdict)
         await super()._handle_vad_user_stopped_speaking(frame)
+
+    async def _verdict(self) -> Verdict:
+        state, _metrics = await self.analyzer.analyze_end_of_turn()
+        return self.finished if state == EndOfTurnState.COMPLETE else self.unfinished
+
+    async def _decide(self) -> None:
+        try:
+            verdict = await self._verdict()
+        except Exception:  # the held reply then waits the whole silence, as an unfinished one
+            logger.exception("Smart-Turn could not judge the turn")
+            verdict = self.unfinished
+        self._deciding = None
+        self.on_verdict(verdict)
+
+    async def _stop_deciding(self) -> None:
+        if self._deciding is not None:
+            await self.task_manager.cancel_task(self._deciding)
+            self._deciding = None
 
 
 def semantic_turn_stop(
     turn: TurnDetectionConfig,
     *,
     waited: Callable[[float], float],
-    on_verdict: Callable[[Verdict], None],
+    on_verdict: Callable[[Verdict | None], None],
+    held: bool = False,
 ) -> SemanticTurnStop:
-    """The stop strategy of an agent with `mode: semantic`, at its eagerness. A finished
-    sentence never waits longer than the agent's silence_duration_ms."""
+    """The stop strategy of an agent with `mode: semantic`, at its eagerness (`held`: the
+    reply is held for the silence, voice.early). A finished sentence never waits longer than
+    the agent's silence_duration_ms."""
     longest = turn.silence_duration_ms / 1000
     finished = Verdict("semantic", min(FINISHED_SILENCE[turn.eagerness], longest))
     return SemanticTurnStop(
@@ -206,6 +242,7 @@ def semantic_turn_stop(
         unfinished=Verdict("max", longest),
         waited=waited,
         on_verdict=on_verdict,
+        held=held,
     )
 
 

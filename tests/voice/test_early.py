@@ -38,6 +38,19 @@ def test_the_gate_lets_everything_through_when_there_is_nothing_to_wait_for() ->
     assert [frame.text for frame in down if isinstance(frame, TextFrame)] == ["one"]
 
 
+def test_the_gate_lets_the_reply_through_when_settled_says_not_at_the_time_first_given() -> None:
+    later = time.monotonic() + 30  # a call's longest silence, while its verdict is to come
+
+    async def settled() -> None:
+        await asyncio.sleep(0.3)  # the verdict came: the silence it asks for is over
+
+    gate = ReplyGate(lambda: later, settled)
+    down, _ = asyncio.run(run_test(gate, frames_to_send=[TextFrame("one"), TextFrame("two")]))
+
+    assert [frame.text for frame in down if isinstance(frame, TextFrame)] == ["one", "two"]
+    assert time.monotonic() < later
+
+
 def test_an_interruption_drops_the_held_reply() -> None:
     release = time.monotonic() + 0.3
     gate = ReplyGate(lambda: release)

@@ -3,6 +3,7 @@
 its voice activity and its Smart-Turn."""
 
 import asyncio
+import time
 from typing import Any
 
 import numpy as np
@@ -17,13 +18,15 @@ from pipecat.frames.frames import (
     TextFrame,
     TranscriptionFrame,
 )
+from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
 from agents.configuration import AgentConfiguration, TurnDetectionConfig
-from voice.pipeline import Call, EngineThinking, user_turn_params
+from voice.pipeline import Call, user_turn_params
 from voice.turns import (
     FINISHED_SILENCE,
     SmartTurn,
@@ -167,21 +170,68 @@ def test_words_that_trail_off(said: str, language: str, expected: bool) -> None:
 def held_until(said: str, verdict: Verdict) -> tuple[float | None, str]:
     """When an early answer to `said`, spoken until t=10 s, may be heard, Smart-Turn having
     given `verdict`; and the rule the turn then records."""
-    config = AgentConfiguration.model_validate(
-        {"turn_detection": {"mode": "semantic", "silence_duration_ms": 1200}}
-    )
-    call = Call(session=None, config=config)  # type: ignore[arg-type]
+    call = semantic_call()
     call.clock.speech_end = 10.0
     call.verdict_heard(verdict)
-    return EngineThinking(call)._hold_until(said), call.verdict().rule
+    call.answer_begins(said)
+    return call.hold_until(), call.verdict().rule
+
+
+def semantic_call(silence_ms: int = 1200) -> Call:
+    config = AgentConfiguration.model_validate(
+        {"turn_detection": {"mode": "semantic", "silence_duration_ms": silence_ms}}
+    )
+    return Call(session=None, config=config)  # type: ignore[arg-type]
+
+
+FINISHED_VERDICT = Verdict("semantic", FINISHED_SILENCE["auto"])
 
 
 def test_words_that_trail_off_wait_the_whole_silence_though_they_sounded_finished() -> None:
-    finished = Verdict("semantic", FINISHED_SILENCE["auto"])
-
-    assert held_until("Is it possible to", finished) == (11.2, "max")
-    assert held_until("Is it possible to pay by card?", finished) == (10.3, "semantic")
+    assert held_until("Is it possible to", FINISHED_VERDICT) == (11.2, "max")
+    assert held_until("Is it possible to pay by card?", FINISHED_VERDICT) == (10.3, "semantic")
     assert held_until("What is the weather", Verdict("max", 1.2)) == (11.2, "max")
+
+
+@pytest.mark.parametrize(
+    ("said", "verdict", "expected"),
+    [
+        ("Is it possible to pay by card?", FINISHED_VERDICT, (10.3, "semantic")),
+        ("Is it possible to", FINISHED_VERDICT, (11.2, "max")),
+        ("What is the weather", Verdict("max", 1.2), (11.2, "max")),
+    ],
+)
+def test_an_answer_begun_before_the_verdict_is_held_for_the_silence_the_verdict_asks(
+    said: str, verdict: Verdict, expected: tuple[float, str]
+) -> None:
+    call = semantic_call()
+    call.clock.speech_end = 10.0
+    call.verdict_heard(None)  # Smart-Turn is judging
+    call.answer_begins(said)
+
+    assert call.hold_until() == 11.2  # no sooner than the longest silence, meanwhile
+    call.verdict_heard(verdict)
+    assert (call.hold_until(), call.verdict().rule) == expected
+
+
+def test_a_held_answer_is_released_when_the_verdict_comes_not_after_the_longest_silence() -> None:
+    call = semantic_call(silence_ms=10_000)
+    order: list[str] = []
+
+    async def answer() -> None:
+        call.clock.speech_end = call.now()
+        call.verdict_heard(None)
+        call.answer_begins("What is the weather in Paris?")
+        settled = asyncio.create_task(call.settled())
+        settled.add_done_callback(lambda _: order.append("released"))
+        await asyncio.sleep(0.2)
+        order.append("verdict")
+        call.verdict_heard(FINISHED_VERDICT)
+        await asyncio.wait_for(settled, 5)  # well inside the 10 s the answer waited meanwhile
+
+    asyncio.run(answer())
+
+    assert order == ["verdict", "released"]
 
 
 def heard_by_smart_turn(monkeypatch: Any, *parts: list[Frame]) -> list[float]:
@@ -232,6 +282,81 @@ def test_once_the_agent_speaks_the_next_words_are_judged_alone(monkeypatch: Any)
 
     assert len(heard) == 2
     assert heard[1] < seconds_of(FINISHED)
+
+
+class TurnEnds(FrameProcessor):
+    """Notes in `order` each turn that ends (its context goes on to be answered)."""
+
+    def __init__(self, order: list[str]) -> None:
+        super().__init__()
+        self.order = order
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame):
+            self.order.append("turn ended")
+        await self.push_frame(frame, direction)
+
+
+def judged(monkeypatch: Any, settings: dict[str, Any], *parts: list[Frame]) -> list[str]:
+    """What happened, in order, while the person says `parts`, Smart-Turn taking 2 s over each
+    verdict: each verdict's rule ("judging": Smart-Turn began), and each turn's end."""
+    predict = SmartTurn._predict_endpoint
+
+    def slow(self: SmartTurn, audio_array: np.ndarray) -> dict[str, Any]:
+        time.sleep(2)
+        return predict(self, audio_array)
+
+    monkeypatch.setattr(SmartTurn, "_predict_endpoint", slow)
+    order: list[str] = []
+    turn = TurnDetectionConfig.model_validate({"mode": "semantic", **settings})
+    params = user_turn_params(
+        turn, lambda verdict: order.append(verdict.rule if verdict else "judging")
+    )
+    user = LLMContextAggregatorPair(LLMContext(), user_params=params).user()
+    frames = [*(frame for part in parts for frame in part), SleepFrame(5)]
+    asyncio.run(
+        run_test(
+            Pipeline([user, TurnEnds(order)]),
+            frames_to_send=frames,
+            pipeline_params=PipelineParams(audio_in_sample_rate=RATE),
+            start_timeout=30,
+        )
+    )
+    return order
+
+
+def test_a_held_answer_begins_as_soon_as_the_words_are_in_while_smart_turn_judges(
+    monkeypatch: Any,
+) -> None:
+    said = [*spoken(FINISHED), TranscriptionFrame(FINISHED, "person", "now")]
+
+    order = judged(monkeypatch, {"interrupt_mode": "interrupt"}, said)
+
+    assert order == ["judging", "turn ended", "semantic"]
+
+
+def test_a_turn_whose_answer_is_not_held_ends_after_the_verdict(monkeypatch: Any) -> None:
+    said = [*spoken(FINISHED), TranscriptionFrame(FINISHED, "person", "now")]
+
+    order = judged(monkeypatch, {"interrupt_mode": "append"}, said)
+
+    assert order == ["semantic", "turn ended"]
+
+
+def test_words_that_go_on_while_smart_turn_judges_make_its_verdict_moot(
+    monkeypatch: Any,
+) -> None:
+    first = [*spoken(UNFINISHED, in_time=True), TranscriptionFrame(UNFINISHED, "person", "now")]
+    rest = "we could move the meeting to Friday."
+    second = [*spoken(rest, in_time=True), TranscriptionFrame(rest, "person", "now")]
+
+    order = judged(monkeypatch, {"interrupt_mode": "interrupt"}, first, second)
+
+    # The first verdict, due after the person went on, was dropped: one verdict, the last.
+    assert order[:4] == ["judging", "turn ended", "judging", "turn ended"]
+    assert len(order) == 5
+    assert order[4] in ("semantic", "max")
 
 
 def seconds_of(text: str) -> float:
