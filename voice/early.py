@@ -19,13 +19,18 @@ interrupt, so those turns wait for the whole silence, as before.
 """
 
 import asyncio
-import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADState
-from pipecat.frames.frames import Frame, InterruptionFrame, SystemFrame, TTSAudioRawFrame
+from pipecat.frames.frames import (
+    Frame,
+    InterruptionFrame,
+    LLMFullResponseStartFrame,
+    SystemFrame,
+    TTSAudioRawFrame,
+)
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.whisper.stt import WhisperSTTService
 
@@ -35,17 +40,32 @@ PAUSE_SECONDS = 0.03
 
 class PauseWatchingVAD(SileroVADAnalyzer):
     """Silero voice activity that also tells `on_pause` when the user has been quiet for
-    PAUSE_SECONDS, and `on_resume` when they speak again before it counts as stopped."""
+    PAUSE_SECONDS, and `on_resume` when they speak again before it counts as stopped. `quiet`
+    is set while Silero hears no voice: it is cleared as soon as it does, a few windows before
+    voice activity counts as speech (the user going on: their turn, which drops a held answer)
+    or ends (a noise)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.on_pause: Callable[[], None] = lambda: None
         self.on_resume: Callable[[], None] = lambda: None
+        self.quiet = asyncio.Event()
+        self.quiet.set()
         self._quiet = 0.0  # seconds of audio since the voice activity began to drop
         self._told = False
+        self._voiced = False  # Silero's last window was above the confidence threshold
+
+    def voice_confidence(self, buffer: bytes) -> float:
+        confidence = super().voice_confidence(buffer)
+        self._voiced = confidence >= self.params.confidence
+        return confidence
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
         state = await super().analyze_audio(buffer)
+        if self._voiced or state in (VADState.STARTING, VADState.SPEAKING):
+            self.quiet.clear()
+        else:
+            self.quiet.set()
         if state != VADState.STOPPING:
             if self._told and state == VADState.SPEAKING:
                 self.on_resume()
@@ -91,51 +111,46 @@ class EarlyWhisperSTTService(WhisperSTTService):
 
 
 class ReplyGate(FrameProcessor):
-    """Holds the reply on its way out while `release_at()` (time.monotonic(), or None: nothing
-    to wait for) is to come, until `settled()` returns (by default, at `release_at()`: a call's
-    may wait longer, when the verdict that sets it comes), then lets it through in order. An
+    """Holds a reply on its way out while `holding()`, until `settled()` returns, then lets it
+    through in order. Once a reply's first audio has gone out, the rest of it is not held. An
     interruption drops what is held."""
 
     def __init__(
         self,
-        release_at: Callable[[], float | None],
-        settled: Callable[[], Awaitable[None]] | None = None,
+        holding: Callable[[], bool],
+        settled: Callable[[], Awaitable[None]],
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.release_at = release_at
-        self.settled = settled or self._release_time
+        self.holding, self.settled = holding, settled
         self.audio_ready: Callable[[], None] = lambda: None
         self._held: list[Frame] = []
         self._release: asyncio.Task[None] | None = None
+        self._heard = False  # the reply under way has begun to be heard
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, InterruptionFrame):
             await self._drop()
         elif direction == FrameDirection.DOWNSTREAM and not isinstance(frame, SystemFrame):
+            if isinstance(frame, LLMFullResponseStartFrame):
+                self._heard = False
             if isinstance(frame, TTSAudioRawFrame):
                 self.audio_ready()
-            if self._held or self._waiting():
+            if self._held or (not self._heard and self.holding()):
                 self._held.append(frame)
                 if self._release is None:
                     self._release = self.create_task(self._released(), name="reply-gate")
                 return
+            self._heard = self._heard or isinstance(frame, TTSAudioRawFrame)
         await self.push_frame(frame, direction)
-
-    def _waiting(self) -> bool:
-        until = self.release_at()
-        return until is not None and until > time.monotonic()
-
-    async def _release_time(self) -> None:
-        until = self.release_at()
-        if until is not None:
-            await asyncio.sleep(max(0.0, until - time.monotonic()))
 
     async def _released(self) -> None:
         await self.settled()
         while self._held:
-            await self.push_frame(self._held.pop(0))
+            frame = self._held.pop(0)
+            self._heard = self._heard or isinstance(frame, TTSAudioRawFrame)
+            await self.push_frame(frame)
         self._release = None
 
     async def _drop(self) -> None:

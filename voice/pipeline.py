@@ -146,6 +146,7 @@ class Call:
     turns: int = 0
     held_from: float | None = None  # an early answer waits for the silence since then
     decided: asyncio.Event = field(default_factory=asyncio.Event)
+    quiet: asyncio.Event | None = None  # the user's voice activity (early.PauseWatchingVAD)
 
     def verdict(self) -> Verdict:
         return self.clock.verdict or silence_verdict(self.config.turn_detection)
@@ -190,14 +191,24 @@ class Call:
         if self.clock.first_token is not None and self.clock.audio_ready is None:
             self.clock.audio_ready = self.now()
 
+    def holding(self) -> bool:
+        """Whether a held answer waits still (`settled` returns when it need not)."""
+        if (until := self.hold_until()) is None:
+            return False
+        return until > self.now() or (self.quiet is not None and not self.quiet.is_set())
+
     async def settled(self) -> None:
-        """Return once the user's silence has lasted long enough to end their turn."""
+        """Return once the user's silence has lasted long enough to end their turn, and no
+        voice activity has begun since: if it is the user going on, it becomes their turn and
+        drops the answer held; if a noise, it ends."""
         while (until := self.hold_until()) is not None and (wait := until - self.now()) > 0:
             if not self.clock.deciding:
                 await asyncio.sleep(wait)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.decided.wait(), wait)
+        if self.held_from is not None and self.quiet is not None:
+            await self.quiet.wait()
 
     async def said(self, *, interrupted: bool) -> None:
         """Record what the agent has spoken of its reply so far, if anything."""
@@ -518,13 +529,13 @@ def pipeline_build(
 ) -> Parts:
     config = call.config
     params = user_turn_params(config.turn_detection, call.verdict_heard, config.stt.language)
-    if isinstance(stt, EarlyWhisperSTTService) and isinstance(
-        params.vad_analyzer, PauseWatchingVAD
-    ):
-        stt.watch(params.vad_analyzer)
+    if isinstance(vad := params.vad_analyzer, PauseWatchingVAD):
+        call.quiet = vad.quiet
+        if isinstance(stt, EarlyWhisperSTTService):
+            stt.watch(vad)
     user = LLMContextAggregatorPair(LLMContext(), user_params=params).user()
     thinking = EngineThinking(call)
-    gate = ReplyGate(call.hold_until, call.settled)
+    gate = ReplyGate(call.holding, call.settled)
     gate.audio_ready = call.audio_ready
     tts_prepared(tts)
     steps = [CallErrors(call), transport.input(), stt, user, thinking, tts, gate]

@@ -2,10 +2,17 @@
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
-from pipecat.frames.frames import InterruptionFrame, TextFrame
+from pipecat.audio.vad.vad_analyzer import VADState
+from pipecat.frames.frames import (
+    InterruptionFrame,
+    LLMFullResponseStartFrame,
+    TextFrame,
+    TTSAudioRawFrame,
+)
 from pipecat.tests.utils import SleepFrame, run_test
 
 from voice.early import PauseWatchingVAD, ReplyGate
@@ -15,9 +22,23 @@ from .peer import speech
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
+def until(release: float | None) -> tuple[Callable[[], bool], Callable[[], Awaitable[None]]]:
+    """A gate's `holding` and `settled` for a reply held until `release` (time.monotonic()),
+    or not held (None)."""
+
+    def holding() -> bool:
+        return release is not None and release > time.monotonic()
+
+    async def settled() -> None:
+        if release is not None:
+            await asyncio.sleep(max(0.0, release - time.monotonic()))
+
+    return holding, settled
+
+
 def test_the_gate_holds_the_reply_until_its_time_then_lets_it_through_in_order() -> None:
     release = time.monotonic() + 0.4
-    gate = ReplyGate(lambda: release)
+    gate = ReplyGate(*until(release))
 
     started = time.monotonic()
     down, _ = asyncio.run(
@@ -31,29 +52,48 @@ def test_the_gate_holds_the_reply_until_its_time_then_lets_it_through_in_order()
 
 
 def test_the_gate_lets_everything_through_when_there_is_nothing_to_wait_for() -> None:
-    gate = ReplyGate(lambda: None)
+    gate = ReplyGate(*until(None))
 
     down, _ = asyncio.run(run_test(gate, frames_to_send=[TextFrame("one")]))
 
     assert [frame.text for frame in down if isinstance(frame, TextFrame)] == ["one"]
 
 
-def test_the_gate_lets_the_reply_through_when_settled_says_not_at_the_time_first_given() -> None:
+def test_the_gate_lets_the_reply_through_when_settled_says_so() -> None:
     later = time.monotonic() + 30  # a call's longest silence, while its verdict is to come
 
     async def settled() -> None:
         await asyncio.sleep(0.3)  # the verdict came: the silence it asks for is over
 
-    gate = ReplyGate(lambda: later, settled)
+    gate = ReplyGate(lambda: True, settled)
     down, _ = asyncio.run(run_test(gate, frames_to_send=[TextFrame("one"), TextFrame("two")]))
 
     assert [frame.text for frame in down if isinstance(frame, TextFrame)] == ["one", "two"]
     assert time.monotonic() < later
 
 
+def test_once_a_replys_audio_went_out_the_rest_of_it_is_not_held() -> None:
+    asked = 0
+
+    def holding() -> bool:  # the audio is held; what came after it would be too ("mm-hmm")
+        nonlocal asked
+        asked += 1
+        return asked > 1
+
+    async def settled() -> None:
+        await asyncio.sleep(0.2)
+
+    audio = TTSAudioRawFrame(b"\0" * 320, 16_000, 1)
+    frames = [LLMFullResponseStartFrame(), audio, TextFrame("rest"), TextFrame("more")]
+    down, _ = asyncio.run(run_test(ReplyGate(holding, settled), frames_to_send=frames))
+
+    assert [frame.text for frame in down if isinstance(frame, TextFrame)] == ["rest", "more"]
+    assert asked == 2  # the reply's start and its audio; nothing once the audio went out
+
+
 def test_an_interruption_drops_the_held_reply() -> None:
     release = time.monotonic() + 0.3
-    gate = ReplyGate(lambda: release)
+    gate = ReplyGate(*until(release))
 
     frames = [TextFrame("unheard"), SleepFrame(sleep=0.1), InterruptionFrame()]
     down, _ = asyncio.run(run_test(gate, frames_to_send=frames))
@@ -79,3 +119,29 @@ def test_voice_activity_tells_when_a_pause_begins_and_when_speech_resumes() -> N
     asyncio.run(listen())
 
     assert told == ["pause", "resume", "pause"]
+
+
+def test_voice_activity_is_not_quiet_from_the_moment_a_voice_is_heard() -> None:
+    vad = PauseWatchingVAD()
+    vad.set_sample_rate(16_000)
+    words = speech("Can you book a table for two", rate=16_000)
+    words = words[np.flatnonzero(np.abs(words) > 300)[0] :]  # from its first sound
+    silence = np.zeros(16_000, dtype=np.int16)
+    quiet: list[tuple[str, bool]] = []
+
+    async def listen(audio: np.ndarray, label: str) -> None:
+        for start in range(0, len(audio), 320):
+            state = await vad.analyze_audio(audio[start : start + 320].tobytes())
+            quiet.append((label if state != VADState.QUIET else "silence", vad.quiet.is_set()))
+
+    async def heard() -> None:
+        await listen(silence, "silence")
+        await listen(words[: 16_000 // 10], "speech")  # 100 ms: too short to count as speech
+        await listen(silence, "silence")
+
+    asyncio.run(heard())
+
+    assert ("speech", True) not in quiet  # never counted as speech
+    assert ("silence", False) in quiet  # yet not quiet while the voice was heard
+    assert quiet[0] == ("silence", True)
+    assert quiet[-1] == ("silence", True)

@@ -234,6 +234,29 @@ def test_a_held_answer_is_released_when_the_verdict_comes_not_after_the_longest_
     assert order == ["verdict", "released"]
 
 
+def test_a_held_answer_waits_while_a_voice_is_heard_though_its_silence_is_over() -> None:
+    call = semantic_call()
+    call.quiet = asyncio.Event()  # not set: Silero hears a voice, perhaps the person going on
+    order: list[str] = []
+
+    async def answer() -> None:
+        call.clock.speech_end = call.now() - 5
+        call.verdict_heard(FINISHED_VERDICT)
+        call.answer_begins("What is the weather in Paris?")
+        assert call.holding()
+        settled = asyncio.create_task(call.settled())
+        settled.add_done_callback(lambda _: order.append("released"))
+        await asyncio.sleep(0.2)
+        order.append("quiet")
+        call.quiet.set()  # a noise: it ended without becoming the person's turn
+        await asyncio.wait_for(settled, 5)
+        assert not call.holding()
+
+    asyncio.run(answer())
+
+    assert order == ["quiet", "released"]
+
+
 def heard_by_smart_turn(monkeypatch: Any, *parts: list[Frame]) -> list[float]:
     """The seconds of audio Smart-Turn heard at each verdict, an agent answering early (held
     for its silence) while the person says `parts`."""
