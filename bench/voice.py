@@ -549,23 +549,8 @@ def _said(voices: Voices, number: int, kind: str, text: str) -> Said:
     return Said(kind, text, voices.say(text))
 
 
-def _first_sound(peer: Any, moment: float) -> float | None:
-    """The first sound heard after `moment` (the heard chunks are in time order)."""
-    import bisect
-
-    import numpy as np
-
-    from tests.voice.peer import SILENT
-
-    chunks = peer.heard.chunks
-    for at, chunk in chunks[bisect.bisect_right(chunks, moment, key=lambda c: c[0]) :]:
-        if np.abs(chunk).max(initial=0) > SILENT:
-            return float(at)
-    return None
-
-
 async def _sound_after(peer: Any, moment: float, timeout: float = 15) -> float | None:
-    while (first := _first_sound(peer, moment)) is None:
+    while (first := peer.heard.first_sound_after(moment)) is None:
         if time.monotonic() > moment + timeout:
             return None
         await asyncio.sleep(0.02)
@@ -603,26 +588,6 @@ async def _spoken_turn(peer: Any, said: Said) -> dict[str, Any]:
     return row | {"latency": latency}
 
 
-def _silence_after(peer: Any, moment: float, length: float) -> float | None:
-    """When the first silence of at least `length` s after `moment` began."""
-    import bisect
-
-    import numpy as np
-
-    from tests.voice.peer import SILENT
-
-    chunks = peer.heard.chunks
-    began = None
-    for at, chunk in chunks[bisect.bisect_right(chunks, moment, key=lambda c: c[0]) :]:
-        if np.abs(chunk).max(initial=0) > SILENT:
-            began = None
-        elif began is None:
-            began = at
-        elif at - began >= length:
-            return float(began)
-    return None
-
-
 def _said_since(session_id: str, seq: int) -> list[dict[str, Any]]:
     from sessions.models import EventKind, SessionEvent
 
@@ -658,7 +623,7 @@ async def _over_the_agent(peer: Any, session_id: str, said: Said, asked: Any) ->
     since = await asyncio.to_thread(_said_since, session_id, seq)
     turns = sum(1 for data in since if data.get("role") == "user")
     interrupted = turns > 1 or any(data.get("interrupted") for data in since)
-    silent = _silence_after(peer, start, GAP)
+    silent = peer.heard.silence_after(start, GAP)
     heard = [
         str(message.get("data", {}).get("text", "")).strip()
         for message in peer.messages[messages:]

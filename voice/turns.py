@@ -7,7 +7,9 @@ says whether the sentence sounds finished. A finished one ends the turn after a 
 for the agent's whole `silence_duration_ms`, as `mode: silence` always does; so does one whose
 transcript stops on a word no sentence ends on ("I was wondering if", "My order number is").
 Each answered turn records the rule that ended it: `silence`, `semantic` (finished, short
-silence) or `max` (unfinished, the whole silence waited for).
+silence) or `max` (unfinished, the whole silence waited for). An answer held for the silence
+(voice.early) is begun meanwhile, as soon as the transcript is in, and held until the verdict
+comes and its silence is over.
 
 While the agent speaks, with `interrupt_mode: interrupt` and `interrupt_min_words` above 0, an
 acknowledgement ("mm-hmm", "okay", "yeah") or a noise does not stop it: speech stops the agent

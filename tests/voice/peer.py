@@ -3,6 +3,7 @@ records what comes back with arrival times, and reads the data channel's RTVI me
 Also: speech synthesized offline (Piper), and transcription of what the peer heard (Whisper)."""
 
 import asyncio
+import bisect
 import fractions
 import json
 import time
@@ -60,10 +61,26 @@ class Heard:
     chunks: list[tuple[float, np.ndarray]] = field(default_factory=list)
 
     def first_sound_after(self, moment: float) -> float | None:
-        for at, chunk in self.chunks:
-            if at > moment and np.abs(chunk).max(initial=0) > SILENT:
+        for at, chunk in self._since(moment):
+            if np.abs(chunk).max(initial=0) > SILENT:
                 return at
         return None
+
+    def silence_after(self, moment: float, length: float) -> float | None:
+        """When the first silence at least `length` long after `moment` began."""
+        began = None
+        for at, chunk in self._since(moment):
+            if np.abs(chunk).max(initial=0) > SILENT:
+                began = None
+            elif began is None:
+                began = at
+            elif at - began >= length:
+                return began
+        return None
+
+    def _since(self, moment: float) -> list[tuple[float, np.ndarray]]:
+        """The chunks that came after `moment` (they are kept in time order)."""
+        return self.chunks[bisect.bisect_right(self.chunks, moment, key=lambda c: c[0]) :]
 
     def last_sound(self) -> float | None:
         for at, chunk in reversed(self.chunks):
@@ -74,9 +91,7 @@ class Heard:
     def gaps_after(self, moment: float, length: float = 0.5) -> list[tuple[float, float]]:
         """(start, end) of each silence at least `length` long after `moment`."""
         gaps, start = [], None
-        for at, chunk in self.chunks:
-            if at <= moment:
-                continue
+        for at, chunk in self._since(moment):
             quiet = np.abs(chunk).max(initial=0) <= SILENT
             if quiet and start is None:
                 start = at
