@@ -91,6 +91,10 @@ logger = logging.getLogger(__name__)
 # Voice activity ends after this much silence; the rest of the agent's silence_duration_ms is
 # waited out by the turn strategy, which also waits for the transcript.
 VAD_STOP_SECONDS = 0.2
+# A held answer whose silence is over waits at most this long (s) more while Silero hears a
+# voice, beyond the agent's interrupt_duration_ms: time for the person going on to become their
+# turn, not so long that a voice in the room keeps the agent silent.
+VOICE_WAIT_SECONDS = 0.5
 
 
 @dataclass
@@ -195,20 +199,25 @@ class Call:
         """Whether a held answer waits still (`settled` returns when it need not)."""
         if (until := self.hold_until()) is None:
             return False
-        return until > self.now() or (self.quiet is not None and not self.quiet.is_set())
+        now, quiet = self.now(), self.quiet is None or self.quiet.is_set()
+        return until > now or (not quiet and now < until + self._voice_wait())
 
     async def settled(self) -> None:
         """Return once the user's silence has lasted long enough to end their turn, and no
-        voice activity has begun since: if it is the user going on, it becomes their turn and
-        drops the answer held; if a noise, it ends."""
+        voice has been heard since (for a while: VOICE_WAIT_SECONDS): if it is the user going
+        on, it becomes their turn and drops the answer held; if a noise, it ends."""
         while (until := self.hold_until()) is not None and (wait := until - self.now()) > 0:
             if not self.clock.deciding:
                 await asyncio.sleep(wait)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.decided.wait(), wait)
-        if self.held_from is not None and self.quiet is not None:
-            await self.quiet.wait()
+        if until is not None and self.quiet is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.quiet.wait(), until + self._voice_wait() - self.now())
+
+    def _voice_wait(self) -> float:
+        return self.config.turn_detection.interrupt_duration_ms / 1000 + VOICE_WAIT_SECONDS
 
     async def said(self, *, interrupted: bool) -> None:
         """Record what the agent has spoken of its reply so far, if anything."""

@@ -234,27 +234,44 @@ def test_a_held_answer_is_released_when_the_verdict_comes_not_after_the_longest_
     assert order == ["verdict", "released"]
 
 
-def test_a_held_answer_waits_while_a_voice_is_heard_though_its_silence_is_over() -> None:
+def voice_over_a_held_answer(*, ends_after: float | None) -> list[str]:
+    """What happens to an answer whose silence is just over while Silero hears a voice, which
+    ends after `ends_after` s (None: it goes on), the agent's interrupt_duration_ms 5 s."""
     call = semantic_call()
+    call.config.turn_detection.interrupt_duration_ms = 5000
     call.quiet = asyncio.Event()  # not set: Silero hears a voice, perhaps the person going on
     order: list[str] = []
 
     async def answer() -> None:
-        call.clock.speech_end = call.now() - 5
+        call.clock.speech_end = call.now() - FINISHED_VERDICT.silence
         call.verdict_heard(FINISHED_VERDICT)
         call.answer_begins("What is the weather in Paris?")
-        assert call.holding()
+        order.append("holding" if call.holding() else "not holding")
         settled = asyncio.create_task(call.settled())
         settled.add_done_callback(lambda _: order.append("released"))
-        await asyncio.sleep(0.2)
-        order.append("quiet")
-        call.quiet.set()  # a noise: it ended without becoming the person's turn
-        await asyncio.wait_for(settled, 5)
-        assert not call.holding()
+        if ends_after is not None:
+            await asyncio.sleep(ends_after)
+            order.append("quiet")
+            call.quiet.set()  # a noise: it ended without becoming the person's turn
+        await asyncio.wait_for(settled, 15)
+        order.append("holding" if call.holding() else "not holding")
 
     asyncio.run(answer())
+    return order
 
-    assert order == ["quiet", "released"]
+
+def test_a_held_answer_waits_while_a_voice_is_heard_though_its_silence_is_over() -> None:
+    assert voice_over_a_held_answer(ends_after=0.2) == [
+        "holding",
+        "quiet",
+        "released",
+        "not holding",
+    ]
+
+
+def test_a_voice_that_goes_on_without_becoming_a_turn_holds_the_answer_a_while_only() -> None:
+    # interrupt_duration_ms + VOICE_WAIT_SECONDS: 5.5 s, well inside the test's 15
+    assert voice_over_a_held_answer(ends_after=None) == ["holding", "released", "not holding"]
 
 
 def heard_by_smart_turn(monkeypatch: Any, *parts: list[Frame]) -> list[float]:
