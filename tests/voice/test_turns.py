@@ -61,6 +61,16 @@ def spoken(text: str, *, in_time: bool = False) -> list[Frame]:
     return frames
 
 
+def through_the_user_step(step: FrameProcessor, frames: list[Frame]) -> list[Frame]:
+    """The frames that came out of `step` (a call's user turn step, or a pipeline of it and
+    what follows) as the person's audio and its transcript went in."""
+    params = PipelineParams(audio_in_sample_rate=RATE)
+    down, _ = asyncio.run(
+        run_test(step, frames_to_send=frames, pipeline_params=params, start_timeout=30)
+    )
+    return list(down)
+
+
 def turn_ends(text: str, **settings: Any) -> tuple[list[str], list[str]]:
     """What the user turn step did with `text` followed by silence: the verdicts, and the order
     of the turn's end and a marker sent 1.5 s after the transcript (a turn still open when the
@@ -75,14 +85,7 @@ def turn_ends(text: str, **settings: Any) -> tuple[list[str], list[str]]:
         SleepFrame(1.5),
         TextFrame("marker"),
     ]
-    down, _ = asyncio.run(
-        run_test(
-            user,
-            frames_to_send=frames,
-            pipeline_params=PipelineParams(audio_in_sample_rate=RATE),
-            start_timeout=30,
-        )
-    )
+    down = through_the_user_step(user, frames)
     order = [
         "turn ended" if isinstance(frame, LLMContextFrame) else "marker"
         for frame in down
@@ -288,14 +291,7 @@ def heard_by_smart_turn(monkeypatch: Any, *parts: list[Frame]) -> list[float]:
     turn = TurnDetectionConfig(mode="semantic", interrupt_mode="interrupt")
     user = LLMContextAggregatorPair(LLMContext(), user_params=user_turn_params(turn)).user()
     frames = [frame for part in parts for frame in part]
-    asyncio.run(
-        run_test(
-            user,
-            frames_to_send=frames,
-            pipeline_params=PipelineParams(audio_in_sample_rate=RATE),
-            start_timeout=30,
-        )
-    )
+    through_the_user_step(user, frames)
     return heard
 
 
@@ -355,14 +351,7 @@ def judged(monkeypatch: Any, settings: dict[str, Any], *parts: list[Frame]) -> l
     )
     user = LLMContextAggregatorPair(LLMContext(), user_params=params).user()
     frames = [*(frame for part in parts for frame in part), SleepFrame(5)]
-    asyncio.run(
-        run_test(
-            Pipeline([user, TurnEnds(order)]),
-            frames_to_send=frames,
-            pipeline_params=PipelineParams(audio_in_sample_rate=RATE),
-            start_timeout=30,
-        )
-    )
+    through_the_user_step(Pipeline([user, TurnEnds(order)]), frames)
     return order
 
 
