@@ -164,9 +164,14 @@ def piper_tts(tts: TTSConfig) -> Any:
 
 def models_preload(stt: STTConfig | None = None, tts: TTSConfig | None = None) -> None:
     """Load the default models now, so that the first call does not wait for them."""
+    from localllm.reading import reader_load
+    from localllm.selectors import LocalLLMUnavailable
+
     from .turns import smart_turn_model
 
     _whisper(whisper_model_source(stt or STTConfig()))
     smart_turn_model()  # semantic end of turn's model, 9 MB
+    with contextlib.suppress(LocalLLMUnavailable):  # no transcript read: turns.reads_unfinished
+        reader_load()  # the packaged model, which reads transcripts for their end, 0.1 GB
     with contextlib.suppress(SpeechUnavailable):  # no Piper here: the agents use cloud voices
         _piper(piper_voice_path(tts or TTSConfig()))

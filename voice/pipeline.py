@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +84,7 @@ from .turns import (
     semantic_turn_stop,
     silence_verdict,
     trails_off,
+    transcript_reader,
 )
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class TurnClock:
     verdict: Verdict | None = None  # how the turn ends, once voice activity stopped
     deciding: bool = False  # Smart-Turn is still judging it (the reply is held meanwhile)
     trails: bool = False  # its transcript trails off: it waits the whole silence
+    reading: bool = False  # its transcript is being read for words that go on (held meanwhile)
 
     def latency(self) -> dict[str, int] | None:
         """The turn's latency and its parts in ms, once the agent's first audio went out."""
@@ -151,6 +153,9 @@ class Call:
     held_from: float | None = None  # an early answer waits for the silence since then
     decided: asyncio.Event = field(default_factory=asyncio.Event)
     quiet: asyncio.Event | None = None  # the user's voice activity (early.PauseWatchingVAD)
+    # Whether a held answer's words go on though they sounded finished (turns.reads_unfinished).
+    reader: Callable[[str], Awaitable[bool]] | None = None
+    _reading: asyncio.Task[None] | None = None
 
     def verdict(self) -> Verdict:
         return self.clock.verdict or silence_verdict(self.config.turn_detection)
@@ -161,30 +166,56 @@ class Call:
         clock = self.clock
         clock.deciding = verdict is None
         if verdict is None:
+            self._stop_reading()
             clock.trails = False
             self.decided.clear()
             return
         if verdict.rule == "semantic" and clock.trails:
             verdict = Verdict("max", self.config.turn_detection.silence_duration_ms / 1000)
         clock.verdict = verdict
-        self.decided.set()
+        if not clock.reading:
+            self.decided.set()
 
     def answer_begins(self, content: str) -> None:
         """The turn's words go to the engine. An early answer is held for the silence
-        (voice.early); words that trail off wait the whole of it (voice.turns.trails_off)."""
+        (voice.early); words that trail off wait the whole of it (voice.turns.trails_off), as do
+        words the reader, when there is one, reads as going on: it reads them meanwhile."""
         clock = self.clock
+        self._stop_reading()
         clock.turn_end, clock.trails = self.now(), trails_off(content, self.config.stt.language)
         if clock.verdict is not None:
             self.verdict_heard(clock.verdict)
         self.held_from = clock.speech_end if answers_early(self.config.turn_detection) else None
+        if self.reader is not None and self.held_from is not None and not clock.trails:
+            clock.reading = True
+            self.decided.clear()
+            reading = self._read(self.reader, clock, content)
+            self._reading = asyncio.get_running_loop().create_task(reading)
+
+    async def _read(
+        self, reader: Callable[[str], Awaitable[bool]], clock: TurnClock, content: str
+    ) -> None:
+        goes_on = await reader(content)
+        if clock is not self.clock:  # the person has begun a new turn meanwhile
+            return
+        clock.reading, clock.trails = False, goes_on
+        self._reading = None
+        if clock.verdict is not None and not clock.deciding:
+            self.verdict_heard(clock.verdict)
+
+    def _stop_reading(self) -> None:
+        if self._reading is not None:
+            self._reading.cancel()
+            self._reading = None
+        self.clock.reading = False
 
     def hold_until(self) -> float | None:
         """When a held answer may be heard (time.monotonic()), or None: once the silence its
-        verdict asks for is over; while Smart-Turn is still judging, no sooner than the longest
-        silence (`settled` looks again when the verdict comes)."""
+        verdict asks for is over; while Smart-Turn is still judging or the words are read, no
+        sooner than the longest silence (`settled` looks again when both are done)."""
         if self.held_from is None:
             return None
-        if self.clock.deciding:
+        if self.clock.deciding or self.clock.reading:
             return self.held_from + self.config.turn_detection.silence_duration_ms / 1000
         return self.held_from + self.verdict().silence
 
@@ -207,7 +238,7 @@ class Call:
         voice has been heard since (for a while: VOICE_WAIT_SECONDS): if it is the user going
         on, it becomes their turn and drops the answer held; if a noise, it ends."""
         while (until := self.hold_until()) is not None and (wait := until - self.now()) > 0:
-            if not self.clock.deciding:
+            if not (self.clock.deciding or self.clock.reading):
                 await asyncio.sleep(wait)
                 continue
             with contextlib.suppress(TimeoutError):
@@ -538,6 +569,7 @@ def pipeline_build(
 ) -> Parts:
     config = call.config
     params = user_turn_params(config.turn_detection, call.verdict_heard, config.stt.language)
+    call.reader = transcript_reader(config.turn_detection, config.stt.language)
     if isinstance(vad := params.vad_analyzer, PauseWatchingVAD):
         call.quiet = vad.quiet
         if isinstance(stt, EarlyWhisperSTTService):

@@ -295,6 +295,31 @@ def test_in_semantic_mode_a_finished_sentence_is_answered_sooner_than_an_unfinis
     assert answered["latency_ms"] < trailing["latency_ms"]
 
 
+def test_in_semantic_mode_words_read_as_going_on_wait_though_they_sound_finished(
+    voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any
+) -> None:
+    agent = agent_for(
+        llm, cast.team, turn_detection={"mode": "semantic", "silence_duration_ms": 1500}
+    )
+    llm.will(says("Go on."))
+
+    async def call() -> dict[str, Any]:
+        peer, started = await connect(agent)
+        await asyncio.sleep(0.5)
+        # Smart-Turn hears it finished (test_turns); the packaged model reads it going on.
+        cut_off = peer.mic.say(speech("Tell me which platform."))
+        await quiet_after(peer, cut_off)
+        await peer.close()
+        return started
+
+    started = asyncio.run(call())
+
+    said = events(started["sessionId"])
+    assert [m["role"] for m in said] == ["user", "assistant"]
+    assert (said[1]["content"], said[1]["turn_end"]) == ("Go on.", "max")
+    assert said[1]["latency_ms"] >= 1500
+
+
 def test_a_silent_call_ends_at_the_idle_timeout(
     voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any
 ) -> None:

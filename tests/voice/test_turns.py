@@ -4,6 +4,7 @@ its voice activity and its Smart-Turn."""
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -26,14 +27,16 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
 from agents.configuration import AgentConfiguration, TurnDetectionConfig
-from voice.pipeline import Call, user_turn_params
+from voice.pipeline import Call, TurnClock, user_turn_params
 from voice.turns import (
     FINISHED_SILENCE,
     SmartTurn,
     Verdict,
     backchannel_phrases,
     interrupts,
+    reads_unfinished,
     trails_off,
+    transcript_reader,
 )
 
 from .peer import speech
@@ -43,6 +46,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 RATE = 16_000
 FINISHED = "What is the weather in Paris?"
 UNFINISHED = "So I was thinking that maybe"  # Piper says it trailing off
+CUT_OFF = "Tell me which platform."  # Piper says it as a whole sentence
 
 
 def spoken(text: str, *, in_time: bool = False) -> list[Frame]:
@@ -110,6 +114,13 @@ def test_an_unfinished_sentence_waits_for_the_whole_silence() -> None:
 
     assert rules == ["max"]
     assert order[0] == "marker"  # 1.5 s after it, the 4 s silence was not over
+
+
+def test_smart_turn_hears_a_question_cut_off_on_a_noun_as_finished() -> None:
+    # Which is why its words are read too (test_call: it waits the whole silence in a call).
+    rules, _ = turn_ends(CUT_OFF, mode="semantic", **SLOW)
+
+    assert rules == ["semantic"]
 
 
 def test_in_silence_mode_a_finished_sentence_waits_for_the_whole_silence() -> None:
@@ -235,6 +246,102 @@ def test_a_held_answer_is_released_when_the_verdict_comes_not_after_the_longest_
     asyncio.run(answer())
 
     assert order == ["verdict", "released"]
+
+
+def read_as(goes_on: bool, order: list[str]) -> Callable[[str], Awaitable[bool]]:
+    """A reader that takes 0.2 s to read words as going on or not, noting when."""
+
+    async def reader(content: str) -> bool:
+        order.append("reading")
+        await asyncio.sleep(0.2)
+        order.append("read")
+        return goes_on
+
+    return reader
+
+
+@pytest.mark.parametrize(
+    ("goes_on", "expected"), [(True, (11.2, "max")), (False, (10.3, "semantic"))]
+)
+def test_words_read_as_going_on_wait_the_whole_silence_though_they_sounded_finished(
+    goes_on: bool, expected: tuple[float, str]
+) -> None:
+    call = semantic_call()
+    order: list[str] = []
+    call.reader = read_as(goes_on, order)
+
+    async def answer() -> tuple[float | None, tuple[float | None, str]]:
+        call.clock.speech_end = 10.0
+        call.verdict_heard(FINISHED_VERDICT)
+        call.answer_begins("Tell me which platform.")
+        meanwhile = call.hold_until()
+        await asyncio.wait_for(call.decided.wait(), 5)
+        return meanwhile, (call.hold_until(), call.verdict().rule)
+
+    meanwhile, held = asyncio.run(answer())
+
+    assert meanwhile == 11.2  # no sooner than the longest silence while it reads
+    assert held == expected
+    assert order == ["reading", "read"]
+
+
+def test_a_held_answer_whose_silence_is_over_waits_for_its_words_to_be_read() -> None:
+    call = semantic_call()
+    order: list[str] = []
+    call.reader = read_as(False, order)
+
+    async def answer() -> None:
+        call.clock.speech_end = call.now() - FINISHED_VERDICT.silence
+        call.verdict_heard(FINISHED_VERDICT)
+        call.answer_begins("What is the weather in Paris?")
+        settled = asyncio.create_task(call.settled())
+        settled.add_done_callback(lambda _: order.append("released"))
+        await asyncio.wait_for(settled, 5)
+
+    asyncio.run(answer())
+
+    assert order == ["reading", "read", "released"]
+
+
+def test_words_that_trail_off_are_not_read_and_a_new_turn_is_not_read_for_the_last() -> None:
+    call = semantic_call()
+    order: list[str] = []
+    call.reader = read_as(True, order)
+
+    async def answer() -> TurnClock:
+        call.clock.speech_end = 10.0
+        call.verdict_heard(FINISHED_VERDICT)
+        call.answer_begins("Is it possible to")  # trails off: it waits the whole silence anyway
+        call.answer_begins("Tell me which platform.")
+        call.clock = TurnClock()  # the person began a new turn while it was read
+        await asyncio.sleep(0.5)
+        return call.clock
+
+    new = asyncio.run(answer())
+
+    assert order == ["reading", "read"]
+    assert (new.reading, new.trails, call.decided.is_set()) == (False, False, False)
+
+
+@pytest.mark.parametrize(
+    ("settings", "language", "reads"),
+    [
+        ({"mode": "semantic"}, "en", True),
+        ({"mode": "semantic"}, "en-GB", True),
+        ({"mode": "semantic"}, "de", False),  # the packaged model reads English
+        ({"mode": "silence"}, "en", False),
+    ],
+)
+def test_transcripts_are_read_in_semantic_mode_in_english(
+    settings: dict[str, str], language: str, reads: bool
+) -> None:
+    turn = TurnDetectionConfig.model_validate(settings)
+    assert (transcript_reader(turn, language) is reads_unfinished) is reads
+
+
+def test_the_packaged_model_reads_a_question_cut_off_as_going_on() -> None:
+    assert asyncio.run(reads_unfinished("Tell me which platform.")) is True
+    assert asyncio.run(reads_unfinished("Which platform does the train leave from?")) is False
 
 
 def voice_over_a_held_answer(*, ends_after: float | None) -> list[str]:
