@@ -1,23 +1,17 @@
 from typing import Any
 
-from django import forms
-
-from sessions.forms import DATE_BOUNDS
+from sessions.forms import DateRangeForm
 
 
-class RerunRangeForm(forms.Form):
-    """The agent page's "analyse again": a range of days the sessions started in."""
+class RerunRangeForm(DateRangeForm):
+    """The agent page's "analyse again": a range of days the sessions started in, both given."""
 
-    date_from = forms.DateField(
-        label="From", widget=forms.DateInput(attrs={"type": "date"}), validators=DATE_BOUNDS
-    )
-    date_to = forms.DateField(
-        label="To", widget=forms.DateInput(attrs={"type": "date"}), validators=DATE_BOUNDS
-    )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = True
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        start, end = cleaned.get("date_from"), cleaned.get("date_to")
-        if start and end and start > end:
-            self.add_error("date_to", "The to date is before the from date.")
+        self.check_order(cleaned.get("date_from"), cleaned.get("date_to"))
         return cleaned

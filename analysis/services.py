@@ -21,6 +21,7 @@ from jsonschema.exceptions import best_match
 from agents.configuration import AgentConfiguration, AnalysisConfig, LLMConfig
 from agents.models import Agent
 from config.celery import enqueue, enqueue_on_commit
+from parley.days import day_start
 from parley.errors import Conflict, InvalidInput, ParleyError
 from parley.llm import LLMEndpoint, LLMFailure, LLMReply, chat_stream
 from parley.outbound import OutboundClient, Policy
@@ -101,12 +102,11 @@ def analyses_request(*, agent: Agent, start: date, end: date) -> int:
     both included, in the site's time zone); the number queued."""
     if end < start:
         raise InvalidInput.for_field("to", "is before from")
-    day = timedelta(days=1)
     sessions = Session.objects.filter(
         agent=agent,
         ended_at__isnull=False,
-        started_at__gte=_day_start(start),
-        started_at__lt=_day_start(end) + day,
+        started_at__gte=day_start(start),
+        started_at__lt=day_start(end + timedelta(days=1)),
     )
     found = list(sessions.select_related("agent")[: RERUN_MAX_SESSIONS + 1])
     if len(found) > RERUN_MAX_SESSIONS:
@@ -118,10 +118,6 @@ def analyses_request(*, agent: Agent, start: date, end: date) -> int:
     for session in found:
         analysis_request(session=session)
     return len(found)
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
 # A run.

@@ -1,5 +1,5 @@
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -7,6 +7,7 @@ from django import forms
 from django.utils import timezone
 
 from agents.models import Agent
+from parley.days import day_start
 from sessions.forms import DateRangeForm, ManyOptionsSelect
 
 from .selectors import Bucket
@@ -25,10 +26,6 @@ class AnalyticsFilters:
     agent_id: UUID | None
     version: int | None
     bucket: Bucket
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 class AnalyticsFilterForm(DateRangeForm):
@@ -88,8 +85,8 @@ class AnalyticsFilterForm(DateRangeForm):
         """The cleaned values as the selector's arguments; only for a valid form."""
         data = self.cleaned_data
         return AnalyticsFilters(
-            start=_day_start(data["date_from"]),
-            end=_day_start(data["date_to"] + timedelta(days=1)),
+            start=day_start(data["date_from"]),
+            end=day_start(data["date_to"] + timedelta(days=1)),
             agent_id=self.chosen_agent.id if self.chosen_agent else None,
             version=data["version"] if self.chosen_agent else None,
             bucket="hour" if data["bucket"] == "hour" else "day",

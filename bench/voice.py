@@ -103,6 +103,11 @@ def _parse_args() -> argparse.Namespace:
         action="store_true",
         help="turn set: Parley against itself with Whisper and Piper at no cost, 12 questions",
     )
+    parser.add_argument(
+        "--unread",
+        action="store_true",
+        help="turn set: Parley against itself without the packaged model reading the words",
+    )
     parser.add_argument("--eagerness", choices=["auto", "low", "high"], default="auto")
     parser.add_argument("--silence-ms", type=int, default=1000, help="semantic: longest silence")
     parser.add_argument("--chunk-ms", type=int, default=15, help="turn set: ms between words")
@@ -132,8 +137,17 @@ WHOLE_SENTENCES = (
     "from django.core.management import execute_from_command_line; "
     "execute_from_command_line(['manage.py', *sys.argv[1:]])"
 )
+# A voice worker whose semantic turns go by Smart-Turn and the words' rule alone: the packaged
+# model does not read the transcripts (voice.turns.transcript_reader).
+UNREAD_WORDS = (
+    "import sys, django; django.setup(); "
+    "import voice.pipeline; voice.pipeline.transcript_reader = lambda turn, language: None; "
+    "from django.core.management import execute_from_command_line; "
+    "execute_from_command_line(['manage.py', *sys.argv[1:]])"
+)
 MANAGE = ("manage.py",)
 BEFORE = ("-c", WHOLE_SENTENCES)
+UNREAD = ("-c", UNREAD_WORDS)
 FREE_SPEECH = ("bench/free_speech.py",)  # Whisper and Piper at no cost
 
 
@@ -778,6 +792,9 @@ def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
             (free, parley[1], env, FREE_SPEECH),
             (sooner, parley[1], stop_sooner, FREE_SPEECH),
         ]
+    elif args.unread:
+        unread = parley[0].replace("Parley (", "Parley, the words not read (", 1)
+        runs = [parley, (unread, parley[1], env, UNREAD)]
     elif args.skip_baseline or args.skip_stock:
         runs = runs[:1] if args.skip_baseline else runs[:2]
     voiced = "Piper and espeak-ng" if voices.espeak else "Piper (espeak-ng is not installed)"

@@ -1,13 +1,14 @@
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any, cast
 from uuid import UUID
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms.utils import flatatt
-from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+from parley.days import day_start
 
 from .models import SessionStatus, SessionType
 from .selectors import SessionFilters
@@ -18,10 +19,6 @@ DATE_BOUNDS = [
     MinValueValidator(EARLIEST, "Enter a date from 1970 on."),
     MaxValueValidator(LATEST, "Enter a date before the year 9999."),
 ]
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 class ManyOptionsSelect(forms.Select):
@@ -121,8 +118,8 @@ class SessionFilterForm(DateRangeForm):
             agent_id=UUID(data["agent"]) if data["agent"] else None,
             status=data["status"],
             type=data["type"],
-            started_from=_day_start(data["date_from"]) if data["date_from"] else None,
-            started_before=_day_start(end + timedelta(days=1)) if end else None,
+            started_from=day_start(data["date_from"]) if data["date_from"] else None,
+            started_before=day_start(end + timedelta(days=1)) if end else None,
             failed_criterion=data["failed"],
             data_field=data["field"],
             data_value=data["value"],
