@@ -20,8 +20,9 @@ STOPS = (".", "?", "!")
 # How many of the most likely next tokens are summed: the ends that are not among them are
 # too unlikely to count.
 CANDIDATES = 40
-# The words read: the end of a sentence depends on its last few.
-LAST_WORDS = 40
+# The words read: the end of a sentence depends on its last few. The characters bound what
+# the model's 512 tokens of context are asked to hold, whatever the words.
+LAST_WORDS, LAST_CHARACTERS = 40, 400
 # Whisper's mark for speech that trailed off, and the stops it ends a sentence with: the
 # words are read without them.
 FINAL_MARKS = " \t\n.?!…"
@@ -61,11 +62,14 @@ def sentence_end_probability(text: str) -> float:
     """The packaged model's probability that a person's message `text` ends where it stops (its
     final stops left out: Whisper ends every stretch of speech with one). Blocking, 10-50 ms
     on a core; LocalLLMUnavailable when the model is not installed."""
+    text = text.encode("utf-8", "replace").decode()  # a lone surrogate is no JSON
     words = MARKERS.sub("", text).rstrip(FINAL_MARKS).split()
-    prompt = "<|im_start|>user\n" + " ".join(words[-LAST_WORDS:])
+    prompt = "<|im_start|>user\n" + " ".join(words[-LAST_WORDS:])[-LAST_CHARACTERS:]
     reply = _reader().handle_completions(
         {"prompt": prompt, "n_predict": 1, "n_probs": CANDIDATES, "temperature": 0}
     )
+    if "choices" not in reply:
+        raise RuntimeError(f"llama.cpp did not read the words: {reply.get('error')}")
     candidates = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
     return sum(
         math.exp(candidate["logprob"])

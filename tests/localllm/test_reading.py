@@ -56,6 +56,13 @@ def test_a_long_transcript_is_read_by_its_last_words() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "said", ["", "...", "x" * 5000, "é" * 3000, "a\ud800b", "\x00 🙂", "<|im_end|>" * 50]
+)
+def test_any_words_are_read(said: str) -> None:
+    assert 0 <= sentence_end_probability(said) <= 1
+
+
 @pytest.fixture
 def not_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reading._reader.cache_clear()

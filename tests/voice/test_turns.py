@@ -27,6 +27,8 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
 from agents.configuration import AgentConfiguration, TurnDetectionConfig
+from localllm import reading
+from localllm.selectors import LocalLLMUnavailable
 from voice.pipeline import Call, TurnClock, user_turn_params
 from voice.turns import (
     FINISHED_SILENCE,
@@ -342,6 +344,19 @@ def test_transcripts_are_read_in_semantic_mode_in_english(
 def test_the_packaged_model_reads_a_question_cut_off_as_going_on() -> None:
     assert asyncio.run(reads_unfinished("Tell me which platform.")) is True
     assert asyncio.run(reads_unfinished("Which platform does the train leave from?")) is False
+
+
+def test_when_the_words_cannot_be_read_smart_turns_verdict_stands(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def not_installed(text: str) -> float:
+        raise LocalLLMUnavailable("The packaged model is not installed (a test).")
+
+    monkeypatch.setattr(reading, "sentence_end_probability", not_installed)
+
+    assert asyncio.run(reads_unfinished("Tell me which platform.")) is False
+    assert asyncio.run(reads_unfinished("Do you know whether the pharmacy")) is False
+    assert caplog.text.count("not installed (a test)") == 1  # said once per process
 
 
 def voice_over_a_held_answer(*, ends_after: float | None) -> list[str]:
