@@ -20,19 +20,26 @@ interrupt, so those turns wait for the whole silence, as before.
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     Frame,
+    InputAudioRawFrame,
     InterruptionFrame,
     LLMFullResponseStartFrame,
     SystemFrame,
+    TranscriptionFrame,
     TTSAudioRawFrame,
+    VADUserStartedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.services.whisper.stt import WhisperSTTService
+from pipecat.services.whisper.stt import WhisperSTTService, WhisperSTTSettings
+
+from .turns import BACKCHANNEL_SECONDS, OverAgent
 
 # A dip in voice activity this long is taken as a pause worth transcribing.
 PAUSE_SECONDS = 0.03
@@ -80,11 +87,30 @@ class PauseWatchingVAD(SileroVADAnalyzer):
 
 class EarlyWhisperSTTService(WhisperSTTService):
     """Whisper that starts transcribing a pause as it begins. When voice activity then stops
-    with no speech in between, that transcript is the segment's; otherwise it is dropped."""
+    with no speech in between, that transcript is the segment's; otherwise it is dropped.
 
-    def __init__(self, **kwargs: Any) -> None:
+    Speech that began while the agent spoke, shorter than an acknowledgement can be
+    (BACKCHANNEL_SECONDS), whose words would stop the agent, is transcribed again as
+    `over_agent` says (voice.turns.OverAgent), and that transcript is the segment's."""
+
+    def __init__(self, *, over_agent: OverAgent | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.over_agent = over_agent
         self._early: asyncio.Task[list[Frame]] | None = None
+        self._agent_speaking = False
+        self._over_agent = False  # the speech under way began while the agent spoke
+        self._spoke_for: float | None = None  # s of it since voice activity counted it, if any
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self._agent_speaking = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._agent_speaking = False
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._over_agent, self._spoke_for = self._agent_speaking, 0.0
+        elif isinstance(frame, InputAudioRawFrame) and self._spoke_for is not None:
+            self._spoke_for += len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+        await super().process_frame(frame, direction)
 
     def watch(self, vad: PauseWatchingVAD) -> None:
         vad.on_pause, vad.on_resume = self._pause_began, self._forget
@@ -100,6 +126,20 @@ class EarlyWhisperSTTService(WhisperSTTService):
             self._early = None
 
     async def _frames(self, pcm: bytes) -> list[Frame]:
+        frames = await self._transcribed(pcm, before=None)
+        over_agent = self.over_agent
+        if over_agent is not None and self._short_over_agent():
+            said = " ".join(f.text for f in frames if isinstance(f, TranscriptionFrame))
+            if over_agent.stops_agent(said):
+                frames = await self._transcribed(pcm, before=over_agent.prompt)
+        return frames
+
+    def _short_over_agent(self) -> bool:
+        spoke_for = self._spoke_for or 0.0
+        return self._over_agent and spoke_for < BACKCHANNEL_SECONDS
+
+    async def _transcribed(self, pcm: bytes, *, before: str | None) -> list[Frame]:
+        cast(WhisperSTTSettings, self._settings).initial_prompt = before  # read as it starts
         transcribed = super().run_stt(pcm)
         return [frame async for frame in transcribed if frame is not None]
 

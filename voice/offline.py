@@ -22,6 +22,7 @@ from agents.configuration import STTConfig, TTSConfig, language_code
 from parley.errors import Conflict
 
 from .early import EarlyWhisperSTTService
+from .turns import OverAgent
 from .whisper import SharedWhisper
 
 BUNDLED_WHISPER = "tiny.en"
@@ -73,8 +74,9 @@ def _whisper(source: str) -> SharedWhisper:
     return SharedWhisper(model)
 
 
-def whisper_stt(stt: STTConfig) -> Any:
-    """A pipecat Whisper STT service for one call, on this process's shared model."""
+def whisper_stt(stt: STTConfig, over_agent: OverAgent | None = None) -> Any:
+    """A pipecat Whisper STT service for one call, on this process's shared model, hearing
+    speech over the agent as `over_agent` says (voice.early)."""
     from pipecat.services.whisper.stt import WhisperSTTService
 
     class SharedWhisperSTTService(EarlyWhisperSTTService):
@@ -85,7 +87,7 @@ def whisper_stt(stt: STTConfig) -> Any:
     options = WhisperSTTService.Settings(model=whisper_model_source(stt), language=language)
     if not settings.VOICE_SHARED_MODELS:  # pipecat's own: a model per call, beam search
         return WhisperSTTService(settings=options, compute_type="int8")
-    return SharedWhisperSTTService(settings=options)
+    return SharedWhisperSTTService(settings=options, over_agent=over_agent)
 
 
 def _bundled_piper() -> Path | None:

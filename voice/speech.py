@@ -29,8 +29,10 @@ def stt_service(*, team: Team, config: AgentConfiguration) -> Any:
     """A new pipecat STT service for one call."""
     if config.stt.provider in OFFLINE_STT:
         from .offline import whisper_stt
+        from .turns import over_agent_hearing
 
-        return whisper_stt(config.stt)
+        over_agent = over_agent_hearing(config.turn_detection, config.stt.language)
+        return whisper_stt(config.stt, over_agent)
     return cloud.cloud_stt(team=team, config=config)
 
 

@@ -74,6 +74,10 @@ BACKCHANNELS = {
 }
 
 
+# How many of a language's acknowledgements Whisper hears as said before short speech over the
+# agent whose words would stop it (OverAgent).
+PROMPTED_PHRASES = 8
+
 # Words a sentence does not end on, by language: a transcript that stops on one ("Is it possible
 # to", "I was wondering if", "uh") is a sentence going on, whatever its intonation.
 TRAILING = {
@@ -260,15 +264,49 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[^\W_]+(?:'[^\W_]+)?", text.lower())
 
 
-def backchannel_phrases(turn: TurnDetectionConfig, language: str) -> list[list[str]]:
-    """The phrases that do not stop the agent, as words, longest first."""
+def _acknowledgements(turn: TurnDetectionConfig, language: str) -> list[str]:
+    """The language's backchannel phrases: the agent's own for it, or the built-in ones."""
     code = language_code(language)
     if code in turn.backchannel_phrases:
-        phrases = turn.backchannel_phrases[code]
-    else:
-        phrases = BACKCHANNELS.get(code, "").split(",")
-    found = [_words(phrase) for phrase in phrases]
+        return list(turn.backchannel_phrases[code])
+    return BACKCHANNELS.get(code, "").split(",")
+
+
+def backchannel_phrases(turn: TurnDetectionConfig, language: str) -> list[list[str]]:
+    """The phrases that do not stop the agent, as words, longest first."""
+    found = [_words(phrase) for phrase in _acknowledgements(turn, language)]
     return sorted((words for words in found if words), key=len, reverse=True)
+
+
+@dataclass(frozen=True)
+class OverAgent:
+    """How speech that began over the agent is heard (voice.early). Words that would stop it,
+    said for less time than an acknowledgement can last, are transcribed again after `prompt`,
+    the language's first acknowledgements as sentences ("Mm-hmm. Mhm. Mm. …"), as if said
+    before them: Whisper then writes a hummed acknowledgement as one, where alone it may hear
+    words ("in a month", "and may change") that stop the agent. Words are still heard as
+    words: "Stop.", "Wait, stop, that's wrong." (tests/voice/test_early.py)."""
+
+    prompt: str
+    min_words: int
+    phrases: list[list[str]]
+
+    def stops_agent(self, text: str) -> bool:
+        return interrupts(text, min_words=self.min_words, phrases=self.phrases)
+
+
+def over_agent_hearing(turn: TurnDetectionConfig, language: str) -> OverAgent | None:
+    """How speech over the agent is heard, or None when words do not decide whether it stops
+    the agent (`interrupt_min_words` 0: voice activity alone does) or the language has no
+    acknowledgements."""
+    if turn.interrupt_min_words == 0:
+        return None
+    phrases = (phrase.strip() for phrase in _acknowledgements(turn, language))
+    said = [phrase for phrase in phrases if phrase][:PROMPTED_PHRASES]
+    if not said:
+        return None
+    prompt = " ".join(f"{phrase[0].upper()}{phrase[1:]}." for phrase in said)
+    return OverAgent(prompt, turn.interrupt_min_words, backchannel_phrases(turn, language))
 
 
 def trails_off(text: str, language: str) -> bool:

@@ -10,7 +10,10 @@ repeat a short phrase until its limit). A transcript whose last segment is left 
 off by the limit, which no speech of that duration reaches, and one that places speech past the
 end of the audio is made up: the turn is then transcribed again the usual way, so a loop costs
 time, never a wrong transcript. Turns with a prompt or hotwords, and multilingual models without
-a language, also go the usual way.
+a language, also go the usual way; a short turn with a prompt (voice.turns.OverAgent) is decoded
+once, at temperature 0, and no longer than its duration needs: a prompt of short phrases can make
+the decoder repeat them, and faster-whisper's fallback would decode the turn again at each of
+its temperatures.
 """
 
 import threading
@@ -50,6 +53,10 @@ class SharedWhisper:
         with self._lock:
             if (heard := self._short(audio, **options)) is not None:
                 return [heard], None
+            if options.get("initial_prompt") and len(audio) <= SHORT_MAX_SECONDS * SAMPLE_RATE:
+                seconds = len(audio) / SAMPLE_RATE
+                tokens = TOKENS_BASE + round(seconds * TOKENS_PER_SECOND)
+                options = {"temperature": 0.0, "max_new_tokens": tokens, **options}
             segments, info = self.model.transcribe(audio, beam_size=1, **options)
             return list(segments), info
 

@@ -1,21 +1,33 @@
-"""Answering early: the reply gate, and the voice activity that tells a pause has begun."""
+"""Answering early: the reply gate, the voice activity that tells a pause has begun, and the
+transcription of speech over the agent."""
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import numpy as np
 import pytest
 from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    Frame,
+    InputAudioRawFrame,
     InterruptionFrame,
     LLMFullResponseStartFrame,
     TextFrame,
+    TranscriptionFrame,
     TTSAudioRawFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
+from pipecat.pipeline.worker import PipelineParams
 from pipecat.tests.utils import SleepFrame, run_test
 
+from agents.configuration import STTConfig, TurnDetectionConfig
 from voice.early import PauseWatchingVAD, ReplyGate
+from voice.offline import whisper_stt
+from voice.turns import over_agent_hearing
 
 from .peer import speech
 
@@ -145,3 +157,40 @@ def test_voice_activity_is_not_quiet_from_the_moment_a_voice_is_heard() -> None:
     assert ("silence", False) in quiet  # yet not quiet while the voice was heard
     assert quiet[0] == ("silence", True)
     assert quiet[-1] == ("silence", True)
+
+
+def transcribed(text: str, *, over_agent: bool, **settings: Any) -> str:
+    """What a call's Whisper writes for `text` said by Piper (the same audio each run), over
+    the agent's speech or not, with the agent's turn_detection `settings`."""
+    turn = TurnDetectionConfig.model_validate(settings)
+    stt = whisper_stt(STTConfig(), over_agent_hearing(turn, "en"))
+    said = speech(text, rate=16_000, steady=True)
+    loud = np.flatnonzero(np.abs(said) > 300)
+    said = said[loud[0] : loud[-1]]  # without the voice's own silence, as a person says it
+    audio = np.concatenate([said, np.zeros(3200, dtype=np.int16)])
+    chunks = [
+        InputAudioRawFrame(audio[i : i + 320].tobytes(), 16_000, num_channels=1)
+        for i in range(0, len(audio), 320)
+    ]
+    frames: list[Frame] = [BotStartedSpeakingFrame()] if over_agent else []
+    # Voice activity counts speech after 200 ms of it, and stops it after 200 ms of silence.
+    # Its frames overtake audio in a queue: the pauses keep them in order.
+    frames += [*chunks[:10], SleepFrame(0.2), VADUserStartedSpeakingFrame(), SleepFrame(0.1)]
+    frames += [*chunks[10:], SleepFrame(0.5), VADUserStoppedSpeakingFrame()]
+    params = PipelineParams(audio_in_sample_rate=16_000)
+    down, _ = asyncio.run(
+        run_test(stt, frames_to_send=frames, pipeline_params=params, start_timeout=30)
+    )
+    return " ".join(f.text.strip() for f in down if isinstance(f, TranscriptionFrame))
+
+
+def test_a_hum_over_the_agent_misheard_as_words_is_heard_again_after_acknowledgements() -> None:
+    assert transcribed("Mm hmm.", over_agent=False) == "Amen, ma'am."  # words: they stop it
+    assert "Mm-hmm" in transcribed("Mm hmm.", over_agent=True)
+    # Voice activity alone stops the agent: words do not matter, and are heard once.
+    assert transcribed("Mm hmm.", over_agent=True, interrupt_min_words=0) == "Amen, ma'am."
+
+
+@pytest.mark.parametrize("said", ["Stop.", "Wait, stop, that's wrong.", "No, no."])
+def test_words_over_the_agent_are_still_heard_as_words(said: str) -> None:
+    assert transcribed(said, over_agent=True).lower().startswith(said[:4].lower())

@@ -36,6 +36,7 @@ from voice.turns import (
     Verdict,
     backchannel_phrases,
     interrupts,
+    over_agent_hearing,
     reads_unfinished,
     trails_off,
     transcript_reader,
@@ -537,6 +538,30 @@ PHRASES = backchannel_phrases(TurnDetectionConfig(), "en-US")
 )
 def test_acknowledgements_and_noise_do_not_interrupt_words_do(said: str, expected: bool) -> None:
     assert interrupts(said, min_words=1, phrases=PHRASES) is expected
+
+
+@pytest.mark.parametrize(
+    ("settings", "language", "prompt"),
+    [
+        ({}, "en-US", "Mm-hmm. Mhm. Mm. Hmm. Uh-huh. Uh huh. Yeah. Yep."),
+        ({}, "de", "Mhm. Hm. Ja. Genau. Okay. Ok. Alles klar. Stimmt."),
+        (
+            {"backchannel_phrases": {"en": ["got it", " ", "sure thing"]}},
+            "en",
+            "Got it. Sure thing.",
+        ),
+        ({"interrupt_min_words": 0}, "en", None),  # voice activity alone stops the agent
+        ({}, "ja", None),  # no acknowledgements built in
+    ],
+)
+def test_speech_over_the_agent_is_heard_again_after_the_languages_acknowledgements(
+    settings: dict[str, Any], language: str, prompt: str | None
+) -> None:
+    heard = over_agent_hearing(TurnDetectionConfig.model_validate(settings), language)
+    assert (heard and heard.prompt) == prompt
+    if heard is not None:
+        assert heard.stops_agent("in a month")
+        assert not heard.stops_agent(prompt or "")
 
 
 def test_the_minimum_number_of_words_and_the_agents_own_phrases() -> None:

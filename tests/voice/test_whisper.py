@@ -80,3 +80,12 @@ def test_a_prompt_or_hotwords_go_the_usual_way(shared: SharedWhisper) -> None:
         segments, info = shared.transcribe(audio, language="en", **options)
         assert info is not None
         assert "table" in words(segments)
+
+
+def test_after_acknowledgements_a_hum_is_written_as_one(shared: SharedWhisper) -> None:
+    hum = spoken("Mm-hmm.")
+    alone, _ = shared.transcribe(hum, language="en")
+    after, _ = shared.transcribe(hum, language="en", initial_prompt="Mm-hmm. Mhm. Uh-huh.")
+
+    assert words(alone) != "mmhmm"
+    assert words(after) == "mmhmm"
