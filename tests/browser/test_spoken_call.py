@@ -82,20 +82,23 @@ def test_a_visitor_asks_aloud_and_hears_the_agent_answer(
     expect(widget).to_have_attribute("data-state", "listening")
 
     captions = page.get_by_role("log", name="Captions")
-    # Whisper tiny hears "boats leave" or, now and then, "boat sleep".
-    heard = re.compile("boat", re.IGNORECASE)
-    expect(captions.locator("[data-role=user] .text")).to_contain_text(heard, timeout=30_000)
+    # Whisper tiny hears "boats leave" or, through a loaded machine's Opus, now and then "boat
+    # sleep" or "box leave": one of the two words is enough to know the question was heard.
+    heard = re.compile(r"boat|leave", re.IGNORECASE)
+    user_caption = captions.locator("[data-role=user] .text")
+    expect(user_caption).to_contain_text(heard, timeout=30_000)
     expect(captions.locator("[data-role=agent] .text")).to_have_text(
         "The boats leave at nine.", timeout=30_000
     )
     screenshot(page, "meet-spoken-call")
+    question = user_caption.inner_text()
     page.get_by_role("button", name="Hang up").click()
     expect(widget).to_have_attribute("data-state", "ended")
 
     session = Session.objects.get(agent=agent)
     said = [e.data for e in session.events.filter(kind=EventKind.MESSAGE).order_by("seq")]
     assert said[0]["role"] == "user"
-    assert "boat" in said[0]["content"].lower()
+    assert said[0]["content"].strip() == question.strip()
     assert said[1]["content"] == "The boats leave at nine."
     assert "latency_ms" in said[1]
     page.context.close()
