@@ -20,26 +20,23 @@ interrupt, so those turns wait for the whole silence, as before.
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import (
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
     Frame,
-    InputAudioRawFrame,
     InterruptionFrame,
     LLMFullResponseStartFrame,
     SystemFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
-    VADUserStartedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.services.whisper.stt import WhisperSTTService, WhisperSTTSettings
+from pipecat.services.whisper.stt import WhisperSTTService
 
-from .turns import BACKCHANNEL_SECONDS, OverAgent
+from .turns import OverAgent, SpeechOverAgent
+from .whisper import heard_after
 
 # A dip in voice activity this long is taken as a pause worth transcribing.
 PAUSE_SECONDS = 0.03
@@ -90,26 +87,17 @@ class EarlyWhisperSTTService(WhisperSTTService):
     with no speech in between, that transcript is the segment's; otherwise it is dropped.
 
     Speech that began while the agent spoke, shorter than an acknowledgement can be
-    (BACKCHANNEL_SECONDS), whose words would stop the agent, is transcribed again as
+    (voice.turns.BACKCHANNEL_SECONDS), whose words would stop the agent, is transcribed again as
     `over_agent` says (voice.turns.OverAgent), and that transcript is the segment's."""
 
     def __init__(self, *, over_agent: OverAgent | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.over_agent = over_agent
+        self.speech = SpeechOverAgent()
         self._early: asyncio.Task[list[Frame]] | None = None
-        self._agent_speaking = False
-        self._over_agent = False  # the speech under way began while the agent spoke
-        self._spoke_for: float | None = None  # s of it since voice activity counted it, if any
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        if isinstance(frame, BotStartedSpeakingFrame):
-            self._agent_speaking = True
-        elif isinstance(frame, BotStoppedSpeakingFrame):
-            self._agent_speaking = False
-        elif isinstance(frame, VADUserStartedSpeakingFrame):
-            self._over_agent, self._spoke_for = self._agent_speaking, 0.0
-        elif isinstance(frame, InputAudioRawFrame) and self._spoke_for is not None:
-            self._spoke_for += len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+        self.speech.track(frame)
         await super().process_frame(frame, direction)
 
     def watch(self, vad: PauseWatchingVAD) -> None:
@@ -126,22 +114,23 @@ class EarlyWhisperSTTService(WhisperSTTService):
             self._early = None
 
     async def _frames(self, pcm: bytes) -> list[Frame]:
-        frames = await self._transcribed(pcm, before=None)
+        frames = await self._transcribed(pcm)
         over_agent = self.over_agent
-        if over_agent is not None and self._short_over_agent():
+        if over_agent is not None and over_agent.prompt and self._short_over_agent():
             said = " ".join(f.text for f in frames if isinstance(f, TranscriptionFrame))
             if over_agent.stops_agent(said):
-                frames = await self._transcribed(pcm, before=over_agent.prompt)
+                frames = await self._transcribed(pcm, after=over_agent.prompt)
         return frames
 
     def _short_over_agent(self) -> bool:
-        spoke_for = self._spoke_for or 0.0
-        return self._over_agent and spoke_for < BACKCHANNEL_SECONDS
+        return self.speech.began_over_agent and not self.speech.acknowledgement_long
 
-    async def _transcribed(self, pcm: bytes, *, before: str | None) -> list[Frame]:
-        cast(WhisperSTTSettings, self._settings).initial_prompt = before  # read as it starts
-        transcribed = super().run_stt(pcm)
-        return [frame async for frame in transcribed if frame is not None]
+    async def _transcribed(self, pcm: bytes, *, after: str | None = None) -> list[Frame]:
+        token = heard_after.set(after)
+        try:
+            return [frame async for frame in super().run_stt(pcm) if frame is not None]
+        finally:
+            heard_after.reset(token)
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         early, self._early = self._early, None

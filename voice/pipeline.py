@@ -80,7 +80,7 @@ from .pieces import FirstPieceSooner
 from .turns import (
     BackchannelProofStart,
     Verdict,
-    backchannel_phrases,
+    over_agent_hearing,
     semantic_turn_stop,
     silence_verdict,
     trails_off,
@@ -532,9 +532,9 @@ def user_turn_params(
 
 def _turn_start(turn: TurnDetectionConfig, language: str) -> list[BaseUserTurnStartStrategy]:
     interrupts = turn.interrupt_mode == "interrupt"
-    if interrupts and turn.interrupt_min_words > 0:
-        phrases = backchannel_phrases(turn, language)
-        return [BackchannelProofStart(min_words=turn.interrupt_min_words, phrases=phrases)]
+    hearing = over_agent_hearing(turn, language)
+    if interrupts and hearing is not None:
+        return [BackchannelProofStart(hearing)]
     return [
         VADUserTurnStartStrategy(enable_interruptions=interrupts),
         TranscriptionUserTurnStartStrategy(enable_interruptions=interrupts),

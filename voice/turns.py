@@ -280,12 +280,13 @@ def backchannel_phrases(turn: TurnDetectionConfig, language: str) -> list[list[s
 
 @dataclass(frozen=True)
 class OverAgent:
-    """How speech that began over the agent is heard (voice.early). Words that would stop it,
-    said for less time than an acknowledgement can last, are transcribed again after `prompt`,
-    the language's first acknowledgements as sentences ("Mm-hmm. Mhm. Mm. …"), as if said
-    before them: Whisper then writes a hummed acknowledgement as one, where alone it may hear
-    words ("in a month", "and may change") that stop the agent. Words are still heard as
-    words: "Stop.", "Wait, stop, that's wrong." (tests/voice/test_early.py)."""
+    """How speech that began over the agent is heard, by voice.early's Whisper and by
+    BackchannelProofStart. Its words stop the agent when `interrupts` says so. Words that would,
+    said for less time than an acknowledgement can last, are transcribed again after `prompt`
+    (when the language has acknowledgements), the first of them as sentences ("Mm-hmm. Mhm.
+    Mm. …"), as if said before them: Whisper then writes a hummed acknowledgement as one, where
+    alone it may hear words ("in a month", "and may change") that stop the agent. Words are still
+    heard as words: "Stop.", "Wait, stop, that's wrong." (tests/voice/test_early.py)."""
 
     prompt: str
     min_words: int
@@ -297,16 +298,42 @@ class OverAgent:
 
 def over_agent_hearing(turn: TurnDetectionConfig, language: str) -> OverAgent | None:
     """How speech over the agent is heard, or None when words do not decide whether it stops
-    the agent (`interrupt_min_words` 0: voice activity alone does) or the language has no
-    acknowledgements."""
+    the agent (`interrupt_min_words` 0: voice activity alone does)."""
     if turn.interrupt_min_words == 0:
         return None
     phrases = (phrase.strip() for phrase in _acknowledgements(turn, language))
     said = [phrase for phrase in phrases if phrase][:PROMPTED_PHRASES]
-    if not said:
-        return None
     prompt = " ".join(f"{phrase[0].upper()}{phrase[1:]}." for phrase in said)
     return OverAgent(prompt, turn.interrupt_min_words, backchannel_phrases(turn, language))
+
+
+class SpeechOverAgent:
+    """What the frames say of the person's speech and the agent's: whether the agent is
+    speaking, whether the person's latest speech began while it was, and for how long (s of
+    audio) that speech has gone on, while voice activity counts it."""
+
+    def __init__(self) -> None:
+        self.agent_speaking = False
+        self.began_over_agent = False
+        self.speaking = False
+        self.seconds = 0.0
+
+    def track(self, frame: Frame) -> None:
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self.agent_speaking = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self.agent_speaking = False
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self.began_over_agent, self.speaking, self.seconds = self.agent_speaking, True, 0.0
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self.speaking = False
+        elif isinstance(frame, InputAudioRawFrame) and self.speaking:
+            self.seconds += len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+
+    @property
+    def acknowledgement_long(self) -> bool:
+        """Whether the latest speech has gone on as long as an acknowledgement can last."""
+        return self.seconds >= BACKCHANNEL_SECONDS
 
 
 def trails_off(text: str, language: str) -> bool:
@@ -379,50 +406,42 @@ def interrupts(text: str, *, min_words: int, phrases: list[list[str]]) -> bool:
 
 class BackchannelProofStart(BaseUserTurnStartStrategy):
     """The person's turn starts as pipecat's voice activity and transcription strategies start
-    it, except over the agent's speech: there, what `interrupts` accepts, or speech longer than
-    BACKCHANNEL_SECONDS (of audio: counted as it comes); the rest is dropped."""
+    it, except over the agent's speech: there, what `hearing` says stops the agent, or speech
+    longer than BACKCHANNEL_SECONDS (of audio: counted as it comes); the rest is dropped."""
 
-    def __init__(self, *, min_words: int, phrases: list[list[str]]) -> None:
+    def __init__(self, hearing: OverAgent) -> None:
         super().__init__(enable_interruptions=True)
-        self.min_words, self.phrases = min_words, phrases
-        self._agent_speaking = False
-        # The person's speech began over the agent: its transcript is judged as such even when
-        # it comes after the agent has finished (Whisper, on a loaded machine, may take longer
-        # than the rest of the reply).
-        self._over_agent = False
-        self._speaking_for: float | None = None  # s of speech over the agent, while it lasts
+        self.hearing = hearing
+        self.speech = SpeechOverAgent()
+        # Speech that began over the agent, not yet let through or dropped: its transcript is
+        # judged as such even when it comes after the agent has finished (Whisper, on a loaded
+        # machine, may take longer than the rest of the reply).
+        self._judging = False
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
-        if isinstance(frame, BotStartedSpeakingFrame):
-            self._agent_speaking = True
-        elif isinstance(frame, BotStoppedSpeakingFrame):
-            self._agent_speaking = False
-        elif isinstance(frame, VADUserStartedSpeakingFrame):
-            self._over_agent = self._agent_speaking
-            if not self._over_agent:
+        self.speech.track(frame)
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._judging = self.speech.began_over_agent
+            if not self._judging:
                 return await self._started()
-            self._speaking_for = 0.0
-        elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._speaking_for = None
-        elif isinstance(frame, InputAudioRawFrame) and self._speaking_for is not None:
-            self._speaking_for += len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
-            if self._speaking_for >= BACKCHANNEL_SECONDS:
+        elif isinstance(frame, InputAudioRawFrame):
+            if self._judging and self.speech.speaking and self.speech.acknowledgement_long:
                 return await self._started()
         elif isinstance(frame, (TranscriptionFrame, InterimTranscriptionFrame)):
             return await self._heard(frame)
         return ProcessFrameResult.CONTINUE
 
     async def _heard(self, frame: TranscriptionFrame | InterimTranscriptionFrame) -> Any:
-        if not (self._agent_speaking or self._over_agent):
+        if not (self.speech.agent_speaking or self._judging):
             return await self._started()
-        if interrupts(frame.text, min_words=self.min_words, phrases=self.phrases):
+        if self.hearing.stops_agent(frame.text):
             return await self._started()
         if isinstance(frame, TranscriptionFrame):
-            self._over_agent = False
+            self._judging = False
             await self.trigger_reset_aggregation()  # neither answered nor recorded
         return ProcessFrameResult.CONTINUE
 
     async def _started(self) -> ProcessFrameResult:
-        self._speaking_for, self._over_agent = None, False
+        self._judging = False
         await self.trigger_user_turn_started()
         return ProcessFrameResult.STOP

@@ -14,9 +14,13 @@ a language, also go the usual way; a short turn with a prompt (voice.turns.OverA
 once, at temperature 0, and no longer than its duration needs: a prompt of short phrases can make
 the decoder repeat them, and faster-whisper's fallback would decode the turn again at each of
 its temperatures.
+
+A call's transcription is given such a prompt through `heard_after` (a context variable: set for
+one transcription, in the task that awaits it, it reaches the model's thread and no other call).
 """
 
 import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +33,9 @@ TOKENS_BASE = 16
 SECONDS_PER_STAMP = 0.02
 STAMP_SLACK_SECONDS = 1  # tiny.en often ends a segment on a whole second past the speech
 TOKENS_PER_SECOND = 16
+
+# What the transcriptions of the current context are heard after, as Whisper's initial_prompt.
+heard_after: ContextVar[str | None] = ContextVar("heard_after", default=None)
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,8 @@ class SharedWhisper:
         self._lock = threading.Lock()
 
     def transcribe(self, audio: Any, **options: Any) -> tuple[list[Any], Any]:
+        if before := heard_after.get():
+            options["initial_prompt"] = before
         with self._lock:
             if (heard := self._short(audio, **options)) is not None:
                 return [heard], None

@@ -265,27 +265,30 @@ def test_going_on_within_the_silence_setting_drops_the_early_answer_unheard(
     assert [request.path for request, _ in receiver.log].count("/book") == 1
 
 
-def test_in_semantic_mode_a_finished_sentence_is_answered_sooner_than_an_unfinished_one(
-    voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any
-) -> None:
-    agent = agent_for(
-        llm, cast.team, turn_detection={"mode": "semantic", "silence_duration_ms": 1500}
-    )
-    llm.will(says("Go on."), says("It is sunny."))
+def said_in_semantic_mode(llm: ScriptedLLM, team: Any, *sentences: str) -> list[dict[str, Any]]:
+    """The messages of a call to a semantic agent (1.5 s of silence at most) in which each
+    sentence is said, then answered (or not) before the next."""
+    agent = agent_for(llm, team, turn_detection={"mode": "semantic", "silence_duration_ms": 1500})
 
     async def call() -> dict[str, Any]:
         peer, started = await connect(agent)
         await asyncio.sleep(0.5)
-        unfinished = peer.mic.say(speech("So I was thinking that maybe"))  # trailing off
-        await quiet_after(peer, unfinished)
-        finished = peer.mic.say(speech("What is the weather in Paris?"))
-        await quiet_after(peer, finished)
+        for sentence in sentences:
+            await quiet_after(peer, peer.mic.say(speech(sentence)))
         await peer.close()
         return started
 
-    started = asyncio.run(call())
+    return events(asyncio.run(call())["sessionId"])
 
-    said = events(started["sessionId"])
+
+def test_in_semantic_mode_a_finished_sentence_is_answered_sooner_than_an_unfinished_one(
+    voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any
+) -> None:
+    llm.will(says("Go on."), says("It is sunny."))
+    trailing_off, finished = "So I was thinking that maybe", "What is the weather in Paris?"
+
+    said = said_in_semantic_mode(llm, cast.team, trailing_off, finished)
+
     assert [m["role"] for m in said] == ["user", "assistant", "user", "assistant"]
     trailing, answered = said[1], said[3]
     assert (trailing["content"], trailing["turn_end"]) == ("Go on.", "max")
@@ -298,23 +301,11 @@ def test_in_semantic_mode_a_finished_sentence_is_answered_sooner_than_an_unfinis
 def test_in_semantic_mode_words_read_as_going_on_wait_though_they_sound_finished(
     voice_worker: RunningWorker, llm: ScriptedLLM, cast: Any
 ) -> None:
-    agent = agent_for(
-        llm, cast.team, turn_detection={"mode": "semantic", "silence_duration_ms": 1500}
-    )
     llm.will(says("Go on."))
 
-    async def call() -> dict[str, Any]:
-        peer, started = await connect(agent)
-        await asyncio.sleep(0.5)
-        # Smart-Turn hears it finished (test_turns); the packaged model reads it going on.
-        cut_off = peer.mic.say(speech("Tell me which platform."))
-        await quiet_after(peer, cut_off)
-        await peer.close()
-        return started
+    # Smart-Turn hears it finished (test_turns); the packaged model reads it going on.
+    said = said_in_semantic_mode(llm, cast.team, "Tell me which platform.")
 
-    started = asyncio.run(call())
-
-    said = events(started["sessionId"])
     assert [m["role"] for m in said] == ["user", "assistant"]
     assert (said[1]["content"], said[1]["turn_end"]) == ("Go on.", "max")
     assert said[1]["latency_ms"] >= 1500

@@ -18,6 +18,8 @@ from pipecat.frames.frames import (
     LLMContextFrame,
     TextFrame,
     TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams
@@ -33,6 +35,7 @@ from voice.pipeline import Call, TurnClock, user_turn_params
 from voice.turns import (
     FINISHED_SILENCE,
     SmartTurn,
+    SpeechOverAgent,
     Verdict,
     backchannel_phrases,
     interrupts,
@@ -551,7 +554,7 @@ def test_acknowledgements_and_noise_do_not_interrupt_words_do(said: str, expecte
             "Got it. Sure thing.",
         ),
         ({"interrupt_min_words": 0}, "en", None),  # voice activity alone stops the agent
-        ({}, "ja", None),  # no acknowledgements built in
+        ({}, "ja", ""),  # no acknowledgements built in: words are heard once, as words
     ],
 )
 def test_speech_over_the_agent_is_heard_again_after_the_languages_acknowledgements(
@@ -572,6 +575,22 @@ def test_the_minimum_number_of_words_and_the_agents_own_phrases() -> None:
     assert not interrupts("Na klar, jawohl.", min_words=1, phrases=phrases)
     assert interrupts("Genau.", min_words=1, phrases=phrases)  # the agent's list replaces ours
     assert not interrupts("Jawohl.", min_words=1, phrases=backchannel_phrases(german, "de-AT"))
+
+
+def test_speech_over_the_agent_is_counted_while_voice_activity_counts_it() -> None:
+    heard = SpeechOverAgent()
+    tenth = InputAudioRawFrame(bytes(2 * RATE // 10), RATE, num_channels=1)
+    before = [BotStartedSpeakingFrame(), tenth, VADUserStartedSpeakingFrame()]
+    during = [*[tenth] * 9, BotStoppedSpeakingFrame(), VADUserStoppedSpeakingFrame(), tenth]
+    for frame in [*before, *during]:
+        heard.track(frame)
+
+    assert (heard.agent_speaking, heard.began_over_agent) == (False, True)
+    assert (heard.speaking, round(heard.seconds, 2)) == (False, 0.9)
+    assert heard.acknowledgement_long  # 0.8 s is as long as an acknowledgement lasts
+
+    heard.track(VADUserStartedSpeakingFrame())  # after the agent finished: a new count
+    assert (heard.began_over_agent, heard.seconds) == (False, 0.0)
 
 
 def over_the_agent(*said: list[Frame]) -> list[str]:

@@ -1,12 +1,13 @@
 """The shared Whisper model's fast path for short turns, on the bundled tiny.en model."""
 
+import asyncio
 import re
 
 import numpy as np
 import pytest
 
 from voice import whisper
-from voice.whisper import Heard, SharedWhisper
+from voice.whisper import Heard, SharedWhisper, heard_after
 
 from .peer import speech
 
@@ -89,3 +90,20 @@ def test_after_acknowledgements_a_hum_is_written_as_one(shared: SharedWhisper) -
 
     assert words(alone) != "mmhmm"
     assert words(after) == "mmhmm"
+
+
+def test_what_one_transcription_is_heard_after_reaches_no_other(shared: SharedWhisper) -> None:
+    hum = spoken("Mm-hmm.")
+
+    async def transcribed(after: str | None) -> str:
+        heard_after.set(after)  # in this task alone
+        segments, _ = await asyncio.to_thread(shared.transcribe, hum, language="en")
+        return words(segments)
+
+    async def both() -> list[str]:
+        return await asyncio.gather(transcribed("Mm-hmm. Mhm. Uh-huh."), transcribed(None))
+
+    after, alone = asyncio.run(both())
+
+    assert after == "mmhmm"
+    assert alone != "mmhmm"
