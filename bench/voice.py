@@ -591,6 +591,7 @@ def _assistant_said(session_id: str) -> list[tuple[int, dict[str, Any]]]:
 async def _spoken_turn(peer: Any, said: Said) -> dict[str, Any]:
     from tests.voice.peer import RATE
 
+    messages = len(peer.messages)
     end = peer.mic.say(said.pcm)
     start = end - len(said.pcm) / RATE
     first = await _sound_after(peer, start, timeout=len(said.pcm) / RATE + 15)
@@ -599,7 +600,17 @@ async def _spoken_turn(peer: Any, said: Said) -> dict[str, Any]:
     await _quiet(peer, end)
     latency = None if after is None else (after - end) * 1000
     row = {"kind": said.kind, "text": said.text, "voice": said.voice, "premature": premature}
-    return row | {"latency": latency}
+    return row | {"latency": latency, "heard": _heard(peer, messages)}
+
+
+def _heard(peer: Any, since: int) -> str:
+    """The final transcripts the caller was sent from its `since`th message on."""
+    heard = [
+        str(message.get("data", {}).get("text", "")).strip()
+        for message in peer.messages[since:]
+        if message.get("type") == "user-transcription" and message.get("data", {}).get("final")
+    ]
+    return " / ".join(heard)
 
 
 def _said_since(session_id: str, seq: int) -> list[dict[str, Any]]:
@@ -638,13 +649,8 @@ async def _over_the_agent(peer: Any, session_id: str, said: Said, asked: Any) ->
     turns = sum(1 for data in since if data.get("role") == "user")
     interrupted = turns > 1 or any(data.get("interrupted") for data in since)
     silent = peer.heard.silence_after(start, GAP)
-    heard = [
-        str(message.get("data", {}).get("text", "")).strip()
-        for message in peer.messages[messages:]
-        if message.get("type") == "user-transcription" and message.get("data", {}).get("final")
-    ]
     stop_ms = (silent - start) * 1000 if interrupted and silent is not None else None
-    return row | {"interrupted": interrupted, "stop_ms": stop_ms, "heard": " / ".join(heard)}
+    return row | {"interrupted": interrupted, "stop_ms": stop_ms, "heard": _heard(peer, messages)}
 
 
 async def _set_call(
