@@ -19,6 +19,8 @@ interrupt, so those turns wait for the whole silence, as before.
 """
 
 import asyncio
+import contextlib
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -42,19 +44,47 @@ from .whisper import heard_after
 PAUSE_SECONDS = 0.03
 
 
+class Quiet:
+    """Whether Silero hears no voice (`event` set), and since when (time.monotonic())."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.event.set()
+        self.since = float("-inf")
+
+    def heard(self, voice: bool) -> None:
+        if voice:
+            self.event.clear()
+        elif not self.event.is_set():
+            self.event.set()
+            self.since = time.monotonic()
+
+    def lasted(self, seconds: float, now: float) -> bool:
+        """Whether no voice has been heard for `seconds` by `now`."""
+        return self.event.is_set() and now - self.since >= seconds
+
+    async def lasting(self, seconds: float, *, by: float) -> None:
+        """Return once no voice has been heard for `seconds`, or at `by` at the latest."""
+        while not self.lasted(seconds, now := time.monotonic()) and now < by:
+            if self.event.is_set():
+                await asyncio.sleep(min(self.since + seconds, by) - now)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.event.wait(), by - now)
+
+
 class PauseWatchingVAD(SileroVADAnalyzer):
     """Silero voice activity that also tells `on_pause` when the user has been quiet for
     PAUSE_SECONDS, and `on_resume` when they speak again before it counts as stopped. `quiet`
-    is set while Silero hears no voice: it is cleared as soon as it does, a few windows before
-    voice activity counts as speech (the user going on: their turn, which drops a held answer)
-    or ends (a noise)."""
+    holds while Silero hears no voice: it ends as soon as it does, a few windows before voice
+    activity counts as speech (the user going on: their turn, which drops a held answer) or
+    ends (a noise)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.on_pause: Callable[[], None] = lambda: None
         self.on_resume: Callable[[], None] = lambda: None
-        self.quiet = asyncio.Event()
-        self.quiet.set()
+        self.quiet = Quiet()
         self._quiet = 0.0  # seconds of audio since the voice activity began to drop
         self._told = False
         self._voiced = False  # Silero's last window was above the confidence threshold
@@ -66,10 +96,7 @@ class PauseWatchingVAD(SileroVADAnalyzer):
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
         state = await super().analyze_audio(buffer)
-        if self._voiced or state in (VADState.STARTING, VADState.SPEAKING):
-            self.quiet.clear()
-        else:
-            self.quiet.set()
+        self.quiet.heard(self._voiced or state in (VADState.STARTING, VADState.SPEAKING))
         if state != VADState.STOPPING:
             if self._told and state == VADState.SPEAKING:
                 self.on_resume()

@@ -75,7 +75,7 @@ from sessions.engine import Turn, session_turn
 from sessions.models import EventKind, Session
 from tools.execution import ToolRun
 
-from .early import EarlyWhisperSTTService, PauseWatchingVAD, ReplyGate
+from .early import EarlyWhisperSTTService, PauseWatchingVAD, Quiet, ReplyGate
 from .pieces import FirstPieceSooner
 from .turns import (
     BackchannelProofStart,
@@ -96,6 +96,9 @@ VAD_STOP_SECONDS = 0.2
 # voice, beyond the agent's interrupt_duration_ms: time for the person going on to become their
 # turn, not so long that a voice in the room keeps the agent silent.
 VOICE_WAIT_SECONDS = 0.5
+# A voice heard since then counts as gone after this much quiet, as voice activity's own stop:
+# a word that begins the person going on ("is open late") may have a quiet window or two in it.
+VOICE_GONE_SECONDS = VAD_STOP_SECONDS
 
 
 @dataclass
@@ -152,7 +155,7 @@ class Call:
     turns: int = 0
     held_from: float | None = None  # an early answer waits for the silence since then
     decided: asyncio.Event = field(default_factory=asyncio.Event)
-    quiet: asyncio.Event | None = None  # the user's voice activity (early.PauseWatchingVAD)
+    quiet: Quiet | None = None  # the user's voice activity (early.PauseWatchingVAD)
     # Whether a held answer's words go on though they sounded finished (turns.reads_unfinished).
     reader: Callable[[str], Awaitable[bool]] | None = None
     _reading: asyncio.Task[None] | None = None
@@ -230,13 +233,15 @@ class Call:
         """Whether a held answer waits still (`settled` returns when it need not)."""
         if (until := self.hold_until()) is None:
             return False
-        now, quiet = self.now(), self.quiet is None or self.quiet.is_set()
+        now = self.now()
+        quiet = self.quiet is None or self.quiet.lasted(VOICE_GONE_SECONDS, now)
         return until > now or (not quiet and now < until + self._voice_wait())
 
     async def settled(self) -> None:
         """Return once the user's silence has lasted long enough to end their turn, and no
-        voice has been heard since (for a while: VOICE_WAIT_SECONDS): if it is the user going
-        on, it becomes their turn and drops the answer held; if a noise, it ends."""
+        voice has been heard for VOICE_GONE_SECONDS (waited for until VOICE_WAIT_SECONDS past
+        the agent's interrupt_duration_ms): a voice heard meanwhile, if it is the user going
+        on, becomes their turn and drops the answer held; if a noise, it ends."""
         while (until := self.hold_until()) is not None and (wait := until - self.now()) > 0:
             if not (self.clock.deciding or self.clock.reading):
                 await asyncio.sleep(wait)
@@ -244,8 +249,7 @@ class Call:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.decided.wait(), wait)
         if until is not None and self.quiet is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.quiet.wait(), until + self._voice_wait() - self.now())
+            await self.quiet.lasting(VOICE_GONE_SECONDS, by=until + self._voice_wait())
 
     def _voice_wait(self) -> float:
         return self.config.turn_detection.interrupt_duration_ms / 1000 + VOICE_WAIT_SECONDS

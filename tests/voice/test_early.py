@@ -144,7 +144,8 @@ def test_voice_activity_is_not_quiet_from_the_moment_a_voice_is_heard() -> None:
     async def listen(audio: np.ndarray, label: str) -> None:
         for start in range(0, len(audio), 320):
             state = await vad.analyze_audio(audio[start : start + 320].tobytes())
-            quiet.append((label if state != VADState.QUIET else "silence", vad.quiet.is_set()))
+            what = label if state != VADState.QUIET else "silence"
+            quiet.append((what, vad.quiet.event.is_set()))
 
     async def heard() -> None:
         await listen(silence, "silence")

@@ -31,6 +31,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 from agents.configuration import AgentConfiguration, TurnDetectionConfig
 from localllm import reading
 from localllm.selectors import LocalLLMUnavailable
+from voice.early import Quiet
 from voice.pipeline import Call, TurnClock, user_turn_params
 from voice.turns import (
     FINISHED_SILENCE,
@@ -363,12 +364,14 @@ def test_when_the_words_cannot_be_read_smart_turns_verdict_stands(
     assert caplog.text.count("not installed (a test)") == 1  # said once per process
 
 
-def voice_over_a_held_answer(*, ends_after: float | None) -> list[str]:
+def voice_over_a_held_answer(*changes: tuple[float, bool]) -> list[str]:
     """What happens to an answer whose silence is just over while Silero hears a voice, which
-    ends after `ends_after` s (None: it goes on), the agent's interrupt_duration_ms 5 s."""
+    then `changes` (each: s after the one before, whether a voice is heard), the agent's
+    interrupt_duration_ms 5 s."""
     call = semantic_call()
     call.config.turn_detection.interrupt_duration_ms = 5000
-    call.quiet = asyncio.Event()  # not set: Silero hears a voice, perhaps the person going on
+    call.quiet = quiet = Quiet()
+    quiet.heard(True)  # Silero hears a voice, perhaps the person going on
     order: list[str] = []
 
     async def answer() -> None:
@@ -378,10 +381,10 @@ def voice_over_a_held_answer(*, ends_after: float | None) -> list[str]:
         order.append("holding" if call.holding() else "not holding")
         settled = asyncio.create_task(call.settled())
         settled.add_done_callback(lambda _: order.append("released"))
-        if ends_after is not None:
-            await asyncio.sleep(ends_after)
-            order.append("quiet")
-            call.quiet.set()  # a noise: it ended without becoming the person's turn
+        for after, voice in changes:
+            await asyncio.sleep(after)
+            order.append("voice" if voice else "quiet")
+            quiet.heard(voice)
         await asyncio.wait_for(settled, 15)
         order.append("holding" if call.holding() else "not holding")
 
@@ -390,17 +393,20 @@ def voice_over_a_held_answer(*, ends_after: float | None) -> list[str]:
 
 
 def test_a_held_answer_waits_while_a_voice_is_heard_though_its_silence_is_over() -> None:
-    assert voice_over_a_held_answer(ends_after=0.2) == [
-        "holding",
-        "quiet",
-        "released",
-        "not holding",
-    ]
+    # A noise: it ends without becoming the person's turn.
+    assert voice_over_a_held_answer((0.2, False)) == ["holding", "quiet", "released", "not holding"]
+
+
+def test_a_quiet_moment_in_the_voice_does_not_release_the_answer() -> None:
+    # "is open late": a voice, a quiet window or two at the "s", the voice again.
+    heard = voice_over_a_held_answer((0.2, False), (0.05, True), (0.3, False))
+
+    assert heard == ["holding", "quiet", "voice", "quiet", "released", "not holding"]
 
 
 def test_a_voice_that_goes_on_without_becoming_a_turn_holds_the_answer_a_while_only() -> None:
     # interrupt_duration_ms + VOICE_WAIT_SECONDS: 5.5 s, well inside the test's 15
-    assert voice_over_a_held_answer(ends_after=None) == ["holding", "released", "not holding"]
+    assert voice_over_a_held_answer() == ["holding", "released", "not holding"]
 
 
 def heard_by_smart_turn(monkeypatch: Any, *parts: list[Frame]) -> list[float]:
