@@ -32,10 +32,16 @@ class SpeakingTrack(MediaStreamTrack):
         self.spoken_until: float | None = None  # when the last queued speech ends playing
 
     def say(self, pcm: np.ndarray) -> float:
-        """Queue speech (48 kHz mono int16); returns when it will have been played."""
-        ahead = len(self._queue) / RATE
+        """Queue speech (48 kHz mono int16); returns when it will have been played: by the
+        track's own clock, which a loaded machine can leave behind (aiortc then takes the
+        frames due as fast as it can send them), or at once."""
         self._queue = np.concatenate([self._queue, pcm])
-        self.spoken_until = time.monotonic() + ahead + len(pcm) / RATE
+        now = time.monotonic()
+        if self._started is None:
+            self.spoken_until = now + len(self._queue) / RATE
+        else:
+            due = self._started + (self._pts + len(self._queue)) / RATE
+            self.spoken_until = max(now, due)
         return self.spoken_until
 
     async def recv(self) -> AudioFrame:
