@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import _exit_on_sigterm, _throwaway_database, add_database_url_argument  # noqa: E402
+from bench.harness import add_database_url_argument, exit_on_sigterm, throwaway_database  # noqa: E402
 
 GOAL_P95_MS = 200.0
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -190,11 +190,11 @@ def _time(client, url: str, requests: int) -> tuple[float, int, int]:
 
 def main() -> int:
     args = _parse_args()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
         os.environ["DATABASE_URL"] = stack.enter_context(
-            _throwaway_database(args.database_url, workdir)
+            throwaway_database(args.database_url, workdir)
         )
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
         import django

@@ -35,55 +35,20 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import (  # noqa: E402
+    add_database_url_argument,
+    busy_cpu_seconds,
+    exit_on_sigterm,
+    free_port,
+    throwaway_database,
+)
+
 EPHEMERAL_BODY = {"configuration": {"llm": {"system_prompt": "hi"}}, "ttl_seconds": 600}
 AUTH_GOAL_MS = 0.2  # the read and write goals are with their endpoints, in _pairs()
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds the ExitStack, which stops the servers
-
-
-@dataclass(frozen=True)
-class Process:
-    """A process this run started, and what /proc says about it (Linux only)."""
-
-    port: int
-    pid: int
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def cpu_seconds(self) -> float:
-        try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return math.nan
-        fields = stat.rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def memory_mib(self, field: str = "VmHWM") -> float:
-        """VmRSS (resident now) or VmHWM (the most it has been resident)."""
-        try:
-            status = Path(f"/proc/{self.pid}/status").read_text()
-        except OSError:
-            return math.nan
-        for line in status.splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-        return math.nan
-
-
-def add_database_url_argument(parser: argparse.ArgumentParser) -> None:
-    """--database-url, as every benchmark takes it."""
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", ""),
-        help="PostgreSQL server to create the throwaway database on "
-        "(default $BENCH_DATABASE_URL; empty: a temporary SQLite file)",
-    )
 
 
 def _parse_args() -> argparse.Namespace:
@@ -107,28 +72,6 @@ def _parse_args() -> argparse.Namespace:
     if args.requests < args.concurrency or args.concurrency < 1 or args.rounds < 1:
         parser.error("need --rounds >= 1 and --requests >= --concurrency >= 1")
     return args
-
-
-@contextmanager
-def _throwaway_database(url: str, workdir: Path) -> Iterator[str]:
-    if not url:
-        yield f"sqlite:///{workdir / 'bench.sqlite3'}"
-        return
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise SystemExit(f"--database-url must be a postgres:// URL, not {parts.scheme}://")
-    name = f"parley_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-            admin.execute(drop.format(sql.Identifier(name)))
 
 
 @dataclass(frozen=True)
@@ -178,12 +121,6 @@ def _time_auth(secret: str, calls: int) -> tuple[float, float]:
     return remembered, looked_up
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _wait_listening(port: int, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -223,7 +160,7 @@ def _gunicorn(settings_module: str, log: Path, worker_class: str) -> Iterator[Se
     config.asgi under gunicorn's ASGI worker, for comparison."""
     from gunicorn.config import KNOWN_SETTINGS
 
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn"]
     app = "config.wsgi:application" if worker_class == "sync" else "config.asgi:application"
     command += ["--bind", f"127.0.0.1:{port}", "--worker-class", worker_class, app]
@@ -438,16 +375,6 @@ def _pairs(parley: Server, minimal: Server, fixture: Fixture) -> list[Pair]:
     return [read, write]
 
 
-def _busy_cpu_seconds() -> float:
-    """CPU time the whole machine has spent busy since boot, from /proc/stat (Linux only)."""
-    try:
-        ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except OSError:
-        return math.nan
-    idle_and_iowait = ticks[3] + ticks[4]  # the others: user, nice, system, irq, softirq, steal
-    return (sum(ticks) - idle_and_iowait) / os.sysconf("SC_CLK_TCK")
-
-
 def _measure(pairs: list[Pair], args: argparse.Namespace) -> tuple[dict[str, list[Measured]], str]:
     """Warms every target up, then runs them all in turn, round after round, so that whatever
     else the machine does in the meantime falls on Parley and the minimal view alike.
@@ -457,12 +384,12 @@ def _measure(pairs: list[Pair], args: argparse.Namespace) -> tuple[dict[str, lis
     for target in targets:
         _drive(target, args.warmup, args.concurrency)
     rounds: dict[str, list[Measured]] = {target.label: [] for target in targets}
-    busy, began = _busy_cpu_seconds(), time.perf_counter()
+    busy, began = busy_cpu_seconds(), time.perf_counter()
     for _ in range(args.rounds):
         for target in targets:
             rounds[target.label].append(_drive(target, args.requests, args.concurrency))
     capacity = (time.perf_counter() - began) * (os.cpu_count() or 1)
-    busy = _busy_cpu_seconds() - busy
+    busy = busy_cpu_seconds() - busy
     ours = sum(m.server_cpu + m.client_cpu for runs in rounds.values() for m in runs)
     note = (
         f"CPUs busy during the rounds: {busy / capacity:.0%}, of which gunicorn workers and "
@@ -550,12 +477,11 @@ def _report(
 
 def main() -> int:
     args = _parse_args()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    sys.path.insert(0, str(ROOT))
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
         os.environ["DATABASE_URL"] = stack.enter_context(
-            _throwaway_database(args.database_url, workdir)
+            throwaway_database(args.database_url, workdir)
         )
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
         if args.conn_max_age is not None:

@@ -57,13 +57,15 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import (  # noqa: E402
+from bench.harness import (  # noqa: E402
     Process,
-    _busy_cpu_seconds,
-    _exit_on_sigterm,
-    _free_port,
-    _throwaway_database,
     add_database_url_argument,
+    bench_script,
+    busy_cpu_seconds,
+    exit_on_sigterm,
+    free_port,
+    stopped_at_exit,
+    throwaway_database,
 )
 
 if TYPE_CHECKING:
@@ -130,41 +132,15 @@ def _parse_args() -> argparse.Namespace:
 
 
 @contextmanager
-def _stopped_at_exit(process: subprocess.Popen[Any]) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def _script(name: str, *args: str) -> Iterator[Process]:
-    """bench/<name> in its own process, on a port it picks and prints."""
-    command = [sys.executable, str(ROOT / "bench" / name), *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    with _stopped_at_exit(process):
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.strip().isdigit():
-            raise RuntimeError(f"bench/{name} did not start (exit status {process.poll()})")
-        yield Process(port=int(line), pid=process.pid)
-
-
-@contextmanager
-def _uvicorn(log: Path) -> Iterator[Process]:
+def parley_uvicorn(log: Path) -> Iterator[Process]:
     """Parley's ASGI application under uvicorn, one process, on a free port of 127.0.0.1."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--no-access-log", "--lifespan", "off"]
     env = os.environ | SERVER_ENVIRONMENT
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    with _stopped_at_exit(process):
+    with stopped_at_exit(process):
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
@@ -187,7 +163,7 @@ class Fixture:
     temperature: float
 
 
-def _create_fixture(llm: Process, receiver: Process) -> Fixture:
+def create_fixture(llm: Process, receiver: Process) -> Fixture:
     from django.core.management import call_command
 
     from activity.services import SYSTEM
@@ -304,7 +280,7 @@ def _problems(reply: Reply, tool_calls: int) -> list[str]:
     return problems
 
 
-async def _llm_direct(
+async def llm_direct(
     client: "httpx.AsyncClient", llm: Process, body: dict[str, Any]
 ) -> tuple[float | None, str]:
     """The LLM's time to its first piece of text, in seconds, and the whole text."""
@@ -372,7 +348,7 @@ async def _through_parley(client: "httpx.AsyncClient", session: Started, into: L
 async def _straight(
     client: "httpx.AsyncClient", llm: Process, talk: DirectConversation, into: Latencies
 ) -> None:
-    first, answer = await _llm_direct(client, llm, talk.request(CHAT))
+    first, answer = await llm_direct(client, llm, talk.request(CHAT))
     talk.heard(CHAT, answer)
     if first is None:
         into.problems["no text"] += 1
@@ -561,12 +537,12 @@ def _describe(args: argparse.Namespace) -> str:
 
 def _cpu_note(processes: dict[str, Process], measured: Callable[[], Any]) -> tuple[Any, str]:
     """Runs `measured`, and says how busy the CPUs were meanwhile and with what."""
-    busy, ours = _busy_cpu_seconds(), time.process_time()
+    busy, ours = busy_cpu_seconds(), time.process_time()
     theirs = {name: p.cpu_seconds() for name, p in processes.items()}
     began = time.perf_counter()
     result = measured()
     capacity = (time.perf_counter() - began) * (os.cpu_count() or 1)
-    busy, ours = _busy_cpu_seconds() - busy, time.process_time() - ours
+    busy, ours = busy_cpu_seconds() - busy, time.process_time() - ours
     theirs = {name: p.cpu_seconds() - theirs[name] for name, p in processes.items()}
     shares = ", ".join(f"{name} {t / capacity:.0%}" for name, t in theirs.items())
     rest = max(0.0, busy - ours - sum(theirs.values())) / capacity
@@ -654,12 +630,12 @@ def _run(args: argparse.Namespace, workdir: Path) -> bool:
     log = workdir / "uvicorn.log"
     with ExitStack() as stack:
         timing = ["--ttft-ms", str(args.ttft_ms), "--chunk-ms", str(args.chunk_ms)]
-        llm = stack.enter_context(_script("llm.py", *timing))
-        receiver = stack.enter_context(_script("receiver.py"))
-        fixture = _create_fixture(llm, receiver)
+        llm = stack.enter_context(bench_script("llm.py", *timing))
+        receiver = stack.enter_context(bench_script("receiver.py"))
+        fixture = create_fixture(llm, receiver)
         setup = _describe(args)
         connections.close_all()
-        server = stack.enter_context(_uvicorn(log))
+        server = stack.enter_context(parley_uvicorn(log))
         processes = {"the server": server, "the LLM": llm, "the receiver": receiver}
         (parley, own, cpu_per_message), one_note = _cpu_note(
             processes, lambda: asyncio.run(_one_at_a_time(server, llm, fixture, args))
@@ -677,11 +653,11 @@ def _run(args: argparse.Namespace, workdir: Path) -> bool:
 
 def main() -> int:
     args = _parse_args()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
         os.environ["DATABASE_URL"] = stack.enter_context(
-            _throwaway_database(args.database_url, workdir)
+            throwaway_database(args.database_url, workdir)
         )
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
         if args.conn_max_age is not None:

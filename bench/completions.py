@@ -38,19 +38,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import _exit_on_sigterm, _throwaway_database, add_database_url_argument  # noqa: E402
 from bench.chat import (  # noqa: E402
     ASK_TOOL,
     CHAT,
     Fixture,
     Latencies,
-    _create_fixture,
-    _llm_direct,
-    _script,
-    _uvicorn,
+    create_fixture,
+    llm_direct,
+    parley_uvicorn,
 )
-from bench.chat import (  # noqa: E402
-    SYSTEM_PROMPT as SYSTEM,
+from bench.chat import SYSTEM_PROMPT as SYSTEM  # noqa: E402
+from bench.harness import (  # noqa: E402
+    add_database_url_argument,
+    bench_script,
+    exit_on_sigterm,
+    throwaway_database,
 )
 
 
@@ -115,10 +117,10 @@ async def _direct(
     body = {"model": "scripted", "messages": messages, "stream": True, "tools": fixture.functions}
     body["stream_options"] = {"include_usage": True}
     if not tool:
-        first, _ = await _llm_direct(client, llm, body)
+        first, _ = await llm_direct(client, llm, body)
         return first
     began = time.perf_counter()
-    await _llm_direct(client, llm, body)  # the tool call
+    await llm_direct(client, llm, body)  # the tool call
     call = {"id": "call_0", "type": "function"}
     call["function"] = {"name": "lookup_order", "arguments": '{"order_id": "A-1042"}'}
     messages += [
@@ -126,7 +128,7 @@ async def _direct(
         {"role": "tool", "tool_call_id": "call_0", "content": '{"status": "shipped"}'},
     ]
     second_began = time.perf_counter()
-    first, _ = await _llm_direct(client, llm, body | {"messages": messages})
+    first, _ = await llm_direct(client, llm, body | {"messages": messages})
     return None if first is None else (second_began - began) + first
 
 
@@ -190,12 +192,12 @@ def _run(args: argparse.Namespace, workdir: Path) -> None:
 
     with ExitStack() as stack:
         timing = ["--ttft-ms", str(args.ttft_ms), "--chunk-ms", str(args.chunk_ms)]
-        llm = stack.enter_context(_script("llm.py", *timing))
-        receiver = stack.enter_context(_script("receiver.py"))
-        fixture = _create_fixture(llm, receiver)
+        llm = stack.enter_context(bench_script("llm.py", *timing))
+        receiver = stack.enter_context(bench_script("receiver.py"))
+        fixture = create_fixture(llm, receiver)
         _, secret = llm_key_create(agent=Agent.objects.get(pk=fixture.agent_id), name="bench")
         connections.close_all()
-        server = stack.enter_context(_uvicorn(workdir / "uvicorn.log"))
+        server = stack.enter_context(parley_uvicorn(workdir / "uvicorn.log"))
         print(
             f"bench/completions.py: {args.requests} pairs of each kind after {args.warmup}; "
             f"the LLM's first piece after {args.ttft_ms} ms",
@@ -206,11 +208,11 @@ def _run(args: argparse.Namespace, workdir: Path) -> None:
 
 def main() -> int:
     args = _parse_args()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
         os.environ["DATABASE_URL"] = stack.enter_context(
-            _throwaway_database(args.database_url, workdir)
+            throwaway_database(args.database_url, workdir)
         )
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
         import django

@@ -38,11 +38,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import (  # noqa: E402
-    _busy_cpu_seconds,
-    _exit_on_sigterm,
-    _throwaway_database,
+from bench.harness import (  # noqa: E402
     add_database_url_argument,
+    busy_cpu_seconds,
+    exit_on_sigterm,
+    throwaway_database,
 )
 
 GOAL_P95_MS = 150.0
@@ -278,7 +278,7 @@ def _measure(
             client.get(page.url, headers=page.headers)
     latencies: dict[str, list[float]] = {page.label: [] for page in pages}
     cpu_times: dict[str, list[float]] = {page.label: [] for page in pages}
-    busy, cpu, began = _busy_cpu_seconds(), time.process_time(), time.perf_counter()
+    busy, cpu, began = busy_cpu_seconds(), time.process_time(), time.perf_counter()
     for _ in range(args.requests):
         for page in pages:
             start, start_cpu = time.perf_counter(), time.process_time()
@@ -286,7 +286,7 @@ def _measure(
             latencies[page.label].append(time.perf_counter() - start)
             cpu_times[page.label].append(time.process_time() - start_cpu)
     capacity = (time.perf_counter() - began) * (os.cpu_count() or 1)
-    busy, ours = _busy_cpu_seconds() - busy, time.process_time() - cpu
+    busy, ours = busy_cpu_seconds() - busy, time.process_time() - cpu
     note = (
         f"CPUs busy during the timed requests: {busy / capacity:.0%}, of which this process "
         f"{ours / capacity:.0%}, everything else {(busy - ours) / capacity:.0%} (PostgreSQL's "
@@ -370,11 +370,11 @@ def _report(setup: str, results: list[Result]) -> bool:
 
 def main() -> int:
     args = _parse_args()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
         os.environ["DATABASE_URL"] = stack.enter_context(
-            _throwaway_database(args.database_url, workdir)
+            throwaway_database(args.database_url, workdir)
         )
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
         import django

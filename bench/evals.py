@@ -36,13 +36,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import (  # noqa: E402
-    _exit_on_sigterm,
-    _free_port,
-    _throwaway_database,
+from bench.harness import (  # noqa: E402
     add_database_url_argument,
+    bench_script,
+    exit_on_sigterm,
+    free_port,
+    stopped_at_exit,
+    throwaway_database,
 )
-from bench.chat import _script, _stopped_at_exit  # noqa: E402
 
 WORD = "scripted"  # in every reply of bench/llm.py
 
@@ -63,11 +64,11 @@ def _parse_args() -> argparse.Namespace:
 def _redis(workdir: Path) -> Iterator[str]:
     if shutil.which("redis-server") is None:
         raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
+    port = free_port()
     command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     command += ["--appendonly", "no", "--dir", str(workdir)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    with _stopped_at_exit(process):
+    with stopped_at_exit(process):
         time.sleep(0.5)
         yield f"redis://127.0.0.1:{port}/0"
 
@@ -83,7 +84,7 @@ def _workers(count: int, workdir: Path) -> Iterator[None]:
             command += ["-Q", "celery", "-n", f"bench{n}@%h", "--without-heartbeat"]
             command += ["--without-gossip", "--without-mingle", "--loglevel=WARNING"]
             process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-            stack.enter_context(_stopped_at_exit(process))
+            stack.enter_context(stopped_at_exit(process))
         time.sleep(4)  # started and connected to the broker before the run is queued
         yield
 
@@ -149,12 +150,12 @@ def _turn_times(runs: list) -> tuple[list[float], list[float]]:  # type: ignore[
 def main() -> int:
     args = _parse_args()
     counts = [int(n) for n in args.workers.split(",")]
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
-        database = stack.enter_context(_throwaway_database(args.database_url, workdir))
+        database = stack.enter_context(throwaway_database(args.database_url, workdir))
         llm = stack.enter_context(
-            _script("llm.py", "--ttft-ms", str(args.ttft_ms), "--chunk-ms", str(args.chunk_ms))
+            bench_script("llm.py", "--ttft-ms", str(args.ttft_ms), "--chunk-ms", str(args.chunk_ms))
         )
         os.environ |= {
             "DATABASE_URL": database,

@@ -41,6 +41,9 @@ from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import free_port  # noqa: E402
 
 # Prints the id of the demo team's first published agent on the local LLM; where there is none,
 # makes a throwaway public one on `local` and says so on a second line.
@@ -72,12 +75,6 @@ else:
     print(agent.pk)
     print("made")
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _answers(port: int) -> bool:
@@ -165,7 +162,7 @@ class Run:
         self.clone = folder / "parley"
         self.cold = cold
         self.ports = {
-            name: _free_port() for name in ("PORT", "ASGI_PORT", "VOICE_PORT", "LOCAL_LLM_PORT")
+            name: free_port() for name in ("PORT", "ASGI_PORT", "VOICE_PORT", "LOCAL_LLM_PORT")
         }
         self.start = time.monotonic()
         self.ended: dict[str, float] = {}

@@ -7,9 +7,6 @@ activity, Smart-Turn, the engine, the reply gate.
   played it.
 - Piper's returns a text's audio from a cache, made the first time that text is spoken (the
   bench warms it with a turn it does not count).
-- $BENCH_VAD_STOP_SECONDS, where given, is the silence after which voice activity counts as
-  stopped (voice.pipeline.VAD_STOP_SECONDS): with Whisper this fast, its 0.2 s need not cover a
-  transcription.
 
     python bench/free_speech.py voiceworker --port …   (as manage.py)
 """
@@ -53,11 +50,7 @@ def main() -> None:
     from django.core.management import execute_from_command_line
 
     import voice.offline
-    import voice.pipeline
     import voice.whisper
-
-    if stop := os.environ.get("BENCH_VAD_STOP_SECONDS"):
-        voice.pipeline.VAD_STOP_SECONDS = float(stop)
 
     piper = voice.offline._piper
     voice.offline._piper = functools.cache(lambda path: CachedVoice(piper(path)))

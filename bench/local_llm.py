@@ -53,16 +53,21 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import _exit_on_sigterm, _free_port, _throwaway_database  # noqa: E402
-from bench.chat import SERVER_ENVIRONMENT, _stopped_at_exit, _uvicorn  # noqa: E402
+from bench.chat import SERVER_ENVIRONMENT, parley_uvicorn  # noqa: E402
+from bench.harness import (  # noqa: E402
+    exit_on_sigterm,
+    free_port,
+    stopped_at_exit,
+    throwaway_database,
+)
 from bench.voice import (  # noqa: E402
-    _call,
-    _clear_events,
-    _connect,
-    _parts,
-    _pct,
-    _turn,
-    _worker,
+    clear_events,
+    connect,
+    latency_call,
+    percentile,
+    recorded_stages,
+    timed_turn,
+    voice_worker,
 )
 
 BRIEF = "You are a helpful assistant. Answer in one short sentence."
@@ -99,9 +104,9 @@ def local_llm_server(threads: int = 2, wait_policy: str = "passive") -> Iterator
         "LOCAL_LLM_THREADS": str(threads),
         "OMP_WAIT_POLICY": wait_policy.upper(),
     }
-    command = [sys.executable, "manage.py", "localllm", "--port", str(_free_port())]
+    command = [sys.executable, "manage.py", "localllm", "--port", str(free_port())]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    with _stopped_at_exit(server):
+    with stopped_at_exit(server):
         assert server.stdout is not None
         line = server.stdout.readline().strip()
         if not line.startswith("Local LLM at "):
@@ -143,10 +148,10 @@ class Side:
     turns: list[Timed] = field(default_factory=list)
 
     def ttft_ms(self, p: float) -> float:
-        return _pct([t.ttft * 1000 for t in self.turns], p)
+        return percentile([t.ttft * 1000 for t in self.turns], p)
 
     def rate(self, p: float) -> float:
-        return _pct([t.rate for t in self.turns], p)
+        return percentile([t.rate for t in self.turns], p)
 
 
 def _streamed(client: httpx.Client, url: str, body: dict[str, Any], **headers: str) -> Timed:
@@ -221,12 +226,12 @@ async def _call_until(
     agent: str, speech: list[Any], connected: threading.Event, stop: threading.Event
 ) -> list[float]:
     """A call whose caller asks one question after another until `stop`: the latencies."""
-    peer, _ = await _connect(agent)
+    peer, _ = await connect(agent)
     connected.set()
     latencies = []
     number = 0
     while not stop.is_set():
-        latency = await _turn(peer, speech[number % len(speech)])
+        latency = await timed_turn(peer, speech[number % len(speech)])
         if latency is not None:
             latencies.append(latency)
         number += 1
@@ -262,9 +267,9 @@ def _voice_alone(agent: str, speech: list[Any], turns: int) -> tuple[list[float]
     """One call, `turns` turns: the latencies at the peer, and the timeline's parts (p50)."""
     from sessions.models import EventKind, SessionEvent
 
-    _clear_events()
-    latencies = asyncio.run(_call(agent, speech, turns, jitter=0.3))
-    parts = {key: statistics.median(values) for key, values in _parts().items()}
+    clear_events()
+    latencies = asyncio.run(latency_call(agent, speech, turns, jitter=0.3))
+    parts = {key: statistics.median(values) for key, values in recorded_stages().items()}
     said = SessionEvent.objects.filter(kind=EventKind.MESSAGE).values_list("data", flat=True)
     ttft = [d["ttft_ms"] for d in said if isinstance(d, dict) and "ttft_ms" in d]
     failed = sum(1 for d in said if isinstance(d, dict) and d.get("failure"))
@@ -298,7 +303,7 @@ def _voice_row(label: str, seconds: list[float]) -> str:
     ms = [x * 1000 for x in seconds]
     if not ms:
         return f"| {label} | 0 | | |"
-    return f"| {label} | {len(ms)} | {_pct(ms, 50):.0f} ms | {_pct(ms, 95):.0f} ms |"
+    return f"| {label} | {len(ms)} | {percentile(ms, 50):.0f} ms | {percentile(ms, 95):.0f} ms |"
 
 
 def _report(alone: dict, beside: dict, beside_call: list[float], voice: tuple) -> None:
@@ -335,7 +340,7 @@ def _run(args: argparse.Namespace, env: dict[str, str], stack: ExitStack, workdi
     _, key = llm_key_create(agent=Agent.objects.get(pk=chat), name="bench")
     caller = local_agent("Local call bench")
     connections.close_all()
-    parley = stack.enter_context(_uvicorn(workdir / "uvicorn.log")).url("")
+    parley = stack.enter_context(parley_uvicorn(workdir / "uvicorn.log")).url("")
     llm = env["LOCAL_LLM_URL"]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
@@ -347,7 +352,7 @@ def _run(args: argparse.Namespace, env: dict[str, str], stack: ExitStack, workdi
     alone = _pairs(parley, llm, chat, key, args, first=100)
     print("chat alone: done", flush=True)
     speech = [synthesize(q) for q in CALL_QUESTIONS]
-    with _worker(env, capacity=2):
+    with voice_worker(env, capacity=2):
         with _call_beside(caller, speech) as beside_calls:
             beside = _pairs(parley, llm, chat, key, args, first=500)
         print(f"chat beside a call: done ({len(beside_calls)} call turns)", flush=True)
@@ -357,7 +362,7 @@ def _run(args: argparse.Namespace, env: dict[str, str], stack: ExitStack, workdi
 
 def main() -> int:
     args = _parse_args()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
         url = stack.enter_context(local_llm_server(args.threads, args.wait_policy))
@@ -365,7 +370,7 @@ def main() -> int:
             os.environ
             | SERVER_ENVIRONMENT
             | {
-                "DATABASE_URL": stack.enter_context(_throwaway_database("", workdir)),
+                "DATABASE_URL": stack.enter_context(throwaway_database("", workdir)),
                 "LOCAL_LLM_URL": url,
                 "LOG_LEVEL": "WARNING",  # not each ICE check of each call, at INFO
                 "VOICE_HEARTBEAT_SECONDS": "2",

@@ -30,13 +30,12 @@ import platform
 import pstats
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,12 +43,13 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import (  # noqa: E402
+from bench.harness import (  # noqa: E402
     Process,
-    _busy_cpu_seconds,
-    _exit_on_sigterm,
-    _throwaway_database,
     add_database_url_argument,
+    bench_script,
+    busy_cpu_seconds,
+    exit_on_sigterm,
+    throwaway_database,
 )
 
 if TYPE_CHECKING:
@@ -88,26 +88,6 @@ def _parse_args() -> argparse.Namespace:
     if args.requests < 100 or args.concurrency < 1 or args.bursts < 1 or args.warmup < 0:
         parser.error("need --requests >= 100, --concurrency >= 1, --bursts >= 1, --warmup >= 0")
     return args
-
-
-@contextmanager
-def _receiver() -> Iterator[Process]:
-    """bench/receiver.py in its own process, on a port it picks and prints."""
-    command = [sys.executable, str(ROOT / "bench" / "receiver.py")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.strip().isdigit():
-            raise RuntimeError(f"the receiver did not start (exit status {process.poll()})")
-        yield Process(port=int(line), pid=process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _create_tools(receiver: Process) -> tuple["Tool", "Tool"]:
@@ -265,11 +245,11 @@ async def _concurrent(slow: "Tool", args: argparse.Namespace) -> tuple[Bursts, B
 
 def _cpu_note(receiver: Process, measured: Callable[[], Any]) -> tuple[Any, str]:
     """Runs `measured`, and says how busy the CPUs were meanwhile and with what."""
-    busy, ours, theirs = _busy_cpu_seconds(), time.process_time(), receiver.cpu_seconds()
+    busy, ours, theirs = busy_cpu_seconds(), time.process_time(), receiver.cpu_seconds()
     began = time.perf_counter()
     result = measured()
     capacity = (time.perf_counter() - began) * (os.cpu_count() or 1)
-    busy, ours = _busy_cpu_seconds() - busy, time.process_time() - ours
+    busy, ours = busy_cpu_seconds() - busy, time.process_time() - ours
     theirs = receiver.cpu_seconds() - theirs
     note = (
         f"CPUs busy: {busy / capacity:.0%}, of which this process {ours / capacity:.0%}, the "
@@ -383,11 +363,11 @@ def _run(args: argparse.Namespace, receiver: Process) -> bool:
 
 def main() -> int:
     args = _parse_args()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
         os.environ["DATABASE_URL"] = stack.enter_context(
-            _throwaway_database(args.database_url, workdir)
+            throwaway_database(args.database_url, workdir)
         )
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
         os.environ["OUTBOUND_ALLOWED_NETWORKS"] = "127.0.0.1"
@@ -395,7 +375,7 @@ def main() -> int:
         from django.db import connections
 
         django.setup()
-        receiver = stack.enter_context(_receiver())
+        receiver = stack.enter_context(bench_script("receiver.py"))
         ok = _run(args, receiver)
         connections.close_all()
     return 0 if ok else 1

@@ -56,6 +56,12 @@ neither), how soon a real one silenced the agent, the ratios to Parley, and wher
 take no time (bench/free_speech.py: the transcript is the sentence being said, a reply's audio
 comes from a cache), the 12 complete questions after one uncounted turn that fills the cache;
 and the same with voice activity counting speech as over after 100 ms of silence, not 200.
+
+    .venv/bin/python bench/voice.py --turn-set --stop-sooner
+
+**Voice activity stopping sooner:** Parley against itself over the whole set, on the real models,
+with voice activity counting speech as over after 100 ms of silence (VOICE_VAD_STOP_MS=100)
+against its default 200.
 """
 
 import argparse
@@ -76,8 +82,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api import _free_port, _throwaway_database  # noqa: E402
-from bench.chat import _script, _stopped_at_exit  # noqa: E402
+from bench.harness import bench_script, free_port, stopped_at_exit, throwaway_database  # noqa: E402
 
 QUESTIONS = [
     "What is the weather in Paris?",
@@ -107,6 +112,11 @@ def _parse_args() -> argparse.Namespace:
         "--unread",
         action="store_true",
         help="turn set: Parley against itself without the packaged model reading the words",
+    )
+    parser.add_argument(
+        "--stop-sooner",
+        action="store_true",
+        help="turn set: Parley against itself with voice activity stopping after 100 ms",
     )
     parser.add_argument("--eagerness", choices=["auto", "low", "high"], default="auto")
     parser.add_argument("--silence-ms", type=int, default=1000, help="semantic: longest silence")
@@ -152,14 +162,14 @@ FREE_SPEECH = ("bench/free_speech.py",)  # Whisper and Piper at no cost
 
 
 @contextmanager
-def _worker(
+def voice_worker(
     env: dict[str, str], capacity: int, program: tuple[str, ...] = MANAGE
 ) -> Iterator[tuple[int, subprocess.Popen[Any]]]:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, *program, "voiceworker", "--port", str(port)]
     command += ["--capacity", str(capacity), "--name", f"bench-{port}"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    with _stopped_at_exit(process):
+    with stopped_at_exit(process):
         from voice.models import VoiceWorker
 
         deadline = time.monotonic() + 60
@@ -194,7 +204,7 @@ def _agent(llm_port: int, **configuration: Any) -> str:
     return str(agent.pk)
 
 
-async def _connect(agent_id: str) -> tuple[Any, str]:
+async def connect(agent_id: str) -> tuple[Any, str]:
     from django.test import Client
 
     from tests.voice.conftest import send_offer, start_call
@@ -216,7 +226,7 @@ async def _connect(agent_id: str) -> tuple[Any, str]:
     return peer, started["sessionId"]
 
 
-async def _turn(peer: Any, pcm: Any) -> float | None:
+async def timed_turn(peer: Any, pcm: Any) -> float | None:
     """Speak; seconds from the end of the speech to the reply's first sound; wait it out."""
     spoken = peer.mic.say(pcm)
     deadline = spoken + 15
@@ -229,12 +239,12 @@ async def _turn(peer: Any, pcm: Any) -> float | None:
     return first - spoken
 
 
-async def _call(agent_id: str, speech: list[Any], turns: int, jitter: float) -> list[float]:
-    peer, _ = await _connect(agent_id)
+async def latency_call(agent_id: str, speech: list[Any], turns: int, jitter: float) -> list[float]:
+    peer, _ = await connect(agent_id)
     await asyncio.sleep(1 + random.random() * jitter)
     latencies = []
     for number in range(turns):
-        latency = await _turn(peer, speech[number % len(speech)])
+        latency = await timed_turn(peer, speech[number % len(speech)])
         if latency is not None:
             latencies.append(latency)
         await asyncio.sleep(0.5 + random.random() * jitter)
@@ -242,7 +252,7 @@ async def _call(agent_id: str, speech: list[Any], turns: int, jitter: float) -> 
     return latencies
 
 
-def _parts(session_ids: list[str] | None = None) -> dict[str, list[int]]:
+def recorded_stages(session_ids: list[str] | None = None) -> dict[str, list[int]]:
     from sessions.models import EventKind, SessionEvent
 
     parts: dict[str, list[int]] = {}
@@ -254,12 +264,12 @@ def _parts(session_ids: list[str] | None = None) -> dict[str, list[int]]:
     return parts
 
 
-def _pct(values: list[float], p: float) -> float:
+def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def _clear_events() -> None:
+def clear_events() -> None:
     from sessions.models import SessionEvent
 
     SessionEvent.objects.all().delete()
@@ -275,18 +285,18 @@ def _recorded_ttft_ms() -> float:
 
 
 def _latency_run(label: str, env: dict[str, str], agent: str, speech: list[Any], args: Any) -> dict:
-    _clear_events()
-    with _worker(env, capacity=1) as (_, process):
+    clear_events()
+    with voice_worker(env, capacity=1) as (_, process):
         loaded = _rss_mb(process.pid)
-        latencies = asyncio.run(_call(agent, speech, args.turns, jitter=0.3))
-    parts = _parts()
+        latencies = asyncio.run(latency_call(agent, speech, args.turns, jitter=0.3))
+    parts = recorded_stages()
     llm_ms = args.ttft_ms if args.llm == "scripted" else _recorded_ttft_ms()
     ms = [x * 1000 for x in latencies]
     result: dict[str, Any] = {
         "label": label,
         "turns": len(ms),
         "p50": statistics.median(ms),
-        "p95": _pct(ms, 95),
+        "p95": percentile(ms, 95),
         "rss": loaded,
         "parts": {k: statistics.median(v) for k, v in parts.items()},
     }
@@ -310,14 +320,14 @@ async def _many(agent: str, speech: list[Any], calls: int, turns: int, pid: int)
             await asyncio.sleep(0.5)
 
     watcher = asyncio.ensure_future(watch())
-    results = await asyncio.gather(*(_call(agent, speech, turns, 2.0) for _ in range(calls)))
+    results = await asyncio.gather(*(latency_call(agent, speech, turns, 2.0) for _ in range(calls)))
     watcher.cancel()
     return [x for r in results for x in r], peak[0]
 
 
 def _concurrency(env: dict[str, str], agent: str, speech: list[Any], args: Any) -> list[dict]:
     rows = []
-    with _worker(env, capacity=args.max_calls) as (_, process):
+    with voice_worker(env, capacity=args.max_calls) as (_, process):
         idle = _rss_mb(process.pid)
         print(f"worker RSS with models loaded, no call: {idle:.0f} MB", flush=True)
         for calls in range(1, args.max_calls + 1):
@@ -327,7 +337,7 @@ def _concurrency(env: dict[str, str], agent: str, speech: list[Any], args: Any) 
                 "calls": calls,
                 "turns": len(ms),
                 "p50": statistics.median(ms) if ms else float("nan"),
-                "p95": _pct(ms, 95) if ms else float("nan"),
+                "p95": percentile(ms, 95) if ms else float("nan"),
                 "rss": peak,
                 "per_call": (peak - idle) / calls,
             }
@@ -658,7 +668,7 @@ async def _set_call(
 ) -> tuple[list[dict], str]:
     """Each turn said in one call; `saying` holds the words being said (for
     bench/free_speech.py's Whisper)."""
-    peer, session_id = await _connect(agent_id)
+    peer, session_id = await connect(agent_id)
     await asyncio.sleep(1)
     rows = []
     for said in turns:
@@ -703,7 +713,7 @@ def _set_summary(
             ends[data["turn_end"]] = ends.get(data["turn_end"], 0) + 1
     result = {
         "p50": statistics.median(complete) - args.ttft_ms if complete else float("nan"),
-        "p95": _pct(complete, 95) - args.ttft_ms if complete else float("nan"),
+        "p95": percentile(complete, 95) - args.ttft_ms if complete else float("nan"),
         "premature": premature / max(1, asked),
         "false": false / max(1, acknowledged),
         "missed": meant - stopped,
@@ -750,7 +760,7 @@ def _scripted_reply(ttft_ms: int, chunk_ms: int) -> Iterator[int]:
     )
     command = [sys.executable, "-c", code, str(ROOT), REPLY, str(ttft_ms), str(chunk_ms)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    with _stopped_at_exit(process):
+    with stopped_at_exit(process):
         assert process.stdout is not None
         yield int(process.stdout.readline())
 
@@ -792,7 +802,7 @@ def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
         turns = [turns[0], *(said for said in turns if said.kind == "complete")]
         free = parley[0].replace("Parley (", "Parley with speech models at no cost (", 1)
         sooner = free.replace("Parley with", "Parley, voice activity stopping after 100 ms, with")
-        stop_sooner = env | {"BENCH_VAD_STOP_SECONDS": "0.1"}
+        stop_sooner = env | {"VOICE_VAD_STOP_MS": "100"}
         runs = [
             parley,
             (free, parley[1], env, FREE_SPEECH),
@@ -801,6 +811,9 @@ def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
     elif args.unread:
         unread = parley[0].replace("Parley (", "Parley, the words not read (", 1)
         runs = [parley, (unread, parley[1], env, UNREAD)]
+    elif args.stop_sooner:
+        sooner = parley[0].replace("Parley (", "Parley, voice activity stopping after 100 ms (", 1)
+        runs = [parley, (sooner, parley[1], env | {"VOICE_VAD_STOP_MS": "100"}, MANAGE)]
     elif args.skip_baseline or args.skip_stock:
         runs = runs[:1] if args.skip_baseline else runs[:2]
     voiced = "Piper and espeak-ng" if voices.espeak else "Piper (espeak-ng is not installed)"
@@ -813,8 +826,8 @@ def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
     saying = Path(env["BENCH_SAYING"])
     results = []
     for label, agent, worker_env, program in runs:
-        _clear_events()
-        with _worker(worker_env, capacity=1, program=program):
+        clear_events()
+        with voice_worker(worker_env, capacity=1, program=program):
             rows, session_id = asyncio.run(_set_call(agent, turns, asked, saying))
         uncounted = 1 if args.free_speech else 0
         results.append(_set_summary(label, rows, session_id, args, uncounted))
@@ -832,7 +845,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="parley-voice-bench-"))
     with ExitStack() as stack:
         env = os.environ | {
-            "DATABASE_URL": stack.enter_context(_throwaway_database("", workdir)),
+            "DATABASE_URL": stack.enter_context(throwaway_database("", workdir)),
             "DJANGO_SETTINGS_MODULE": "config.settings.base",
             "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
             "VOICE_HEARTBEAT_SECONDS": "2",
@@ -846,7 +859,7 @@ def main() -> int:
             env["LOCAL_LLM_URL"] = stack.enter_context(local_llm_server())
             llm_said = "the local LLM (manage.py localllm)"
         else:
-            llm = stack.enter_context(_script("llm.py", "--ttft-ms", str(args.ttft_ms)))
+            llm = stack.enter_context(bench_script("llm.py", "--ttft-ms", str(args.ttft_ms)))
             llm_said = f"scripted LLM first token after {args.ttft_ms} ms"
         os.environ.update(env)
         import django

@@ -41,8 +41,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api import _exit_on_sigterm, _throwaway_database, add_database_url_argument  # noqa: E402
-from bench.chat import _create_fixture, _script, _uvicorn  # noqa: E402
+from bench.chat import create_fixture, parley_uvicorn  # noqa: E402
+from bench.harness import (  # noqa: E402
+    add_database_url_argument,
+    bench_script,
+    exit_on_sigterm,
+    throwaway_database,
+)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 SCRIPT = ROOT / "static" / "widget" / "live-avatar.js"
@@ -222,11 +227,11 @@ def _run(args: argparse.Namespace, workdir: Path) -> bool:
 
     with ExitStack() as stack:
         timing = ["--ttft-ms", str(args.ttft_ms), "--chunk-ms", str(args.chunk_ms)]
-        llm = stack.enter_context(_script("llm.py", *timing))
-        receiver = stack.enter_context(_script("receiver.py"))
-        fixture = _create_fixture(llm, receiver)
+        llm = stack.enter_context(bench_script("llm.py", *timing))
+        receiver = stack.enter_context(bench_script("receiver.py"))
+        fixture = create_fixture(llm, receiver)
         connections.close_all()
-        server = stack.enter_context(_uvicorn(workdir / "uvicorn.log"))
+        server = stack.enter_context(parley_uvicorn(workdir / "uvicorn.log"))
         parley = f"http://localhost:{server.port}"  # not the host page's origin
         host = stack.enter_context(_host(f"{parley}/widget/live-avatar.js"))
         playwright = stack.enter_context(sync_playwright())
@@ -249,11 +254,11 @@ def _run(args: argparse.Namespace, workdir: Path) -> bool:
 
 def main() -> int:
     args = _parse_args()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
         os.environ["DATABASE_URL"] = stack.enter_context(
-            _throwaway_database(args.database_url, workdir)
+            throwaway_database(args.database_url, workdir)
         )
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
         import django

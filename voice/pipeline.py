@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from pipecat.audio.vad.vad_analyzer import VADParams
@@ -89,16 +90,14 @@ from .turns import (
 
 logger = logging.getLogger(__name__)
 
-# Voice activity ends after this much silence; the rest of the agent's silence_duration_ms is
-# waited out by the turn strategy, which also waits for the transcript.
-VAD_STOP_SECONDS = 0.2
 # A held answer whose silence is over waits at most this long (s) more while Silero hears a
 # voice, beyond the agent's interrupt_duration_ms: time for the person going on to become their
 # turn, not so long that a voice in the room keeps the agent silent.
 VOICE_WAIT_SECONDS = 0.5
-# A voice heard since then counts as gone after this much quiet, as voice activity's own stop:
-# a word that begins the person going on ("is open late") may have a quiet window or two in it.
-VOICE_GONE_SECONDS = VAD_STOP_SECONDS
+# A voice heard since then counts as gone after this much quiet, as voice activity's own stop
+# does by default: a word that begins the person going on ("is open late") may have a quiet
+# window or two in it.
+VOICE_GONE_SECONDS = 0.2
 
 
 @dataclass
@@ -496,6 +495,13 @@ def answers_early(turn: TurnDetectionConfig) -> bool:
     return turn.interrupt_mode == "interrupt"
 
 
+def vad_stop_seconds(turn: TurnDetectionConfig) -> float:
+    """The silence after which voice activity counts speech as over (VOICE_VAD_STOP_MS); the
+    rest of the agent's silence_duration_ms is waited out by the turn strategy, which also
+    waits for the transcript."""
+    return min(settings.VOICE_VAD_STOP_MS, turn.silence_duration_ms) / 1000
+
+
 def user_turn_params(
     turn: TurnDetectionConfig,
     on_verdict: Callable[[Verdict | None], None] = lambda verdict: None,
@@ -509,8 +515,7 @@ def user_turn_params(
     over the agent interrupts it (interrupt), is heard and answered after (append), or is not
     listened to at all while the agent speaks (ignore); interrupt_min_words and
     backchannel_phrases (in the call's `language`) what speech over the agent stops it."""
-    silence = turn.silence_duration_ms / 1000
-    vad_stop = min(VAD_STOP_SECONDS, silence)
+    vad_stop = vad_stop_seconds(turn)
 
     def waited(silence: float) -> float:
         return 0.0 if answers_early(turn) else max(0.0, silence - vad_stop)
@@ -587,5 +592,5 @@ def pipeline_build(
     if video is not None:
         steps.append(video)
     steps += [transport.output(), SpokenRecorder(call)]
-    stop = params.vad_analyzer.params.stop_secs if params.vad_analyzer else VAD_STOP_SECONDS
-    return Parts(Pipeline(steps), thinking, [TurnTimer(call, stop)])
+    timer = TurnTimer(call, vad_stop_seconds(config.turn_detection))
+    return Parts(Pipeline(steps), thinking, [timer])

@@ -536,6 +536,10 @@ VOICE_SHARED_MODELS = env.bool("VOICE_SHARED_MODELS", default=True)
 VOICE_INPUT_JITTER_FRAMES = env.int(
     "VOICE_INPUT_JITTER_FRAMES", default=0, validate=Range(min=0, max=8)
 )
+# The silence (ms) after which voice activity counts the caller's speech as over, at most the
+# agent's silence_duration_ms: long enough for CPU Whisper to transcribe it meanwhile, and for
+# Smart-Turn to judge a sentence (docs/voice.md measures 100 against 200).
+VOICE_VAD_STOP_MS = env.int("VOICE_VAD_STOP_MS", default=200, validate=Range(min=64, max=1000))
 
 # iwy account sync (iwy/): iwy's REST API, the widget script the agent page's iwy preview loads,
 # how long one request may take, and how a push that failed for a passing reason (429, 5xx, no

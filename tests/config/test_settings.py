@@ -56,8 +56,19 @@ def test_a_value_that_cannot_be_parsed_stops_start_up_with_its_name() -> None:
     assert "DEBUG" in result.stderr
 
 
-@pytest.mark.parametrize("frames", ["-1", "9", "many"])
-def test_a_value_out_of_its_range_stops_start_up_with_its_name(frames: str) -> None:
-    result = run_settings(VOICE_INPUT_JITTER_FRAMES=frames)
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("VOICE_INPUT_JITTER_FRAMES", "-1"),
+        ("VOICE_INPUT_JITTER_FRAMES", "9"),
+        ("VOICE_INPUT_JITTER_FRAMES", "many"),
+        ("VOICE_VAD_STOP_MS", "0"),
+        ("VOICE_VAD_STOP_MS", "63"),
+        ("VOICE_VAD_STOP_MS", "1001"),
+        ("VOICE_VAD_STOP_MS", "0.2"),
+    ],
+)
+def test_a_value_out_of_its_range_stops_start_up_with_its_name(name: str, value: str) -> None:
+    result = run_settings(**{name: value})
     assert result.returncode != 0
-    assert "VOICE_INPUT_JITTER_FRAMES" in result.stderr
+    assert name in result.stderr

@@ -157,6 +157,22 @@ def test_a_finished_sentence_never_waits_longer_than_the_silence_setting() -> No
 
 
 @pytest.mark.parametrize(
+    ("stop_ms", "silence_ms", "stop"), [(200, 480, 0.2), (100, 480, 0.1), (200, 150, 0.15)]
+)
+def test_voice_activity_stops_after_the_setting_and_the_turn_waits_the_rest(
+    settings: Any, stop_ms: int, silence_ms: int, stop: float
+) -> None:
+    settings.VOICE_VAD_STOP_MS = stop_ms
+    turn = TurnDetectionConfig(interrupt_mode="append", silence_duration_ms=silence_ms)
+    params = user_turn_params(turn)
+
+    assert params.vad_analyzer is not None
+    assert params.vad_analyzer.params.stop_secs == stop
+    strategy = params.user_turn_strategies.stop[0]
+    assert strategy._user_speech_timeout == pytest.approx(silence_ms / 1000 - stop)
+
+
+@pytest.mark.parametrize(
     ("said", "language", "expected"),
     [
         ("Is it possible to", "en-US", True),
