@@ -44,6 +44,7 @@ from bench.harness import (  # noqa: E402
     busy_cpu_seconds,
     exit_on_sigterm,
     free_port,
+    nearest_rank_ms,
     throwaway_database,
 )
 
@@ -220,8 +221,7 @@ class Measured:
         self.errors += other.errors
 
     def percentile_ms(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000 if ordered else math.nan
+        return nearest_rank_ms(self.latencies, q)
 
     @property
     def per_second(self) -> float:

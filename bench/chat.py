@@ -64,6 +64,7 @@ from bench.harness import (  # noqa: E402
     busy_cpu_seconds,
     exit_on_sigterm,
     free_port,
+    nearest_rank_ms,
     stopped_at_exit,
     throwaway_database,
 )
@@ -331,8 +332,7 @@ class Latencies:
     problems: Counter[str] = field(default_factory=Counter)
 
     def percentile_ms(self, q: float) -> float:
-        ordered = sorted(self.seconds)
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000 if ordered else math.nan
+        return nearest_rank_ms(self.seconds, q)
 
     def mean_ms(self) -> float:
         return sum(self.seconds) / len(self.seconds) * 1000 if self.seconds else math.nan

@@ -19,7 +19,6 @@ pages for the empty team must count the same.
 """
 
 import argparse
-import math
 import os
 import platform
 import random
@@ -42,6 +41,7 @@ from bench.harness import (  # noqa: E402
     add_database_url_argument,
     busy_cpu_seconds,
     exit_on_sigterm,
+    nearest_rank_ms,
     throwaway_database,
 )
 
@@ -198,8 +198,7 @@ class Result:
     kib: float
 
     def percentile_ms(self, q: float, cpu: bool = False) -> float:
-        ordered = sorted(self.cpu_times if cpu else self.latencies)
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
+        return nearest_rank_ms(self.cpu_times if cpu else self.latencies, q)
 
 
 def _pages(seeded: Seeded) -> list[Page]:

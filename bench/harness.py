@@ -90,6 +90,13 @@ def throwaway_database(url: str, workdir: Path) -> Iterator[str]:
             admin.execute(drop.format(sql.Identifier(name)))
 
 
+def nearest_rank_ms(seconds: list[float], q: float) -> float:
+    """The `q` quantile (0 to 1) of `seconds` by the nearest-rank method, in milliseconds; NaN
+    when there is none."""
+    ordered = sorted(seconds)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000 if ordered else math.nan
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

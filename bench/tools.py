@@ -24,7 +24,6 @@ The exit status is 1 if any call failed, in either part, or an execution was not
 import argparse
 import asyncio
 import cProfile
-import math
 import os
 import platform
 import pstats
@@ -49,6 +48,7 @@ from bench.harness import (  # noqa: E402
     bench_script,
     busy_cpu_seconds,
     exit_on_sigterm,
+    nearest_rank_ms,
     throwaway_database,
 )
 
@@ -144,8 +144,7 @@ class Sample:
     failures: Counter[str] = field(default_factory=Counter)
 
     def percentile_ms(self, q: float, cpu: bool = False) -> float:
-        ordered = sorted(self.cpu_times if cpu else self.latencies)
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
+        return nearest_rank_ms(self.cpu_times if cpu else self.latencies, q)
 
     def mean_ms(self) -> float:
         return sum(self.latencies) / len(self.latencies) * 1000

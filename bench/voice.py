@@ -156,6 +156,7 @@ UNREAD_WORDS = (
     "execute_from_command_line(['manage.py', *sys.argv[1:]])"
 )
 MANAGE = ("manage.py",)
+STOP_SOONER = {"VOICE_VAD_STOP_MS": "100"}  # voice activity counts speech as over after 100 ms
 BEFORE = ("-c", WHOLE_SENTENCES)
 UNREAD = ("-c", UNREAD_WORDS)
 FREE_SPEECH = ("bench/free_speech.py",)  # Whisper and Piper at no cost
@@ -802,7 +803,7 @@ def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
         turns = [turns[0], *(said for said in turns if said.kind == "complete")]
         free = parley[0].replace("Parley (", "Parley with speech models at no cost (", 1)
         sooner = free.replace("Parley with", "Parley, voice activity stopping after 100 ms, with")
-        stop_sooner = env | {"VOICE_VAD_STOP_MS": "100"}
+        stop_sooner = env | STOP_SOONER
         runs = [
             parley,
             (free, parley[1], env, FREE_SPEECH),
@@ -813,7 +814,7 @@ def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
         runs = [parley, (unread, parley[1], env, UNREAD)]
     elif args.stop_sooner:
         sooner = parley[0].replace("Parley (", "Parley, voice activity stopping after 100 ms (", 1)
-        runs = [parley, (sooner, parley[1], env | {"VOICE_VAD_STOP_MS": "100"}, MANAGE)]
+        runs = [parley, (sooner, parley[1], env | STOP_SOONER, MANAGE)]
     elif args.skip_baseline or args.skip_stock:
         runs = runs[:1] if args.skip_baseline else runs[:2]
     voiced = "Piper and espeak-ng" if voices.espeak else "Piper (espeak-ng is not installed)"
