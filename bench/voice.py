@@ -181,7 +181,7 @@ def voice_worker(
         yield port, process
 
 
-def _agent(llm_port: int, **configuration: Any) -> str:
+def bench_agent(llm_port: int, **configuration: Any) -> str:
     from agents.configuration import AgentConfiguration
     from agents.models import Agent
     from teams.models import Team
@@ -540,9 +540,7 @@ LIST_GAPS = [0.4, 0.55, 0.7]
 
 def _turn_set(voices: Voices) -> list[Said]:
     """Every kind's turns, the odd ones in espeak-ng's voice where it is installed."""
-    turns = []
-    for number, text in enumerate(COMPLETE):
-        turns.append(_said(voices, number, "complete", text))
+    turns = complete_turns(voices)
     for number, (start, end) in enumerate(PAUSED):
         gap = 0.3 + 0.5 * number / (len(PAUSED) - 1)  # 300 to 800 ms
         text = f"{start} [{gap * 1000:.0f} ms] {end}"
@@ -566,6 +564,11 @@ def _turn_set(voices: Voices) -> list[Said]:
     for number, text in enumerate(INTERRUPTIONS):
         turns.append(_said(voices, number, "interruption", text))
     return turns
+
+
+def complete_turns(voices: Voices) -> list[Said]:
+    """The complete questions, the odd ones in espeak-ng's voice where it is installed."""
+    return [_said(voices, number, "complete", text) for number, text in enumerate(COMPLETE)]
 
 
 def _said(voices: Voices, number: int, kind: str, text: str) -> Said:
@@ -752,7 +755,7 @@ def _set_summary(
 
 
 @contextmanager
-def _scripted_reply(ttft_ms: int, chunk_ms: int) -> Iterator[int]:
+def scripted_reply(ttft_ms: int, chunk_ms: int) -> Iterator[int]:
     """bench/llm.py answering REPLY to everything, a word every `chunk_ms`."""
     code = (
         "import argparse, asyncio, sys; sys.path.insert(0, sys.argv[1]); from bench import llm; "
@@ -779,7 +782,7 @@ def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
     parley = (
         f"Parley (semantic, eagerness {args.eagerness}, longest silence {args.silence_ms} ms, "
         "first piece sooner, interrupt_min_words 1)",
-        _agent(llm_port, turn_detection=semantic),
+        bench_agent(llm_port, turn_detection=semantic),
         env,
         MANAGE,
     )
@@ -787,14 +790,14 @@ def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
         parley,
         (
             "baseline (silence 480 ms, whole sentences, interrupt_min_words 0)",
-            _agent(llm_port, turn_detection=baseline),
+            bench_agent(llm_port, turn_detection=baseline),
             before,
             BEFORE,
         ),
         (
             "pipecat's stock services (its Whisper and Piper services, a model per call; "
             "silence 480 ms, whole sentences, voice activity interrupts)",
-            _agent(llm_port, turn_detection=baseline),
+            bench_agent(llm_port, turn_detection=baseline),
             before | {"VOICE_SHARED_MODELS": "false"},
             BEFORE,
         ),
@@ -853,7 +856,7 @@ def main() -> int:
             "BENCH_SAYING": str(workdir / "saying.txt"),
         }
         if args.turn_set:
-            reply_port = stack.enter_context(_scripted_reply(args.ttft_ms, args.chunk_ms))
+            reply_port = stack.enter_context(scripted_reply(args.ttft_ms, args.chunk_ms))
         elif args.llm == "local":
             from bench.local_llm import local_llm_server
 
@@ -879,7 +882,7 @@ def main() -> int:
 
             agent, questions = local_agent("Voice bench"), CALL_QUESTIONS
         else:
-            agent, questions = _agent(llm.port), QUESTIONS
+            agent, questions = bench_agent(llm.port), QUESTIONS
         speech = [synthesize(q) for q in questions]
         print(
             f"bench/voice.py: {args.turns} turns, {llm_said}, offline Whisper tiny.en and Piper "

@@ -13,6 +13,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from tests.loopback import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,12 +25,6 @@ def database_url() -> str:
         return f"sqlite:///{Path(db['NAME']).resolve()}"
     credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     return f"postgres://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for(server: subprocess.Popen[bytes], port: int, log: Path) -> None:
@@ -46,7 +42,7 @@ def _wait_for(server: subprocess.Popen[bytes], port: int, log: Path) -> None:
 @contextmanager
 def asgi_server(log: Path, **env: str) -> Iterator[str]:
     """Its base URL. Loopback is allowed as an outbound address, for the scripted LLM."""
-    port = _free_port()
+    port = free_port()
     environ = os.environ | {
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "DATABASE_URL": database_url(),

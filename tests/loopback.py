@@ -1,10 +1,19 @@
 """A threaded HTTP server on 127.0.0.1 for the stand-ins of remote APIs (Daily, Agora, iwy):
-every request goes to the stand-in's own `_serve(handler)`, which answers in that API's shapes."""
+every request goes to the stand-in's own `_serve(handler)`, which answers in that API's shapes;
+and `free_port`, for the tests that start a real server of their own."""
 
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on just now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass

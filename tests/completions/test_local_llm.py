@@ -13,7 +13,7 @@ from completions.services import llm_key_create
 from sessions.engine import LOCAL_DOWN, LOCAL_LLM_UNAVAILABLE
 from sessions.models import EventKind, Session
 from tests.factories import AgentFactory
-from tests.localllm.conftest import free_port
+from tests.loopback import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

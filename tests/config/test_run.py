@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from config.run import announce_when_ready
+from tests.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,12 +80,6 @@ SCRIPTS = {
 HONCHO_CHATTER = ("started (pid", "sending SIG", "received")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _start(tmp_path: Path, procfile: dict[str, str], port: int) -> subprocess.Popen[str]:
     for name, source in SCRIPTS.items():
         (tmp_path / name).write_text(textwrap.dedent(source))
@@ -125,7 +120,7 @@ def _finish(manager: subprocess.Popen[str]) -> tuple[int, list[str]]:
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_stops_every_process_by_itself_and_exits_0_quietly(tmp_path, stop) -> None:
     processes = {"server": "server.py", "parent": "parent.py", "plain": "plain.py"}
-    manager = _start(tmp_path, processes, _free_port())
+    manager = _start(tmp_path, processes, free_port())
     before = _until_banner(manager)
     manager.send_signal(stop)
     status, after = _finish(manager)
@@ -140,7 +135,7 @@ def test_ctrl_c_stops_every_process_by_itself_and_exits_0_quietly(tmp_path, stop
 
 
 def test_a_slow_stop_is_waited_for(tmp_path) -> None:
-    manager = _start(tmp_path, {"server": "server.py", "slow": "slow.py"}, _free_port())
+    manager = _start(tmp_path, {"server": "server.py", "slow": "slow.py"}, free_port())
     _until_banner(manager)
     manager.send_signal(signal.SIGINT)
     status, lines = _finish(manager)
@@ -150,7 +145,7 @@ def test_a_slow_stop_is_waited_for(tmp_path) -> None:
 
 
 def test_a_process_that_ends_by_itself_stops_the_rest_and_is_named(tmp_path) -> None:
-    manager = _start(tmp_path, {"server": "server.py", "crash": "crash.py"}, _free_port())
+    manager = _start(tmp_path, {"server": "server.py", "crash": "crash.py"}, free_port())
     status, lines = _finish(manager)
 
     assert status == 3
@@ -161,7 +156,7 @@ def test_a_process_that_ends_by_itself_stops_the_rest_and_is_named(tmp_path) -> 
 
 
 def test_a_process_that_does_not_stop_cleanly_is_named_and_fails_the_exit(tmp_path) -> None:
-    manager = _start(tmp_path, {"server": "server.py", "stubborn": "stubborn.py"}, _free_port())
+    manager = _start(tmp_path, {"server": "server.py", "stubborn": "stubborn.py"}, free_port())
     _until_banner(manager)
     manager.send_signal(signal.SIGINT)
     status, lines = _finish(manager)
@@ -180,7 +175,7 @@ class _Announcements:
 
 
 def test_the_banner_waits_for_the_address_to_answer() -> None:
-    port = _free_port()
+    port = free_port()
     listening_at = []
 
     def listen_late() -> None:
@@ -201,7 +196,7 @@ def test_the_banner_waits_for_the_address_to_answer() -> None:
 def test_the_banner_is_shown_anyway_when_an_address_never_answers() -> None:
     announcements = _Announcements()
     started = time.monotonic()
-    announce_when_ready(announcements, [f"127.0.0.1:{_free_port()}"], "up", timeout=0.5)  # type: ignore[arg-type]
+    announce_when_ready(announcements, [f"127.0.0.1:{free_port()}"], "up", timeout=0.5)  # type: ignore[arg-type]
 
     [(text, at)] = announcements.made
     assert text == "up"

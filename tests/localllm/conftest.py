@@ -2,7 +2,6 @@
 second, but each start maps the model and warms it up again. Agents that use it through the
 `local` provider, and Parley's async server as `make run` starts it, reaching it."""
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,16 +15,11 @@ from localllm.services import ServerOptions, local_llm_start
 from sessions.models import EventKind, Session
 from tests.asgi import asgi_server
 from tests.factories import AgentFactory
+from tests.loopback import free_port
 
 # SmolLM2 at temperature 0 answers this prompt in one sentence, the same each run: it can go on
 # for its whole context (2048 tokens here, a minute) when nothing tells it to be short.
 BRIEF = "You are a helpful assistant. Answer in one short sentence."
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from .conftest import free_port
+from tests.loopback import free_port
 
 
 def manage(*args: str, **env: str) -> subprocess.Popen[str]:

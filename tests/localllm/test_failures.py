@@ -25,8 +25,8 @@ from localllm.services import ServerOptions, local_llm_start
 from sessions import engine
 from sessions.models import EventKind, Session
 from tests.factories import AgentFactory
+from tests.loopback import free_port
 
-from .conftest import free_port
 from .stand_in import LOADING, loading_llama
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,7 @@ from localllm.selectors import (
     model_path,
     packaged_model,
 )
-
-from .conftest import free_port
+from tests.loopback import free_port
 
 
 def test_the_packaged_model_is_found_without_importing_its_package(settings: Any) -> None:

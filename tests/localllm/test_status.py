@@ -12,8 +12,8 @@ from pytest_httpserver import HTTPServer
 
 from localllm.selectors import LocalLLMUnavailable, local_llm_status, model_path
 from tests.conftest import Cast, signed_in
+from tests.loopback import free_port
 
-from .conftest import free_port
 from .stand_in import loading_llama
 
 

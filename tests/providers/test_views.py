@@ -13,8 +13,8 @@ from providers.models import Provider
 from teams.models import Role
 from tests.conftest import Cast, signed_in
 from tests.factories import MembershipFactory
-from tests.localllm.conftest import free_port
 from tests.localllm.stand_in import loading_llama
+from tests.loopback import free_port
 
 pytestmark = pytest.mark.django_db
 

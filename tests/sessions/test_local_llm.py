@@ -29,8 +29,8 @@ from sessions.services import session_create
 from tests.conftest import Cast, signed_in
 from tests.factories import AgentFactory
 from tests.llm_server import Script, ScriptedLLM
-from tests.localllm.conftest import free_port
 from tests.localllm.stand_in import loading_llama
+from tests.loopback import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,6 @@ and a browser stand-in (tests/voice/peer.py) to call it."""
 
 import asyncio
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,14 +12,9 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from tests.loopback import free_port
 from voice.models import VoiceWorker
 from voice.worker import Worker
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RunningWorker:
