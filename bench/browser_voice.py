@@ -42,6 +42,8 @@ sys.path.insert(0, str(ROOT))
 from bench.chat import parley_uvicorn  # noqa: E402
 from bench.harness import exit_on_sigterm, throwaway_database  # noqa: E402
 from bench.voice import (  # noqa: E402
+    AIORTC_JITTER,
+    BASELINE_TURNS,
     BEFORE,
     MANAGE,
     Voices,
@@ -51,7 +53,9 @@ from bench.voice import (  # noqa: E402
     percentile,
     recorded_stages,
     scripted_reply,
+    semantic_turns,
     voice_worker,
+    worker_environment,
 )
 from bench.widget import CHROMIUM  # noqa: E402
 
@@ -286,16 +290,11 @@ def _run(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> None:
         reply_port = stack.enter_context(scripted_reply(args.ttft_ms, args.chunk_ms))
         server = stack.enter_context(parley_uvicorn(workdir / "uvicorn.log"))
         parley = f"http://localhost:{server.port}"
-        semantic = {"mode": "semantic", "eagerness": "auto", "silence_duration_ms": 1000}
-        semantic["interrupt_min_words"] = 1
-        baseline = {"mode": "silence", "interrupt_min_words": 0}
+        parley_label = "Parley (semantic, longest silence 1000 ms, first piece sooner)"
+        baseline_label = "baseline (silence 480 ms, whole sentences)"
         runs = [
-            ("Parley (semantic, longest silence 1000 ms, first piece sooner)", semantic, env),
-            (
-                "baseline (silence 480 ms, whole sentences)",
-                baseline,
-                env | {"VOICE_INPUT_JITTER_FRAMES": "4"},
-            ),
+            (parley_label, semantic_turns(), env, MANAGE),
+            (baseline_label, BASELINE_TURNS, env | AIORTC_JITTER, BEFORE),
         ]
         print(
             f"bench/browser_voice.py: {args.questions} complete questions (Piper and espeak-ng) "
@@ -305,10 +304,9 @@ def _run(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> None:
             flush=True,
         )
         p50s = []
-        for label, turn_detection, worker_env in runs:
+        for label, turn_detection, worker_env, program in runs:
             clear_events()
             agent = bench_agent(reply_port, turn_detection=turn_detection)
-            program = MANAGE if turn_detection is semantic else BEFORE
             with voice_worker(worker_env, capacity=1, program=program):
                 blocks, stats = _call(parley, agent, microphone, args.gap)
             heard = _heard(blocks, len(microphone.lengths), stats)
@@ -321,12 +319,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
-        env = os.environ | {
-            "DATABASE_URL": stack.enter_context(throwaway_database("", workdir)),
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
-            "VOICE_HEARTBEAT_SECONDS": "2",
-        }
+        env = worker_environment(stack.enter_context(throwaway_database("", workdir)))
         os.environ.update(env)
         import django
 

@@ -156,10 +156,35 @@ UNREAD_WORDS = (
     "execute_from_command_line(['manage.py', *sys.argv[1:]])"
 )
 MANAGE = ("manage.py",)
+# The baseline's turns: Parley before issue 21 (Agora's 480 ms of silence, voice activity alone
+# interrupts), with aiortc's own jitter buffer of 4 frames on the caller's audio.
+BASELINE_TURNS = {"mode": "silence", "interrupt_min_words": 0}
+AIORTC_JITTER = {"VOICE_INPUT_JITTER_FRAMES": "4"}
 STOP_SOONER = {"VOICE_VAD_STOP_MS": "100"}  # voice activity counts speech as over after 100 ms
 BEFORE = ("-c", WHOLE_SENTENCES)
 UNREAD = ("-c", UNREAD_WORDS)
 FREE_SPEECH = ("bench/free_speech.py",)  # Whisper and Piper at no cost
+
+
+def semantic_turns(eagerness: str = "auto", silence_ms: int = 1000) -> dict[str, Any]:
+    """Parley's turns: semantic end of turn, `silence_ms` the longest silence."""
+    return {
+        "mode": "semantic",
+        "eagerness": eagerness,
+        "silence_duration_ms": silence_ms,
+        "interrupt_min_words": 1,
+    }
+
+
+def worker_environment(database_url: str) -> dict[str, str]:
+    """The environment of this run's voice workers (and of Django here): production settings on
+    the throwaway database, the scripted LLM on loopback allowed."""
+    return os.environ | {
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "VOICE_HEARTBEAT_SECONDS": "2",
+    }
 
 
 @contextmanager
@@ -775,10 +800,9 @@ def _turn_set_run(env: dict[str, str], llm_port: int, args: Any) -> None:
     if args.per_kind:
         kinds = [said.kind for said in turns]
         turns = [t for n, t in enumerate(turns) if kinds[:n].count(t.kind) < args.per_kind]
-    semantic = {"mode": "semantic", "eagerness": args.eagerness}
-    semantic |= {"silence_duration_ms": args.silence_ms, "interrupt_min_words": 1}
-    baseline = {"mode": "silence", "interrupt_min_words": 0}
-    before = env | {"VOICE_INPUT_JITTER_FRAMES": "4"}  # aiortc's own
+    semantic = semantic_turns(args.eagerness, args.silence_ms)
+    baseline = BASELINE_TURNS
+    before = env | AIORTC_JITTER
     parley = (
         f"Parley (semantic, eagerness {args.eagerness}, longest silence {args.silence_ms} ms, "
         "first piece sooner, interrupt_min_words 1)",
@@ -848,13 +872,8 @@ def main() -> int:
     args = _parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="parley-voice-bench-"))
     with ExitStack() as stack:
-        env = os.environ | {
-            "DATABASE_URL": stack.enter_context(throwaway_database("", workdir)),
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
-            "VOICE_HEARTBEAT_SECONDS": "2",
-            "BENCH_SAYING": str(workdir / "saying.txt"),
-        }
+        env = worker_environment(stack.enter_context(throwaway_database("", workdir)))
+        env["BENCH_SAYING"] = str(workdir / "saying.txt")
         if args.turn_set:
             reply_port = stack.enter_context(scripted_reply(args.ttft_ms, args.chunk_ms))
         elif args.llm == "local":
