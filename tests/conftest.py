@@ -13,6 +13,7 @@ from pytest_httpserver import HTTPServer
 from teams.models import ApiKey, ApiKeyScope, Role, Team, User
 
 from .factories import ApiKeyFactory, MembershipFactory, TeamFactory, UserFactory
+from .live_server import Door, shut_and_drained
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +21,19 @@ def _uncounted() -> None:
     """Each test starts with no abuse limit counted: they count per address, in the cache,
     and every test client comes from the same address."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _live_server_door(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test using the live server opens its door, and shuts it at its end before its
+    database is emptied (`tests/live_server.py`)."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    httpd = request.getfixturevalue("live_server").thread.httpd
+    Door.of(httpd).open.set()
+    yield
+    shut_and_drained(httpd)
 
 
 @dataclass

@@ -3,12 +3,8 @@
 import os
 import re
 import shutil
-import threading
-import time
-import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -63,78 +59,6 @@ def context_closed(context: BrowserContext) -> None:
     for page in context.pages:
         page.goto("about:blank")
     context.close()
-
-
-@pytest.fixture(autouse=True)
-def _requests_finished(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After a test, shut the live server's door and wait for the requests already in (a reply
-    still being recorded after the browser saw its last words) before pytest-django empties the
-    database: on PostgreSQL the emptying and those writes deadlock. A request that comes later
-    (a page's goodbye, sent with `keepalive` as the test's browser closes) is turned away
-    unserved instead of reaching the database while it is emptied."""
-    if "live_server" not in request.fixturenames:
-        yield
-        return
-    httpd = request.getfixturevalue("live_server").thread.httpd
-    door = _Door.of(httpd)
-    door.open.set()
-    yield
-    door.open.clear()
-    # A request let in before the door shut already has its thread in the list.
-    for thread in list(getattr(httpd, "_threads", [])):
-        thread.join(timeout=SAFETY_MS / 1000)
-    _database_quiet()
-
-
-class _Door:
-    """The live server's application behind a door that tests open and shut: while it is shut,
-    each request gets a 503 and nothing of Parley runs."""
-
-    def __init__(self, application: Callable[..., Iterable[bytes]]) -> None:
-        self.application = application
-        self.open = threading.Event()
-
-    @classmethod
-    def of(cls, httpd: Any) -> "_Door":
-        if not isinstance(httpd.get_app(), cls):
-            httpd.set_app(cls(httpd.get_app()))
-        door: _Door = httpd.get_app()
-        return door
-
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        if self.open.is_set():
-            return self.application(environ, start_response)
-        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
-        return [b"The test is over; the server takes no more requests for it."]
-
-
-# Other connections to the test database with work under way (PostgreSQL): their state and
-# statement.
-BUSY = (
-    "SELECT state, left(query, 200) FROM pg_stat_activity WHERE datname = current_database() "
-    "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'"
-)
-
-
-def _database_quiet() -> None:
-    """Wait for other connections' work on the test database to end (a reply recorded off the
-    request's thread, from a thread pool): the emptying that follows would deadlock with it.
-    Work still under way when the wait ends is named in a warning, for the failure it causes."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return
-    deadline, busy = time.monotonic() + SAFETY_MS / 1000, []
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(BUSY)
-            busy = cursor.fetchall()
-            if not busy:
-                return
-            time.sleep(0.05)
-    warnings.warn(f"The test database is still busy after the test: {busy}", stacklevel=1)
 
 
 @pytest.fixture
