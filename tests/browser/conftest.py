@@ -52,8 +52,8 @@ SESSION_END = re.compile(r"/sessions/[0-9a-f-]+/end$")
 
 def context_closed(context: BrowserContext) -> None:
     """Close a context at a test's end without the widget's goodbye: leaving the page ends its
-    session with a keepalive request, which would reach the live server while pytest-django
-    empties the test's database, and the emptying fails on PostgreSQL. Tests of that goodbye
+    session with a keepalive request, which the test does not wait for. One sent too late for
+    the route meets the live server's shut door (`tests/live_server.py`). Tests of that goodbye
     close their pages themselves."""
     context.route(SESSION_END, lambda route: route.abort())
     for page in context.pages:
